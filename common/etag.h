@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+
+namespace outreach {
+
+// An etag is a hash of the resource's deterministic serialization with its etag field cleared;
+// any change (including update_time) changes it. Returned as 16 hex digits in quotes-free form.
+std::string ComputeEtag(const google::protobuf::Message& resource);
+
+// OK when `provided` equals `current`. An empty `provided` is INVALID_ARGUMENT naming `field`
+// (every Update, Delete and state change must say which version it changes); any other value
+// is ABORTED with reason ETAG_MISMATCH naming `resource_name`.
+absl::Status CheckEtag(absl::string_view field, absl::string_view resource_name,
+                       absl::string_view provided, absl::string_view current);
+
+// A stable hash of a request body, for request_id idempotency (same id, different body).
+std::string RequestHash(const google::protobuf::Message& request);
+
+}  // namespace outreach

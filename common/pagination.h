@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace outreach {
+
+// Page sizes for every List method: 0 means the default, larger than the maximum is clamped,
+// negative is INVALID_ARGUMENT (field "page_size").
+inline constexpr int32_t kDefaultPageSize = 50;
+inline constexpr int32_t kMaxPageSize = 500;
+absl::StatusOr<int32_t> NormalizePageSize(int32_t page_size);
+
+// Where the next page starts: the sort key values and id of the last item returned (keyset
+// pagination, stable under inserts) and the number of items already returned.
+struct PageCursor {
+  std::vector<std::string> last_key;
+  int64_t offset = 0;
+};
+
+// Page tokens are opaque to callers and tamper-evident: base64url(version | HMAC-SHA256 tag |
+// payload). The tag covers the payload and the fingerprint of the query the token came from
+// (parent, filter, order_by, ...), so a token edited by hand, or replayed with a different filter
+// or order, is refused with INVALID_ARGUMENT reason INVALID_PAGE_TOKEN naming "page_token".
+class PageTokenCodec {
+ public:
+  // `key` is the server secret (any length; 32 random bytes are generated when empty). Replicas
+  // of one service share it so a token from one is accepted by another.
+  explicit PageTokenCodec(std::string key = "");
+
+  std::string Encode(absl::string_view query_fingerprint, const PageCursor& cursor) const;
+  // An empty token is the first page (a default PageCursor).
+  absl::StatusOr<PageCursor> Decode(absl::string_view token,
+                                    absl::string_view query_fingerprint) const;
+
+ private:
+  std::string key_;
+};
+
+// Joins the parts of a query that a token is bound to into one fingerprint.
+std::string QueryFingerprint(const std::vector<absl::string_view>& parts);
+
+}  // namespace outreach

@@ -1,0 +1,312 @@
+#include "common/server.h"
+
+#include <httplib.h>
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/support/server_interceptor.h"
+
+namespace outreach {
+namespace {
+
+constexpr char kCalls[] = "outreach_rpc_calls_total";
+constexpr char kLatency[] = "outreach_rpc_duration_seconds";
+constexpr char kServing[] = "outreach_serving";
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::OK:
+      return "OK";
+    case grpc::CANCELLED:
+      return "CANCELLED";
+    case grpc::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::ABORTED:
+      return "ABORTED";
+    case grpc::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::INTERNAL:
+      return "INTERNAL";
+    case grpc::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::DATA_LOSS:
+      return "DATA_LOSS";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+// Counts, times and logs every call. Lives in an interceptor so handlers stay free of it.
+class ObservingInterceptor : public grpc::experimental::Interceptor {
+ public:
+  ObservingInterceptor(grpc::experimental::ServerRpcInfo* info, MetricsRegistry* metrics)
+      : method_(info->method() != nullptr ? info->method() : "unknown"),
+        metrics_(metrics),
+        start_(absl::Now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      const absl::Duration latency = absl::Now() - start_;
+      const char* code = CodeName(status.error_code());
+      metrics_->Add(kCalls, {{"method", method_}, {"code", code}});
+      metrics_->Observe(kLatency, {{"method", method_}}, absl::ToDoubleSeconds(latency));
+      const bool server_fault =
+          status.error_code() == grpc::INTERNAL || status.error_code() == grpc::UNKNOWN ||
+          status.error_code() == grpc::UNAVAILABLE || status.error_code() == grpc::DATA_LOSS;
+      const LogLevel level = status.ok()    ? LogLevel::kDebug
+                             : server_fault ? LogLevel::kWarn
+                                            : LogLevel::kInfo;
+      if (LogEnabled(level)) {
+        LogLine(level, "rpc").Kv("method", method_).Kv("code", code).Kv("latency", latency);
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  std::string method_;
+  MetricsRegistry* metrics_;
+  absl::Time start_;
+};
+
+class ObservingInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit ObservingInterceptorFactory(MetricsRegistry* metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new ObservingInterceptor(info, metrics_);
+  }
+
+ private:
+  MetricsRegistry* metrics_;
+};
+
+}  // namespace
+
+void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
+                             const std::string& default_grpc_address,
+                             const std::string& default_http_address) {
+  parser.String("grpc-address", &config->grpc_address, default_grpc_address,
+                "host:port the gRPC server listens on (port 0 picks a free port)",
+                ValidateHostPort);
+  parser.String("http-address", &config->http_address, default_http_address,
+                "host:port for /metrics and /healthz, or \"off\"",
+                [](const std::string& v) -> absl::Status {
+                  return v == "off" ? absl::OkStatus() : ValidateHostPort(v);
+                });
+  parser.Duration("drain-timeout", &config->drain_timeout, absl::Seconds(10), absl::ZeroDuration(),
+                  absl::Minutes(10),
+                  "after SIGTERM, how long in-flight calls may run before they are cancelled");
+  parser.Duration("health-interval", &config->health_interval, absl::Seconds(2),
+                  absl::Milliseconds(100), absl::Minutes(5),
+                  "how often the store is checked for grpc.health.v1");
+  parser.String("log-level", &config->log_level, std::string("info"), "debug, info, warn or error",
+                [](const std::string& v) -> absl::Status {
+                  LogLevel level;
+                  if (!ParseLogLevel(v, &level)) {
+                    return absl::InvalidArgumentError(
+                        absl::StrCat("\"", v, "\" is not one of debug, info, warn, error"));
+                  }
+                  return absl::OkStatus();
+                });
+}
+
+ServerRuntime::ServerRuntime(RuntimeConfig config)
+    : config_(std::move(config)), metrics_(std::make_unique<MetricsRegistry>()) {
+  LogLevel level;
+  if (ParseLogLevel(config_.log_level, &level)) SetLogLevel(level);
+  metrics_->DefineCounter(kCalls, "gRPC calls handled, by method and status code.");
+  metrics_->DefineHistogram(
+      kLatency, "gRPC call latency in seconds, by method.",
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  metrics_->DefineGauge(kServing, "1 while the named service reports SERVING, else 0.");
+}
+
+ServerRuntime::~ServerRuntime() { Shutdown(); }
+
+void ServerRuntime::AddHttpRoute(std::string path, HttpHandler handler) {
+  routes_.emplace_back(std::move(path), std::move(handler));
+}
+
+void ServerRuntime::AddService(grpc::Service* service, std::string health_name, HealthCheck check) {
+  services_.push_back({service, std::move(health_name), std::move(check)});
+}
+
+void ServerRuntime::OnShutdown(std::function<void()> hook) {
+  shutdown_hooks_.push_back(std::move(hook));
+}
+
+absl::Status ServerRuntime::Start() {
+  if (started_) return absl::FailedPreconditionError("already started");
+  started_ = true;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  // TLS arrives with the security issue; until then the listener is plaintext and should be
+  // bound to loopback or a private network.
+  builder.AddListeningPort(config_.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
+  for (const auto& s : services_) builder.RegisterService(s.service);
+  // Keepalive: find dead peers within ~40 s, tolerate clients that ping every 10 s or slower.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
+  builder.SetMaxReceiveMessageSize(8 * 1024 * 1024);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<ObservingInterceptorFactory>(metrics_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(factories));
+
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", config_.grpc_address));
+  }
+  RunChecks();
+
+  if (config_.http_address != "off") {
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(config_.http_address, &host, &port)) {
+      return absl::InvalidArgumentError("bad http address");
+    }
+    http_ = std::make_unique<httplib::Server>();
+    http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      const bool ok = serving_.load() && !draining_.load();
+      res.status = ok ? 200 : 503;
+      res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
+    });
+    for (const auto& [path, handler] : routes_) {
+      http_->Get(path, [handler](const httplib::Request& req, httplib::Response& res) {
+        HttpResponse out = handler(req.params);
+        res.status = out.status;
+        res.set_content(out.body, out.content_type.c_str());
+      });
+    }
+    http_port_ =
+        port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
+    if (http_port_ <= 0) {
+      server_->Shutdown(std::chrono::system_clock::now());
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen for HTTP on ", config_.http_address));
+    }
+    http_thread_ = std::thread([this] { http_->listen_after_bind(); });
+  }
+  health_thread_ = std::thread([this] { HealthLoop(); });
+
+  OUTREACH_LOG(kInfo, "server_started")
+      .Kv("service", config_.service_name)
+      .Kv("grpc_address", config_.grpc_address)
+      .Kv("grpc_port", grpc_port_)
+      .Kv("http_port", http_port_)
+      .Kv("serving", serving_.load() ? "true" : "false");
+  return absl::OkStatus();
+}
+
+void ServerRuntime::RunChecks() {
+  if (draining_.load() || server_ == nullptr) return;
+  bool all = true;
+  for (const auto& s : services_) {
+    absl::Status status = s.check ? s.check() : absl::OkStatus();
+    const bool ok = status.ok();
+    if (!ok) {
+      OUTREACH_LOG(kWarn, "health_check_failed")
+          .Kv("service", s.health_name)
+          .Kv("detail", status.message());
+    }
+    all = all && ok;
+    if (draining_.load()) return;
+    server_->GetHealthCheckService()->SetServingStatus(s.health_name, ok);
+    metrics_->Set(kServing, {{"service", s.health_name}}, ok ? 1 : 0);
+  }
+  if (draining_.load()) return;
+  server_->GetHealthCheckService()->SetServingStatus("", all);
+  serving_.store(all);
+}
+
+void ServerRuntime::HealthLoop() {
+  while (!stop_health_.WaitForNotificationWithTimeout(config_.health_interval)) RunChecks();
+}
+
+void ServerRuntime::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    const absl::Time begin = absl::Now();
+    draining_.store(true);
+    // Tell load balancers first, then refuse new calls and let in-flight ones finish.
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    serving_.store(false);
+    OUTREACH_LOG(kInfo, "draining")
+        .Kv("service", config_.service_name)
+        .Kv("deadline", config_.drain_timeout);
+    stop_health_.Notify();
+    if (health_thread_.joinable()) health_thread_.join();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.drain_timeout));
+    server_->Wait();
+    if (http_ != nullptr) {
+      http_->stop();
+      if (http_thread_.joinable()) http_thread_.join();
+    }
+    for (auto it = shutdown_hooks_.rbegin(); it != shutdown_hooks_.rend(); ++it) (*it)();
+    OUTREACH_LOG(kInfo, "stopped")
+        .Kv("service", config_.service_name)
+        .Kv("drain", absl::Now() - begin);
+  } else if (!stop_health_.HasBeenNotified()) {
+    stop_health_.Notify();
+  }
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A peer that vanishes mid-write must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int ServerRuntime::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal_number = 0;
+  sigwait(&set, &signal_number);
+  OUTREACH_LOG(kInfo, "signal").Kv("signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  Shutdown();
+  return 0;
+}
+
+}  // namespace outreach

@@ -1,0 +1,120 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/metrics.h"
+#include "grpcpp/server.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace outreach {
+
+// Settings every server shares. RegisterRuntimeSettings declares them on a ConfigParser:
+//   --grpc-address    host:port for gRPC (port 0 picks a free port; the chosen one is logged)
+//   --http-address    host:port for /metrics and /healthz ("off" disables)
+//   --drain-timeout   how long in-flight calls may run after SIGTERM
+//   --health-interval how often the store check behind grpc.health.v1 runs
+//   --log-level       debug|info|warn|error
+struct RuntimeConfig {
+  std::string service_name;  // e.g. "workshops": labels logs and metrics
+  std::string grpc_address = "127.0.0.1:0";
+  std::string http_address = "off";
+  absl::Duration drain_timeout = absl::Seconds(10);
+  absl::Duration health_interval = absl::Seconds(2);
+  std::string log_level = "info";
+};
+void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
+                             const std::string& default_grpc_address,
+                             const std::string& default_http_address);
+
+// A plain HTTP response for monitor routes.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; version=0.0.4";
+  std::string body;
+};
+using HttpHandler =
+    std::function<HttpResponse(const std::multimap<std::string, std::string>& query)>;
+
+// Reports whether a dependency answers (e.g. db::Database::Ping). Runs on the health thread.
+using HealthCheck = std::function<absl::Status()>;
+
+// The start-up, health, monitoring and shutdown every service binary shares:
+//  - gRPC server with keepalive settings, grpc.health.v1 (one status per registered service
+//    name plus "" for the whole server, driven by real checks), server reflection, and an
+//    interceptor that counts calls by method and code, times them and logs them;
+//  - an HTTP port (cpp-httplib) with /metrics (Prometheus text) and /healthz;
+//  - drain: health NOT_SERVING → Shutdown(now + drain_timeout) → on-shutdown hooks (close
+//    stores) → return.
+class ServerRuntime {
+ public:
+  explicit ServerRuntime(RuntimeConfig config);
+  ~ServerRuntime();
+
+  MetricsRegistry& metrics() { return *metrics_; }
+  // Adds a GET route to the monitor port (before Start).
+  void AddHttpRoute(std::string path, HttpHandler handler);
+  // Registers a service (before Start). `health_name` is its full proto name, e.g.
+  // "outreach.workshops.v1.WorkshopsService"; `check` decides SERVING vs NOT_SERVING.
+  void AddService(grpc::Service* service, std::string health_name, HealthCheck check);
+  // Runs after the gRPC server has drained, in reverse order of registration.
+  void OnShutdown(std::function<void()> hook);
+
+  absl::Status Start();
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_port_; }
+  // True while every check passes (the "" health status).
+  bool serving() const { return serving_.load(); }
+
+  // Drains and stops; idempotent and safe to call from any thread but a gRPC handler.
+  void Shutdown();
+  // Blocks until SIGTERM or SIGINT, then Shutdown(). Returns the process exit code (0).
+  // BlockTerminationSignals() must have run first, before any thread was started.
+  int RunUntilSignal();
+
+ private:
+  void HealthLoop();
+  void RunChecks();
+
+  RuntimeConfig config_;
+  std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  std::thread health_thread_;
+  absl::Notification stop_health_;
+  struct Registered {
+    grpc::Service* service;
+    std::string health_name;
+    HealthCheck check;
+  };
+  std::vector<Registered> services_;
+  std::vector<std::pair<std::string, HttpHandler>> routes_;
+  std::vector<std::function<void()>> shutdown_hooks_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> draining_{false};
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  bool started_ = false;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later, so that
+// RunUntilSignal can wait for them synchronously. Call first thing in main().
+void BlockTerminationSignals();
+
+}  // namespace outreach

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# README's run command: installs what is missing, builds, starts every service of the suite on
+# loopback with SQLite files under ./data (or $OUTREACH_DATA_DIR), loads the demo data through
+# the public gRPC APIs, and stops everything cleanly on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DATA_DIR=${OUTREACH_DATA_DIR:-$ROOT/data}
+BUILD=$ROOT/build/default
+FORCE=${OUTREACH_DEMO_FORCE:-derbyshire}
+start=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - start ))s] $*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+step "configure + build (default preset; the first build takes a few minutes)"
+cmake --preset default -DOUTREACH_BUILD_TESTS=OFF >/dev/null
+cmake --build --preset default -j "${OUTREACH_JOBS:-$(nproc)}" | grep -E "^\[[0-9]+/[0-9]+\]" \
+  | awk 'NR % 20 == 1 { print "    " $1 " " $NF; fflush() }' || true
+cmake --build --preset default >/dev/null
+
+mkdir -p "$DATA_DIR/logs"
+declare -A GRPC_PORT=([workshops]=50051 [training]=50052 [campaigns]=50053 [metrics]=50054)
+declare -A HTTP_PORT=([workshops]=9101 [training]=9102 [campaigns]=9103 [metrics]=9104)
+pids=()
+started=()
+stop_all() {
+  trap - INT TERM EXIT
+  if ((${#pids[@]})); then
+    step "stopping ${started[*]}"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+  step "stopped"
+}
+trap stop_all INT TERM EXIT
+
+for name in workshops training campaigns metrics; do
+  bin=$BUILD/services/$name/$name
+  [[ -x $bin ]] || continue
+  "$bin" --grpc-address="127.0.0.1:${GRPC_PORT[$name]}" \
+         --http-address="127.0.0.1:${HTTP_PORT[$name]}" \
+         --db-path="$DATA_DIR/$name.db" 2>>"$DATA_DIR/logs/$name.log" &
+  pids+=($!)
+  started+=("$name")
+done
+if ((${#started[@]} == 0)); then
+  echo "run: no service binaries were built (expected build/default/services/<name>/<name>)" >&2
+  exit 1
+fi
+
+step "waiting for ${started[*]} to report SERVING"
+for name in "${started[@]}"; do
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:${HTTP_PORT[$name]}/healthz" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  if ! curl -fsS "http://127.0.0.1:${HTTP_PORT[$name]}/healthz" >/dev/null 2>&1; then
+    echo "run: $name did not become healthy; see $DATA_DIR/logs/$name.log" >&2
+    tail -5 "$DATA_DIR/logs/$name.log" >&2
+    exit 1
+  fi
+done
+
+for name in "${started[@]}"; do
+  demo=$BUILD/services/$name/${name}_demo
+  if [[ -x $demo ]]; then
+    step "loading $name demo data for forces/$FORCE"
+    "$demo" --target="127.0.0.1:${GRPC_PORT[$name]}" --force="$FORCE"
+  fi
+done
+
+echo
+printf "%-10s %-18s %-40s %s\n" service gRPC "metrics / health" store
+for name in "${started[@]}"; do
+  printf "%-10s %-18s %-40s %s\n" "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
+    "http://127.0.0.1:${HTTP_PORT[$name]}/metrics" "$DATA_DIR/$name.db"
+done
+echo
+echo "logs: $DATA_DIR/logs/   Ctrl-C stops everything."
+wait -n "${pids[@]}" || true
+echo "run: a service exited; see $DATA_DIR/logs/" >&2

@@ -1,0 +1,106 @@
+// The probe server as a real process: signals, exit codes, config errors, crash durability.
+#include <signal.h>
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "outreach/testing/v1/probe.grpc.pb.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace outreach {
+namespace {
+
+using outreach::testing::ChildProcess;
+using outreach::testing::v1::ProbeService;
+using ::testing::HasSubstr;
+
+std::string ProbeBinary() {
+  const char* path = std::getenv("OUTREACH_PROBE_SERVER");
+  return path != nullptr ? path : "outreach_probe_server";
+}
+
+std::unique_ptr<ProbeService::Stub> Connect(const std::string& port) {
+  return ProbeService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+}
+
+TEST(ProbeProcess, SigtermLetsTheInFlightCallFinishAndExitsZero) {
+  TempDir dir;
+  ChildProcess server(ProbeBinary(), {"--db-path=" + dir.File("p.db"), "--drain-timeout=5s"});
+  ASSERT_TRUE(server.Start());
+  const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
+  ASSERT_FALSE(port.empty()) << server.Stderr();
+
+  grpc::Status in_flight;
+  std::thread caller([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    outreach::testing::v1::SleepRequest request;
+    request.set_millis(1500);
+    outreach::testing::v1::SleepResponse response;
+    in_flight = Connect(port)->Sleep(&ctx, request, &response);
+  });
+  absl::SleepFor(absl::Milliseconds(400));
+  server.Signal(SIGTERM);
+  caller.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  EXPECT_EQ(server.Wait(absl::Seconds(15)), 0) << server.Stderr();
+  EXPECT_THAT(server.Stderr(), HasSubstr("event=draining"));
+  EXPECT_THAT(server.Stderr(), HasSubstr("event=stopped"));
+}
+
+TEST(ProbeProcess, BadConfigStopsWithOneLineNamingTheSetting) {
+  TempDir dir;
+  ChildProcess server(ProbeBinary(), {"--db-path=" + dir.File("p.db"), "--drain-timeout=soon"});
+  ASSERT_TRUE(server.Start());
+  EXPECT_EQ(server.Wait(absl::Seconds(10)), 2);
+  EXPECT_EQ(server.Stderr(),
+            "config: --drain-timeout (OUTREACH_DRAIN_TIMEOUT): \"soon\" is not a duration (e.g. "
+            "500ms, 10s, 2m)\n");
+  ChildProcess missing(ProbeBinary(), {});
+  ASSERT_TRUE(missing.Start());
+  EXPECT_EQ(missing.Wait(absl::Seconds(10)), 2);
+  EXPECT_THAT(missing.Stderr(), HasSubstr("--db-path (OUTREACH_DB_PATH): is required"));
+}
+
+TEST(ProbeProcess, AcknowledgedWritesSurviveKillNine) {
+  TempDir dir;
+  const std::string db = "--db-path=" + dir.File("p.db");
+  {
+    ChildProcess server(ProbeBinary(), {db});
+    ASSERT_TRUE(server.Start());
+    const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
+    ASSERT_FALSE(port.empty());
+    auto stub = Connect(port);
+    for (int i = 0; i < 50; ++i) {
+      grpc::ClientContext ctx;
+      outreach::testing::v1::PutNoteRequest put;
+      put.mutable_note()->set_key("n" + std::to_string(i));
+      put.mutable_note()->set_body("delivered");
+      outreach::testing::v1::Note note;
+      ASSERT_TRUE(stub->PutNote(&ctx, put, &note).ok());
+    }
+    server.Signal(SIGKILL);
+    EXPECT_EQ(server.Wait(absl::Seconds(10)), 128 + SIGKILL);
+  }
+  ChildProcess again(ProbeBinary(), {db});
+  ASSERT_TRUE(again.Start());
+  const std::string port = again.WaitForLogValue("grpc_port", absl::Seconds(20));
+  ASSERT_FALSE(port.empty());
+  auto stub = Connect(port);
+  for (int i = 0; i < 50; ++i) {
+    grpc::ClientContext ctx;
+    outreach::testing::v1::GetNoteRequest get;
+    get.set_key("n" + std::to_string(i));
+    outreach::testing::v1::Note note;
+    ASSERT_TRUE(stub->GetNote(&ctx, get, &note).ok()) << i;
+  }
+  again.Signal(SIGTERM);
+  EXPECT_EQ(again.Wait(absl::Seconds(15)), 0);
+}
+
+}  // namespace
+}  // namespace outreach

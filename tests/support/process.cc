@@ -1,0 +1,124 @@
+#include "tests/support/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace outreach::testing {
+
+ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args)
+    : binary_(std::move(binary)), args_(std::move(args)) {}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+bool ChildProcess::Start() {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  // The child must not inherit a blocked SIGTERM from a test runner.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> argv;
+  argv.push_back(binary_.data());
+  for (auto& a : args_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = posix_spawn(&pid_, binary_.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(fds[1]);
+  stderr_fd_ = fds[0];
+  fcntl(stderr_fd_, F_SETFL, O_NONBLOCK);
+  return rc == 0;
+}
+
+void ChildProcess::Drain(absl::Duration timeout) {
+  if (stderr_fd_ < 0) return;
+  pollfd p{stderr_fd_, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <= 0) return;
+  char buffer[4096];
+  while (true) {
+    ssize_t n = read(stderr_fd_, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    stderr_.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+std::string ChildProcess::WaitForLogValue(const std::string& key, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    for (absl::string_view line : absl::StrSplit(stderr_, '\n')) {
+      for (absl::string_view field : absl::StrSplit(line, ' ')) {
+        if (absl::StartsWith(field, key + "=")) return std::string(field.substr(key.size() + 1));
+      }
+    }
+    Drain(absl::Milliseconds(50));
+    int status = 0;
+    if (!exited_ && waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      Drain(absl::Milliseconds(50));
+    }
+    if (exited_) break;
+  }
+  return "";
+}
+
+void ChildProcess::Signal(int signal) {
+  if (pid_ > 0 && !exited_) kill(pid_, signal);
+}
+
+int ChildProcess::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!exited_ && absl::Now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    Drain(absl::Milliseconds(20));
+  }
+  Drain(absl::Milliseconds(20));
+  return exited_ ? exit_code_ : -1;
+}
+
+std::string ChildProcess::Stderr() {
+  Drain(absl::ZeroDuration());
+  return stderr_;
+}
+
+std::string FindLogValue(const std::string& log, const std::string& event, const std::string& key) {
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (line.find("event=" + event) == absl::string_view::npos) continue;
+    for (absl::string_view field : absl::StrSplit(line, ' ')) {
+      if (absl::StartsWith(field, key + "=")) return std::string(field.substr(key.size() + 1));
+    }
+  }
+  return "";
+}
+
+}  // namespace outreach::testing

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace outreach::testing {
+
+// A real child process for e2e tests: started with posix_spawn, stderr captured, killed (-9) on
+// destruction if still running, so a failing test never leaks a server.
+class ChildProcess {
+ public:
+  ChildProcess(std::string binary, std::vector<std::string> args);
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  bool Start();
+  // Waits until stderr has a line with `key=` and returns its value ("" on timeout or exit).
+  std::string WaitForLogValue(const std::string& key, absl::Duration timeout);
+  void Signal(int signal);
+  // Waits for exit; returns the exit code, 128+signal when killed, or -1 on timeout.
+  int Wait(absl::Duration timeout);
+  // Everything read from stderr so far.
+  std::string Stderr();
+  pid_t pid() const { return pid_; }
+
+ private:
+  void Drain(absl::Duration timeout);
+
+  std::string binary_;
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  std::string stderr_;
+  bool exited_ = false;
+  int exit_code_ = -1;
+};
+
+// Reads the value of `key=` from the first log line containing `event=<event>`.
+std::string FindLogValue(const std::string& log, const std::string& event, const std::string& key);
+
+}  // namespace outreach::testing

@@ -1,0 +1,277 @@
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/db.h"
+#include "common/errors.h"
+#include "common/store_support.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
+
+namespace outreach {
+namespace {
+
+using db::Connection;
+using db::Database;
+using db::MigrationSet;
+
+MigrationSet ShopV1() {
+  return {"shop",
+          {{1, "items", "CREATE TABLE items (id TEXT PRIMARY KEY, qty INTEGER NOT NULL);"}}};
+}
+MigrationSet ShopV2() {
+  MigrationSet set = ShopV1();
+  set.migrations.push_back(
+      {2, "item area", "ALTER TABLE items ADD COLUMN area TEXT NOT NULL DEFAULT 'unknown';"});
+  return set;
+}
+
+absl::Status Insert(Database& db, const std::string& id, int qty) {
+  return db.Write([&](Connection& c) -> absl::Status {
+    auto q = c.Prepare("INSERT INTO items (id, qty) VALUES (?, ?)");
+    if (!q.ok()) return q.status();
+    q->Bind(1, id).Bind(2, qty);
+    return q->Run();
+  });
+}
+
+int64_t Count(Database& db) {
+  int64_t n = -1;
+  EXPECT_TRUE(db.Read([&](Connection& c) -> absl::Status {
+                  auto q = c.Prepare("SELECT COUNT(*) FROM items");
+                  if (!q.ok()) return q.status();
+                  auto row = q->Step();
+                  if (!row.ok()) return row.status();
+                  n = q->Int64(0);
+                  return absl::OkStatus();
+                }).ok());
+  return n;
+}
+
+TEST(Migrations, FromEmptyFile) {
+  TempDir dir;
+  auto db = Database::Open(dir.File("shop.db"), {CommonMigrations(), ShopV2()});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*(*db)->SchemaVersion("shop"), 2);
+  EXPECT_EQ(*(*db)->SchemaVersion("common"), 1);
+  EXPECT_TRUE(Insert(**db, "a", 1).ok());
+  EXPECT_TRUE((*db)->Ping().ok());
+}
+
+TEST(Migrations, FromThePreviousVersionKeepsData) {
+  TempDir dir;
+  const std::string path = dir.File("shop.db");
+  {
+    auto v1 = Database::Open(path, {ShopV1()});
+    ASSERT_TRUE(v1.ok());
+    ASSERT_TRUE(Insert(**v1, "kept", 3).ok());
+  }
+  auto v2 = Database::Open(path, {ShopV2()});
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(*(*v2)->SchemaVersion("shop"), 2);
+  std::string area;
+  ASSERT_TRUE((*v2)
+                  ->Read([&](Connection& c) -> absl::Status {
+                    auto q = c.Prepare("SELECT area, qty FROM items WHERE id = 'kept'");
+                    if (!q.ok()) return q.status();
+                    auto row = q->Step();
+                    if (!row.ok()) return row.status();
+                    EXPECT_TRUE(*row);
+                    area = q->Text(0);
+                    EXPECT_EQ(q->Int64(1), 3);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(area, "unknown");
+}
+
+TEST(Migrations, ReopeningIsANoOpAndNewerSchemaIsRefused) {
+  TempDir dir;
+  const std::string path = dir.File("shop.db");
+  ASSERT_TRUE(Database::Open(path, {ShopV2()}).ok());
+  ASSERT_TRUE(Database::Open(path, {ShopV2()}).ok());
+  auto old_binary = Database::Open(path, {ShopV1()});
+  ASSERT_FALSE(old_binary.ok());
+  EXPECT_EQ(old_binary.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(Migrations, AFailingMigrationLeavesTheVersionUnchanged) {
+  TempDir dir;
+  const std::string path = dir.File("shop.db");
+  ASSERT_TRUE(Database::Open(path, {ShopV1()}).ok());
+  MigrationSet broken = ShopV1();
+  broken.migrations.push_back({2, "broken", "ALTER TABLE nope ADD COLUMN x TEXT;"});
+  EXPECT_FALSE(Database::Open(path, {broken}).ok());
+  auto db = Database::Open(path, {ShopV1()});
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*(*db)->SchemaVersion("shop"), 1);
+}
+
+TEST(Transactions, AFailedWriteRollsBackEverything) {
+  TempDir dir;
+  auto db = Database::Open(dir.File("shop.db"), {ShopV1()});
+  ASSERT_TRUE(db.ok());
+  absl::Status s = (*db)->Write([](Connection& c) -> absl::Status {
+    auto q = c.Prepare("INSERT INTO items (id, qty) VALUES ('x', 1)");
+    if (!q.ok()) return q.status();
+    if (auto r = q->Run(); !r.ok()) return r;
+    return absl::FailedPreconditionError("domain rule broken after the insert");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Count(**db), 0);
+  // A constraint violation surfaces as an error and also leaves nothing behind.
+  ASSERT_TRUE(Insert(**db, "dup", 1).ok());
+  EXPECT_FALSE(Insert(**db, "dup", 1).ok());
+  EXPECT_EQ(Count(**db), 1);
+}
+
+TEST(Transactions, ConcurrentWritersAreSerializedAndNothingIsLost) {
+  TempDir dir;
+  auto db = Database::Open(dir.File("shop.db"), {ShopV1()});
+  ASSERT_TRUE(db.ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        EXPECT_TRUE(Insert(**db, absl::StrCat("t", t, "-", i), i).ok());
+        Count(**db);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(Count(**db), 200);
+}
+
+TEST(Sql, ErrorsAreInternalAndKeepTheirText) {
+  TempDir dir;
+  auto db = Database::Open(dir.File("shop.db"), {ShopV1()});
+  ASSERT_TRUE(db.ok());
+  absl::Status s = (*db)->Read([](Connection& c) { return c.Prepare("SELEC nonsense").status(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_FALSE(IsPublicError(s));
+  EXPECT_FALSE(Database::Open("", {}).ok());
+  EXPECT_FALSE(Database::Open(dir.File("no/such/dir/x.db"), {}).ok());
+}
+
+TEST(RequestLedger, ReplaysTheFirstResponseAndRefusesADifferentBody) {
+  TempDir dir;
+  auto db = Database::Open(dir.File("s.db"), {CommonMigrations()});
+  ASSERT_TRUE(db.ok());
+  const absl::Time now = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE((*db)
+                  ->Write([&](Connection& c) -> absl::Status {
+                    auto found = RequestLedger::Find(c, "derbyshire", "Create", "req-1", "hash-a");
+                    EXPECT_TRUE(found.ok());
+                    EXPECT_FALSE(found->has_value());
+                    return RequestLedger::Remember(c, "derbyshire", "Create", "req-1", "hash-a",
+                                                   "first", now);
+                  })
+                  .ok());
+  ASSERT_TRUE((*db)
+                  ->Write([&](Connection& c) -> absl::Status {
+                    auto found = RequestLedger::Find(c, "derbyshire", "Create", "req-1", "hash-a");
+                    EXPECT_TRUE(found.ok());
+                    EXPECT_EQ(found->value_or(""), "first");
+                    auto other = RequestLedger::Find(c, "derbyshire", "Create", "req-1", "hash-b");
+                    EXPECT_EQ(ErrorReason(other.status()), "REQUEST_ID_REUSED");
+                    auto other_method =
+                        RequestLedger::Find(c, "derbyshire", "Update", "req-1", "hash-b");
+                    EXPECT_FALSE(other_method->has_value());
+                    auto other_force =
+                        RequestLedger::Find(c, "leicestershire", "Create", "req-1", "hash-b");
+                    EXPECT_FALSE(other_force->has_value());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE((*db)
+                  ->Write([&](Connection& c) {
+                    return RequestLedger::Forget(c, now + absl::Hours(24 * 8));
+                  })
+                  .ok());
+  ASSERT_TRUE((*db)
+                  ->Write([&](Connection& c) -> absl::Status {
+                    auto found = RequestLedger::Find(c, "derbyshire", "Create", "req-1", "hash-b");
+                    EXPECT_FALSE(found->has_value());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_TRUE(ValidateRequestId("").ok());
+  EXPECT_TRUE(ValidateRequestId("0b7c9a1e-5f1d-4c8e-9a57-1f0d3c2b4a6e").ok());
+  EXPECT_FALSE(ValidateRequestId(std::string(65, 'a')).ok());
+  EXPECT_FALSE(ValidateRequestId("has space").ok());
+}
+
+TEST(Outbox, EventsCommitWithTheChangeAndAreReadInOrder) {
+  TempDir dir;
+  auto db = Database::Open(dir.File("s.db"), {CommonMigrations(), ShopV1()});
+  ASSERT_TRUE(db.ok());
+  const absl::Time now = absl::FromUnixSeconds(1700000000);
+  auto event = [&](const std::string& subject) {
+    outreach::events::v1::OutreachEvent e;
+    e.set_force("derbyshire");
+    e.set_source("workshops");
+    e.set_subject(subject);
+    *e.mutable_occurred_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1700000000);
+    return e;
+  };
+  // Committed together.
+  ASSERT_TRUE((*db)
+                  ->Write([&](Connection& c) -> absl::Status {
+                    auto q = c.Prepare("INSERT INTO items (id, qty) VALUES ('a', 1)");
+                    if (auto r = q->Run(); !r.ok()) return r;
+                    if (auto r = Outbox::Append(c, event("first"), now); !r.ok()) return r;
+                    return Outbox::Append(c, event("second"), now);
+                  })
+                  .ok());
+  // Rolled back together: neither the change nor its event survives.
+  EXPECT_FALSE((*db)
+                   ->Write([&](Connection& c) -> absl::Status {
+                     if (auto r = Outbox::Append(c, event("lost"), now); !r.ok()) return r;
+                     return absl::AbortedError("rule broken");
+                   })
+                   .ok());
+  // An event without its envelope is refused.
+  EXPECT_FALSE((*db)
+                   ->Write([&](Connection& c) {
+                     return Outbox::Append(c, outreach::events::v1::OutreachEvent(), now);
+                   })
+                   .ok());
+
+  std::vector<PendingEvent> pending;
+  ASSERT_TRUE((*db)
+                  ->Read([&](Connection& c) -> absl::Status {
+                    auto p = Outbox::Pending(c, 10);
+                    if (!p.ok()) return p.status();
+                    pending = *p;
+                    auto stats = Outbox::Stats(c);
+                    EXPECT_EQ(stats->backlog, 2);
+                    EXPECT_EQ(stats->oldest_unsent, now);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].event.subject(), "first");
+  EXPECT_EQ(pending[1].event.subject(), "second");
+  EXPECT_FALSE(pending[0].event.event_id().empty());
+  EXPECT_NE(pending[0].event.event_id(), pending[1].event.event_id());
+  EXPECT_LT(pending[0].sequence, pending[1].sequence);
+
+  ASSERT_TRUE((*db)
+                  ->Write([&](Connection& c) {
+                    return Outbox::MarkSentThrough(c, pending[0].sequence, now);
+                  })
+                  .ok());
+  ASSERT_TRUE((*db)
+                  ->Read([&](Connection& c) -> absl::Status {
+                    auto p = Outbox::Pending(c, 10);
+                    EXPECT_EQ(p->size(), 1u);
+                    EXPECT_EQ((*p)[0].event.subject(), "second");
+                    EXPECT_EQ(Outbox::Stats(c)->backlog, 1);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+}  // namespace
+}  // namespace outreach

@@ -1,0 +1,96 @@
+#include "common/errors.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+
+namespace outreach {
+namespace {
+
+google::rpc::Status Details(const grpc::Status& status) {
+  google::rpc::Status rich;
+  EXPECT_TRUE(rich.ParseFromString(status.error_details()));
+  return rich;
+}
+
+google::rpc::ErrorInfo Info(const google::rpc::Status& rich) {
+  google::rpc::ErrorInfo info;
+  for (const auto& d : rich.details()) {
+    if (d.UnpackTo(&info)) return info;
+  }
+  ADD_FAILURE() << "no ErrorInfo";
+  return info;
+}
+
+TEST(StatusMapping, InvalidArgumentCarriesFieldViolations) {
+  grpc::Status s = ToGrpcStatus(
+      InvalidArguments({{"workshop.venue", "is required"}, {"page_size", "must be >= 0"}}),
+      "outreach.workshops.v1");
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "invalid argument: workshop.venue: is required; page_size: must be >= 0");
+  google::rpc::Status rich = Details(s);
+  EXPECT_EQ(rich.code(), 3);
+  EXPECT_EQ(Info(rich).domain(), "outreach.workshops.v1");
+  EXPECT_EQ(Info(rich).reason(), "INVALID_ARGUMENT");
+  google::rpc::BadRequest bad;
+  bool found = false;
+  for (const auto& d : rich.details()) found = found || d.UnpackTo(&bad);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(bad.field_violations_size(), 2);
+  EXPECT_EQ(bad.field_violations(0).field(), "workshop.venue");
+  EXPECT_EQ(bad.field_violations(1).field(), "page_size");
+}
+
+TEST(StatusMapping, DomainReasonsMapToTheirCodes) {
+  struct Case {
+    absl::Status status;
+    grpc::StatusCode code;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {NotFound("forces/derbyshire/workshops/w1"), grpc::NOT_FOUND, "RESOURCE_NOT_FOUND"},
+      {AlreadyExists("forces/derbyshire/venues/v1"), grpc::ALREADY_EXISTS,
+       "RESOURCE_ALREADY_EXISTS"},
+      {FailedPrecondition("PRESENTER_DOUBLE_BOOKED", "busy"), grpc::FAILED_PRECONDITION,
+       "PRESENTER_DOUBLE_BOOKED"},
+      {EtagMismatch("forces/derbyshire/venues/v1"), grpc::ABORTED, "ETAG_MISMATCH"},
+      {StorageUnavailable(), grpc::UNAVAILABLE, "STORAGE_UNAVAILABLE"},
+      {InvalidArgumentWithReason("INVALID_PAGE_TOKEN", "page_token", "bad"), grpc::INVALID_ARGUMENT,
+       "INVALID_PAGE_TOKEN"},
+  };
+  for (const auto& c : cases) {
+    grpc::Status s = ToGrpcStatus(c.status, "outreach.test.v1");
+    EXPECT_EQ(s.error_code(), c.code) << c.reason;
+    EXPECT_EQ(Info(Details(s)).reason(), c.reason);
+    EXPECT_EQ(s.error_message(), c.status.message());
+    EXPECT_EQ(ErrorReason(c.status), c.reason);
+  }
+}
+
+TEST(StatusMapping, InternalTextNeverReachesTheCaller) {
+  grpc::Status internal = ToGrpcStatus(
+      absl::InternalError("prepare: SELECT * FROM workshops WHERE x: no such column"), "d");
+  EXPECT_EQ(internal.error_code(), grpc::INTERNAL);
+  EXPECT_EQ(internal.error_message(), "internal error");
+  EXPECT_EQ(internal.error_details().find("SELECT"), std::string::npos);
+  EXPECT_EQ(Info(Details(internal)).reason(), "INTERNAL");
+
+  grpc::Status busy = ToGrpcStatus(absl::UnavailableError("database is locked: /data/x.db"), "d");
+  EXPECT_EQ(busy.error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(busy.error_message().find("/data"), std::string::npos);
+  EXPECT_EQ(busy.error_details().find("/data"), std::string::npos);
+  EXPECT_EQ(Info(Details(busy)).reason(), "STORAGE_UNAVAILABLE");
+}
+
+TEST(StatusMapping, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus(), "d").ok()); }
+
+TEST(StatusMapping, FieldViolationsReadBack) {
+  auto v = FieldViolations(InvalidArgument("venue.pupil_roll", "must be 0..5000"));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].field, "venue.pupil_roll");
+  EXPECT_FALSE(IsPublicError(absl::InternalError("x")));
+  EXPECT_TRUE(IsPublicError(NotFound("x")));
+}
+
+}  // namespace
+}  // namespace outreach
