@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   libabsl-dev libhiredis-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   # google/rpc/{status,error_details}.proto for rich errors; grpc/health + reflection protos
   golang-github-gogo-googleapis-dev golang-google-grpc-dev
-  redis-server curl
+  redis-server curl tzdata
 )
 TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev

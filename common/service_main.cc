@@ -1,0 +1,74 @@
+#include "common/service_main.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/store_support.h"
+
+namespace outreach {
+
+void RegisterOutboxGauges(MetricsRegistry& metrics, db::Database* db, const Clock* clock) {
+  metrics.DefineGauge("outreach_outbox_backlog", "Outbox events not yet delivered to metrics.");
+  metrics.DefineGauge("outreach_outbox_oldest_unsent_age_seconds",
+                      "Age of the oldest undelivered outbox event (0 when none).");
+  metrics.AddRefresher([db, clock](MetricsRegistry& m) {
+    OutboxStats stats;
+    absl::Status s = db->Read([&](db::Connection& c) -> absl::Status {
+      auto got = Outbox::Stats(c);
+      if (!got.ok()) return got.status();
+      stats = *got;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return;  // keep the last values; the health check reports the store
+    m.Set("outreach_outbox_backlog", {}, static_cast<double>(stats.backlog));
+    m.Set("outreach_outbox_oldest_unsent_age_seconds", {},
+          stats.oldest_unsent ? absl::ToDoubleSeconds(clock->Now() - *stats.oldest_unsent) : 0);
+  });
+}
+
+int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
+  BlockTerminationSignals();
+  RuntimeConfig runtime;
+  runtime.service_name = spec.name;
+  std::string db_path;
+  std::string page_token_key;
+  std::string page_token_key_file;
+  ConfigParser parser(spec.name);
+  RegisterRuntimeSettings(parser, &runtime, spec.default_grpc_address, spec.default_http_address);
+  parser.String("db-path", &db_path, absl::StrCat(spec.name, ".db"),
+                "SQLite file of this service's store (created and migrated at start-up)",
+                ValidateNotEmpty);
+  parser.String("page-token-key", &page_token_key, std::string(""),
+                "secret that signs page tokens; replicas must share it (random when empty)");
+  parser.String("page-token-key-file", &page_token_key_file, std::string(""),
+                "file holding the page-token secret (wins over --page-token-key)");
+  ParseConfigOrExit(parser, argc, argv);
+  if (!page_token_key_file.empty()) page_token_key = page_token_key_file;
+
+  auto db = db::Database::Open(db_path, spec.schema);
+  if (!db.ok()) {
+    OUTREACH_LOG(kError, "store_open_failed")
+        .Kv("service", spec.name)
+        .Kv("path", db_path)
+        .Kv("detail", db.status().message());
+    return 1;
+  }
+  if (page_token_key.empty()) {
+    OUTREACH_LOG(kInfo, "page_token_key_generated")
+        .Kv("note", "tokens are valid only on this process; set --page-token-key for replicas");
+  }
+  PageTokenCodec page_tokens(page_token_key);
+  ServerRuntime server(runtime);
+  ServiceContext context{db->get(), SystemClock::Get(), &page_tokens, &server.metrics()};
+  std::unique_ptr<grpc::Service> service = spec.make_service(context);
+  RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
+  server.AddService(service.get(), spec.health_name, [&db] { return (*db)->Ping(); });
+  server.OnShutdown([&db] { db->reset(); });
+  if (absl::Status s = server.Start(); !s.ok()) {
+    OUTREACH_LOG(kError, "start_failed").Kv("service", spec.name).Kv("detail", s.message());
+    return 1;
+  }
+  return server.RunUntilSignal();
+}
+
+}  // namespace outreach

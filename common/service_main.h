@@ -1,0 +1,46 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/metrics.h"
+#include "common/pagination.h"
+#include "common/server.h"
+#include "grpcpp/impl/service_type.h"
+
+namespace outreach {
+
+// What a service's store and handlers are built from. Owned by the caller of make_service and
+// alive until after the gRPC server has drained.
+struct ServiceContext {
+  db::Database* db = nullptr;
+  const Clock* clock = nullptr;
+  const PageTokenCodec* page_tokens = nullptr;
+  MetricsRegistry* metrics = nullptr;
+};
+
+// Everything that differs between the service binaries; RunServiceMain does the rest.
+struct ServiceSpec {
+  std::string name;         // "workshops": logs, metrics, default file names
+  std::string health_name;  // "outreach.workshops.v1.WorkshopsService"
+  std::string default_grpc_address;
+  std::string default_http_address;
+  std::vector<db::MigrationSet> schema;  // include CommonMigrations() for the outbox/ledger
+  std::function<std::unique_ptr<grpc::Service>(const ServiceContext&)> make_service;
+};
+
+// main() of every service: declares the runtime settings plus --db-path and the page-token key,
+// parses flags/env (one clear line and exit 2 on a bad value), opens and migrates the store,
+// publishes outbox backlog gauges on /metrics, serves until SIGTERM/SIGINT, drains, closes the
+// store and returns 0.
+int RunServiceMain(int argc, char** argv, ServiceSpec spec);
+
+// Exposes outbox backlog and the age of the oldest unsent event as gauges:
+//   outreach_outbox_backlog, outreach_outbox_oldest_unsent_age_seconds
+void RegisterOutboxGauges(MetricsRegistry& metrics, db::Database* db, const Clock* clock);
+
+}  // namespace outreach

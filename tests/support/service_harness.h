@@ -1,0 +1,107 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/pagination.h"
+#include "common/server.h"
+#include "common/service_main.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
+
+namespace outreach::testing {
+
+// A service from its ServiceSpec on a real gRPC server (port 0) over a real SQLite file in a
+// temporary directory, with a FakeClock. Restart() stops the server and opens the same file
+// again, for persistence tests.
+class ServiceHarness {
+ public:
+  ServiceHarness(ServiceSpec spec, absl::Time start)
+      : spec_(std::move(spec)), clock_(start), page_tokens_("test-key") {
+    Start();
+  }
+  ~ServiceHarness() { Stop(); }
+
+  void Start() {
+    auto db = db::Database::Open(dir_.File(spec_.name + ".db"), spec_.schema);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    RuntimeConfig config;
+    config.service_name = spec_.name;
+    config.drain_timeout = absl::Seconds(2);
+    runtime_ = std::make_unique<ServerRuntime>(config);
+    ServiceContext context{db_.get(), &clock_, &page_tokens_, &runtime_->metrics()};
+    service_ = spec_.make_service(context);
+    runtime_->AddService(service_.get(), spec_.health_name, [this] { return db_->Ping(); });
+    ASSERT_TRUE(runtime_->Start().ok());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  void Stop() {
+    if (runtime_) runtime_->Shutdown();
+    runtime_.reset();
+    service_.reset();
+    db_.reset();
+  }
+
+  void Restart() {
+    Stop();
+    Start();
+  }
+
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  FakeClock& clock() { return clock_; }
+  db::Database& db() { return *db_; }
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  ServiceSpec spec_;
+  TempDir dir_;
+  FakeClock clock_;
+  PageTokenCodec page_tokens_;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<ServerRuntime> runtime_;
+  std::unique_ptr<grpc::Service> service_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// A client context with a 10 s deadline (every outgoing call has one).
+inline std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return ctx;
+}
+
+// The google.rpc.ErrorInfo reason of a failed call ("" when absent).
+inline std::string ReasonOf(const grpc::Status& status) {
+  google::rpc::Status rich;
+  if (!rich.ParseFromString(status.error_details())) return "";
+  for (const auto& d : rich.details()) {
+    google::rpc::ErrorInfo info;
+    if (d.UnpackTo(&info)) return info.reason();
+  }
+  return "";
+}
+
+// The fields named by BadRequest violations of a failed call.
+inline std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+  std::vector<std::string> out;
+  google::rpc::Status rich;
+  if (!rich.ParseFromString(status.error_details())) return out;
+  for (const auto& d : rich.details()) {
+    google::rpc::BadRequest bad;
+    if (d.UnpackTo(&bad)) {
+      for (const auto& v : bad.field_violations()) out.push_back(v.field());
+    }
+  }
+  return out;
+}
+
+}  // namespace outreach::testing
