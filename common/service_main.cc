@@ -3,7 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/publisher.h"
 #include "common/store_support.h"
+#include "grpcpp/create_channel.h"
 
 namespace outreach {
 
@@ -42,6 +44,13 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
                 "secret that signs page tokens; replicas must share it (random when empty)");
   parser.String("page-token-key-file", &page_token_key_file, std::string(""),
                 "file holding the page-token secret (wins over --page-token-key)");
+  std::string metrics_address;
+  parser.String("metrics-address", &metrics_address, std::string("off"),
+                "host:port of the metrics service that receives this service's outbox events, "
+                "or \"off\" (events wait in the outbox until a publisher delivers them)",
+                [](const std::string& v) -> absl::Status {
+                  return v == "off" ? absl::OkStatus() : ValidateHostPort(v);
+                });
   ParseConfigOrExit(parser, argc, argv);
   if (!page_token_key_file.empty()) page_token_key = page_token_key_file;
 
@@ -64,9 +73,23 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
   RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
   server.AddService(service.get(), spec.health_name, [&db] { return (*db)->Ping(); });
   server.OnShutdown([&db] { db->reset(); });
+  std::unique_ptr<OutboxPublisher> publisher;
+  if (metrics_address != "off") {
+    PublisherOptions options;
+    options.source = spec.name;
+    publisher = std::make_unique<OutboxPublisher>(
+        db->get(), SystemClock::Get(), &server.metrics(),
+        grpc::CreateChannel(metrics_address, grpc::InsecureChannelCredentials()), options);
+    // Hooks run in reverse: the publisher stops before the store closes.
+    server.OnShutdown([&publisher] { publisher->Stop(); });
+  }
   if (absl::Status s = server.Start(); !s.ok()) {
     OUTREACH_LOG(kError, "start_failed").Kv("service", spec.name).Kv("detail", s.message());
     return 1;
+  }
+  if (publisher != nullptr) {
+    publisher->Start();
+    OUTREACH_LOG(kInfo, "outbox_publisher_started").Kv("metrics_address", metrics_address);
   }
   return server.RunUntilSignal();
 }

@@ -1,0 +1,141 @@
+#include "common/publisher.h"
+
+#include <algorithm>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/store_support.h"
+#include "outreach/metrics/v1/metrics.grpc.pb.h"
+
+namespace outreach {
+namespace {
+
+constexpr char kPublished[] = "outreach_outbox_published_total";
+constexpr char kRejected[] = "outreach_outbox_rejected_total";
+constexpr char kErrors[] = "outreach_outbox_publish_errors_total";
+
+}  // namespace
+
+OutboxPublisher::OutboxPublisher(db::Database* db, const Clock* clock, MetricsRegistry* metrics,
+                                 std::shared_ptr<grpc::Channel> channel, PublisherOptions options)
+    : db_(db),
+      clock_(clock),
+      metrics_(metrics),
+      channel_(std::move(channel)),
+      options_(std::move(options)) {
+  metrics_->DefineCounter(kPublished,
+                          "Outbox events acknowledged by metrics (accepted or duplicate).");
+  metrics_->DefineCounter(kRejected,
+                          "Outbox events metrics rejected as malformed (dead-lettered).");
+  metrics_->DefineCounter(kErrors, "IngestEvents calls that failed and will be retried.");
+}
+
+OutboxPublisher::~OutboxPublisher() { Stop(); }
+
+void OutboxPublisher::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void OutboxPublisher::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<int> OutboxPublisher::PublishOnce() {
+  std::vector<PendingEvent> pending;
+  absl::Status read = db_->Read([&](db::Connection& c) -> absl::Status {
+    auto got = Outbox::Pending(c, options_.batch_size);
+    if (!got.ok()) return got.status();
+    pending = std::move(*got);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  if (pending.empty()) return 0;
+
+  // One force per call (IngestEvents is scoped to a parent): the leading run of the first force.
+  const std::string force = pending.front().event.force();
+  size_t run = 0;
+  while (run < pending.size() && pending[run].event.force() == force) ++run;
+
+  outreach::metrics::v1::IngestEventsRequest request;
+  request.set_parent(absl::StrCat("forces/", force));
+  for (size_t i = 0; i < run; ++i) *request.add_events() = pending[i].event;
+  outreach::metrics::v1::IngestEventsResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  auto stub = outreach::metrics::v1::MetricsService::NewStub(channel_);
+  grpc::Status status = stub->IngestEvents(&ctx, request, &response);
+  if (!status.ok()) {
+    metrics_->Add(kErrors, {{"source", options_.source}});
+    return absl::UnavailableError(absl::StrCat("IngestEvents: ", status.error_message(), " (",
+                                               static_cast<int>(status.error_code()), ")"));
+  }
+  if (response.results_size() != static_cast<int>(run)) {
+    metrics_->Add(kErrors, {{"source", options_.source}});
+    return absl::InternalError(absl::StrCat("IngestEvents answered ", response.results_size(),
+                                            " results for ", run, " events"));
+  }
+  int rejected = 0;
+  for (const auto& r : response.results()) {
+    if (r.outcome() == outreach::metrics::v1::INGEST_OUTCOME_REJECTED) {
+      ++rejected;
+      OUTREACH_LOG(kError, "outbox_event_rejected")
+          .Kv("source", options_.source)
+          .Kv("event_id", r.event_id())
+          .Kv("reason", r.reason())
+          .Kv("field", r.field());
+    } else if (r.outcome() != outreach::metrics::v1::INGEST_OUTCOME_ACCEPTED &&
+               r.outcome() != outreach::metrics::v1::INGEST_OUTCOME_DUPLICATE) {
+      metrics_->Add(kErrors, {{"source", options_.source}});
+      return absl::InternalError("IngestEvents answered an event without an outcome");
+    }
+  }
+  const int64_t last = pending[run - 1].sequence;
+  absl::Status marked = db_->Write(
+      [&](db::Connection& c) { return Outbox::MarkSentThrough(c, last, clock_->Now()); });
+  if (!marked.ok()) return marked;  // metrics dedupes the resend
+  metrics_->Add(kPublished, {{"source", options_.source}}, static_cast<double>(run) - rejected);
+  if (rejected > 0) metrics_->Add(kRejected, {{"source", options_.source}}, rejected);
+  return static_cast<int>(run);
+}
+
+void OutboxPublisher::Loop() {
+  absl::BitGen jitter;
+  absl::Duration backoff = options_.initial_backoff;
+  bool failing = false;
+  while (true) {
+    absl::Duration wait = options_.poll_interval;
+    absl::StatusOr<int> sent = PublishOnce();
+    if (sent.ok()) {
+      if (failing) {
+        OUTREACH_LOG(kInfo, "outbox_publish_recovered").Kv("source", options_.source);
+      }
+      failing = false;
+      backoff = options_.initial_backoff;
+      if (*sent > 0) wait = absl::ZeroDuration();  // drain a backlog without pausing
+    } else {
+      // Full jitter on a capped exponential backoff, so replicas do not retry in step.
+      wait = backoff * absl::Uniform(jitter, 0.5, 1.0);
+      // The first failure is a warning; repeats while still failing are debug noise.
+      const LogLevel level = failing ? LogLevel::kDebug : LogLevel::kWarn;
+      if (LogEnabled(level)) {
+        LogLine(level, "outbox_publish_failed")
+            .Kv("source", options_.source)
+            .Kv("retry_in", wait)
+            .Kv("detail", sent.status().message());
+      }
+      failing = true;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+    absl::MutexLock lock(&mu_);
+    const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+    if (wait > absl::ZeroDuration()) mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+    if (stop_) return;
+  }
+}
+
+}  // namespace outreach
