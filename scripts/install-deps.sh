@@ -15,14 +15,19 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev
-  nodejs npm          # @grpc/grpc-js client tests and the buf linter come from the npm registry
   clang-format
 )
+# Node.js + npm run the @grpc/grpc-js client tests and the buf linter (both from the npm
+# registry). A machine may already have them from another source (which conflicts with
+# Debian's npm package), so they are checked as commands.
 
 packages=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
+if [[ "${1:-}" == "--test" ]] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=(nodejs npm)
+fi
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
