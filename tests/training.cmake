@@ -1,0 +1,15 @@
+# Tests of the training service (owned with services/training).
+outreach_test(training_domain_test LABEL unit SOURCES unit/training_domain_test.cc
+  LIBS outreach_training outreach_test_support)
+
+outreach_test(training_service_test LABEL service SOURCES service/training_service_test.cc
+  LIBS outreach_training outreach_test_support)
+
+outreach_test(training_import_test LABEL service SOURCES service/training_import_test.cc
+  LIBS outreach_training outreach_test_support)
+
+outreach_test(training_process_test LABEL e2e SOURCES e2e/training_process_test.cc
+  LIBS outreach_training outreach_test_support
+  ENV "TRAINING_BINARY=$<TARGET_FILE:training>;TRAINING_DEMO_BINARY=$<TARGET_FILE:training_demo>"
+  TIMEOUT 120)
+add_dependencies(training_process_test training training_demo)
