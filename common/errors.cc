@@ -114,6 +114,17 @@ absl::Status PermissionDenied(absl::string_view reason, absl::string_view messag
   return Make(absl::StatusCode::kPermissionDenied, reason, message);
 }
 
+absl::Status WithMetadata(absl::Status status,
+                          const std::vector<std::pair<std::string, std::string>>& metadata) {
+  auto payload = status.GetPayload(kErrorInfoUrl);
+  if (!payload) return status;
+  google::rpc::ErrorInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return status;
+  for (const auto& [key, value] : metadata) (*info.mutable_metadata())[key] = value;
+  status.SetPayload(kErrorInfoUrl, absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
 bool IsPublicError(const absl::Status& status) {
   return !status.ok() && status.GetPayload(kErrorInfoUrl).has_value();
 }

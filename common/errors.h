@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,6 +40,12 @@ absl::Status EtagMismatch(absl::string_view resource_name);
 absl::Status StorageUnavailable();
 // PERMISSION_DENIED with a reason.
 absl::Status PermissionDenied(absl::string_view reason, absl::string_view message);
+
+// Adds ErrorInfo metadata (e.g. {"presenter", name}, {"conflicting_workshop", name}) to a status
+// built by the helpers above, so a caller can act without parsing the message. Other statuses
+// are returned unchanged.
+absl::Status WithMetadata(absl::Status status,
+                          const std::vector<std::pair<std::string, std::string>>& metadata);
 
 // True when the status was built by one of the helpers above (its message is caller-safe).
 bool IsPublicError(const absl::Status& status);

@@ -82,6 +82,19 @@ TEST(StatusMapping, InternalTextNeverReachesTheCaller) {
   EXPECT_EQ(Info(Details(busy)).reason(), "STORAGE_UNAVAILABLE");
 }
 
+TEST(StatusMapping, MetadataTravelsInErrorInfo) {
+  absl::Status s = WithMetadata(FailedPrecondition("PRESENTER_DOUBLE_BOOKED", "busy"),
+                                {{"presenter", "forces/derbyshire/presenters/p1"},
+                                 {"conflicting_workshop", "forces/derbyshire/workshops/w9"}});
+  google::rpc::ErrorInfo info = Info(Details(ToGrpcStatus(s, "outreach.workshops.v1")));
+  EXPECT_EQ(info.reason(), "PRESENTER_DOUBLE_BOOKED");
+  EXPECT_EQ(info.metadata().at("presenter"), "forces/derbyshire/presenters/p1");
+  EXPECT_EQ(info.metadata().at("conflicting_workshop"), "forces/derbyshire/workshops/w9");
+  // Internal statuses gain nothing (and still leak nothing).
+  absl::Status internal = WithMetadata(absl::InternalError("x"), {{"k", "v"}});
+  EXPECT_FALSE(IsPublicError(internal));
+}
+
 TEST(StatusMapping, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus(), "d").ok()); }
 
 TEST(StatusMapping, FieldViolationsReadBack) {
