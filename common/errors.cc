@@ -85,13 +85,15 @@ absl::Status InvalidArgumentWithReason(absl::string_view reason, absl::string_vi
 }
 
 absl::Status NotFound(absl::string_view resource_name) {
-  return Make(absl::StatusCode::kNotFound, "RESOURCE_NOT_FOUND",
-              absl::StrCat(resource_name, " was not found"));
+  return WithMetadata(Make(absl::StatusCode::kNotFound, "RESOURCE_NOT_FOUND",
+                           absl::StrCat(resource_name, " was not found")),
+                      {{"resource", std::string(resource_name)}});
 }
 
 absl::Status AlreadyExists(absl::string_view resource_name) {
-  return Make(absl::StatusCode::kAlreadyExists, "RESOURCE_ALREADY_EXISTS",
-              absl::StrCat(resource_name, " already exists"));
+  return WithMetadata(Make(absl::StatusCode::kAlreadyExists, "RESOURCE_ALREADY_EXISTS",
+                           absl::StrCat(resource_name, " already exists")),
+                      {{"resource", std::string(resource_name)}});
 }
 
 absl::Status FailedPrecondition(absl::string_view reason, absl::string_view message) {
@@ -99,10 +101,11 @@ absl::Status FailedPrecondition(absl::string_view reason, absl::string_view mess
 }
 
 absl::Status EtagMismatch(absl::string_view resource_name) {
-  return Make(
-      absl::StatusCode::kAborted, "ETAG_MISMATCH",
-      absl::StrCat(resource_name,
-                   " was changed by someone else (etag mismatch); read it again and retry"));
+  return WithMetadata(
+      Make(absl::StatusCode::kAborted, "ETAG_MISMATCH",
+           absl::StrCat(resource_name,
+                        " was changed by someone else (etag mismatch); read it again and retry")),
+      {{"resource", std::string(resource_name)}});
 }
 
 absl::Status StorageUnavailable() {

@@ -68,11 +68,13 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
   }
   PageTokenCodec page_tokens(page_token_key);
   ServerRuntime server(runtime);
-  ServiceContext context{db->get(), SystemClock::Get(), &page_tokens, &server.metrics()};
+  // Registered first so it runs last: hooks the service adds (background work) stop before the
+  // store closes.
+  server.OnShutdown([&db] { db->reset(); });
+  ServiceContext context{db->get(), SystemClock::Get(), &page_tokens, &server.metrics(), &server};
   std::unique_ptr<grpc::Service> service = spec.make_service(context);
   RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
   server.AddService(service.get(), spec.health_name, [&db] { return (*db)->Ping(); });
-  server.OnShutdown([&db] { db->reset(); });
   std::unique_ptr<OutboxPublisher> publisher;
   if (metrics_address != "off") {
     PublisherOptions options;

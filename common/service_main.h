@@ -21,6 +21,9 @@ struct ServiceContext {
   const Clock* clock = nullptr;
   const PageTokenCodec* page_tokens = nullptr;
   MetricsRegistry* metrics = nullptr;
+  // For background work and extra monitor routes: hooks added with runtime->OnShutdown run after
+  // the gRPC server drained and before the store closes. Null in tests that build no runtime.
+  ServerRuntime* runtime = nullptr;
 };
 
 // Everything that differs between the service binaries; RunServiceMain does the rest.

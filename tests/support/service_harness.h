@@ -36,7 +36,7 @@ class ServiceHarness {
     config.service_name = spec_.name;
     config.drain_timeout = absl::Seconds(2);
     runtime_ = std::make_unique<ServerRuntime>(config);
-    ServiceContext context{db_.get(), &clock_, &page_tokens_, &runtime_->metrics()};
+    ServiceContext context{db_.get(), &clock_, &page_tokens_, &runtime_->metrics(), runtime_.get()};
     service_ = spec_.make_service(context);
     runtime_->AddService(service_.get(), spec_.health_name, [this] { return db_->Ping(); });
     ASSERT_TRUE(runtime_->Start().ok());
