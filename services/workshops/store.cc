@@ -1,0 +1,1139 @@
+#include "services/workshops/store.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "common/calendar.h"
+#include "common/etag.h"
+#include "common/query.h"
+#include "common/store_support.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "services/workshops/status_macros.h"
+
+// Storage layout: one table per resource, keyed by (force, id), with the columns that filters,
+// ordering and rule checks need (times as INTEGER microseconds UTC, enums as INTEGER, repeated
+// names as ",a,b," TEXT) plus the resource itself as serialized proto in `body`, which is what
+// reads return. Every query is scoped by force.
+
+namespace outreach::workshops {
+namespace {
+
+using google::protobuf::Timestamp;
+
+constexpr absl::string_view kSchemaV1 = R"sql(
+CREATE TABLE venues (
+  force TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  area TEXT NOT NULL,
+  school_urn TEXT NOT NULL,
+  pupil_roll INTEGER NOT NULL,
+  create_micros INTEGER NOT NULL,
+  update_micros INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (force, id)
+);
+CREATE INDEX venues_by_urn ON venues (force, school_urn);
+CREATE TABLE presenters (
+  force TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  team INTEGER NOT NULL,
+  organisation TEXT NOT NULL,
+  acc_state INTEGER NOT NULL,
+  acc_expire_micros INTEGER,
+  create_micros INTEGER NOT NULL,
+  update_micros INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (force, id)
+);
+CREATE TABLE topics (
+  force TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  category INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  min_year_group INTEGER NOT NULL,
+  max_year_group INTEGER NOT NULL,
+  suitable_for_pupils INTEGER NOT NULL,
+  suitable_for_adults INTEGER NOT NULL,
+  create_micros INTEGER NOT NULL,
+  update_micros INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (force, id)
+);
+CREATE TABLE workshops (
+  force TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  venue TEXT NOT NULL,
+  area TEXT NOT NULL,
+  venue_kind INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  format INTEGER NOT NULL,
+  audiences TEXT NOT NULL,
+  year_groups TEXT NOT NULL,
+  topics TEXT NOT NULL,
+  presenters TEXT NOT NULL,
+  partner_organisation TEXT NOT NULL,
+  start_micros INTEGER NOT NULL,
+  end_micros INTEGER NOT NULL,
+  delivered_micros INTEGER,
+  pupils INTEGER NOT NULL,
+  create_micros INTEGER NOT NULL,
+  update_micros INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (force, id)
+);
+CREATE INDEX workshops_by_time ON workshops (force, state, start_micros);
+CREATE INDEX workshops_by_venue ON workshops (force, venue);
+CREATE INDEX workshops_by_delivery ON workshops (force, delivered_micros);
+)sql";
+
+int64_t Micros(const Timestamp& ts) {
+  auto t = FromProtoTime("", ts);
+  return db::ToMicros(t.ok() ? *t : absl::UnixEpoch());
+}
+absl::Time TimeOf(const Timestamp& ts) {
+  auto t = FromProtoTime("", ts);
+  return t.ok() ? *t : absl::UnixEpoch();
+}
+
+std::function<bool(absl::string_view, int64_t*)> EnumParser(
+    const google::protobuf::EnumDescriptor* descriptor) {
+  return [descriptor](absl::string_view text, int64_t* out) {
+    const auto* value = descriptor->FindValueByName(std::string(text));
+    if (value == nullptr || value->number() == 0) return false;
+    *out = value->number();
+    return true;
+  };
+}
+
+QueryField Field(std::string name, std::string column, QueryFieldType type, bool filterable = true,
+                 bool orderable = true) {
+  QueryField f;
+  f.name = std::move(name);
+  f.column = std::move(column);
+  f.type = type;
+  f.filterable = filterable;
+  f.orderable = orderable;
+  return f;
+}
+QueryField EnumField(std::string name, std::string column,
+                     const google::protobuf::EnumDescriptor* descriptor, bool orderable) {
+  QueryField f = Field(std::move(name), std::move(column), QueryFieldType::kEnum, true, orderable);
+  f.parse_enum = EnumParser(descriptor);
+  return f;
+}
+
+const QuerySchema& VenueSchema() {
+  static const QuerySchema schema(
+      {
+          Field("area", "t.area", QueryFieldType::kString),
+          EnumField("kind", "t.kind", cv1::VenueKind_descriptor(), true),
+          Field("school_urn", "t.school_urn", QueryFieldType::kString, true, false),
+          Field("display_name", "t.display_name", QueryFieldType::kString),
+          Field("pupil_roll", "t.pupil_roll", QueryFieldType::kInt),
+          Field("create_time", "t.create_micros", QueryFieldType::kTimestamp),
+          Field("update_time", "t.update_micros", QueryFieldType::kTimestamp),
+      },
+      "t.name");
+  return schema;
+}
+
+// accreditation.state is evaluated as of `now` (a number we generate, not caller text).
+QuerySchema PresenterSchema(absl::Time now) {
+  const std::string state_expr =
+      absl::StrCat("(CASE WHEN t.acc_state = ", cv1::ACCREDITATION_STATE_ACCREDITED,
+                   " AND t.acc_expire_micros <= ", db::ToMicros(now), " THEN ",
+                   cv1::ACCREDITATION_STATE_EXPIRED, " ELSE t.acc_state END)");
+  return QuerySchema(
+      {
+          EnumField("team", "t.team", cv1::PresenterTeam_descriptor(), true),
+          Field("organisation", "t.organisation", QueryFieldType::kString, true, false),
+          Field("display_name", "t.display_name", QueryFieldType::kString),
+          EnumField("accreditation.state", state_expr, cv1::AccreditationState_descriptor(), false),
+          Field("accreditation.expire_time", "t.acc_expire_micros", QueryFieldType::kTimestamp),
+          Field("create_time", "t.create_micros", QueryFieldType::kTimestamp),
+      },
+      "t.name");
+}
+
+const QuerySchema& TopicSchema() {
+  static const QuerySchema schema(
+      {
+          EnumField("category", "t.category", wv1::TopicCategory_descriptor(), true),
+          EnumField("state", "t.state", wv1::TopicState_descriptor(), false),
+          Field("display_name", "t.display_name", QueryFieldType::kString),
+          Field("min_year_group", "t.min_year_group", QueryFieldType::kInt, true, false),
+          Field("max_year_group", "t.max_year_group", QueryFieldType::kInt, true, false),
+          Field("suitable_for_pupils", "t.suitable_for_pupils", QueryFieldType::kBool, true, false),
+          Field("suitable_for_adults", "t.suitable_for_adults", QueryFieldType::kBool, true, false),
+          Field("create_time", "t.create_micros", QueryFieldType::kTimestamp),
+          Field("update_time", "t.update_micros", QueryFieldType::kTimestamp, false, true),
+      },
+      "t.name");
+  return schema;
+}
+
+const QuerySchema& WorkshopSchema() {
+  static const QuerySchema schema(
+      {
+          Field("venue", "t.venue", QueryFieldType::kString, true, false),
+          Field("area", "t.area", QueryFieldType::kString),
+          EnumField("venue_kind", "t.venue_kind", cv1::VenueKind_descriptor(), false),
+          EnumField("state", "t.state", wv1::WorkshopState_descriptor(), true),
+          EnumField("format", "t.format", cv1::WorkshopFormat_descriptor(), false),
+          // Repeated fields: `=` means contains (values quoted by NormalizeWorkshopFilter).
+          Field("audiences", "t.audiences", QueryFieldType::kStringList, true, false),
+          Field("year_groups", "t.year_groups", QueryFieldType::kStringList, true, false),
+          Field("topics", "t.topics", QueryFieldType::kStringList, true, false),
+          Field("presenters", "t.presenters", QueryFieldType::kStringList, true, false),
+          Field("partner_organisation", "t.partner_organisation", QueryFieldType::kString, true,
+                false),
+          Field("start_time", "t.start_micros", QueryFieldType::kTimestamp),
+          Field("end_time", "t.end_micros", QueryFieldType::kTimestamp),
+          Field("delivery.delivered_time", "t.delivered_micros", QueryFieldType::kTimestamp, true,
+                false),
+          Field("create_time", "t.create_micros", QueryFieldType::kTimestamp),
+          Field("update_time", "t.update_micros", QueryFieldType::kTimestamp),
+      },
+      "t.name");
+  return schema;
+}
+
+template <typename M>
+absl::StatusOr<std::optional<M>> LoadBody(db::Connection& c, absl::string_view table,
+                                          const std::string& force, const std::string& id) {
+  WS_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(absl::StrCat("SELECT body FROM ", table,
+                                                              " WHERE force = ? AND id = ?")));
+  q.Bind(1, force).Bind(2, id);
+  WS_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<M>();
+  M m;
+  if (!m.ParseFromString(q.Blob(0))) return absl::InternalError("stored row does not parse");
+  return std::optional<M>(std::move(m));
+}
+
+template <typename M>
+absl::StatusOr<M> MustLoad(db::Connection& c, absl::string_view table, const std::string& force,
+                           const std::string& id, const std::string& name) {
+  WS_ASSIGN_OR_RETURN(std::optional<M> found, LoadBody<M>(c, table, force, id));
+  if (!found) return ResourceNotFound(name);
+  return std::move(*found);
+}
+
+// A LIKE pattern matching a resource name inside a ",a,b," list column (portable SQL; names
+// hold only [a-z0-9-/], so no LIKE wildcard can appear in them).
+std::string ListMember(absl::string_view name) { return absl::StrCat("%,", name, ",%"); }
+
+// The id segment of a name that was validated against `pattern` (last segment).
+std::string IdOf(const std::string& name) { return name.substr(name.rfind('/') + 1); }
+
+absl::Status DeleteRow(db::Connection& c, absl::string_view table, const std::string& force,
+                       const std::string& id) {
+  WS_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(absl::StrCat("DELETE FROM ", table,
+                                                              " WHERE force = ? AND id = ?")));
+  q.Bind(1, force).Bind(2, id);
+  return q.Run();
+}
+
+// Whether a query with (force, value) parameters finds a row.
+absl::StatusOr<bool> Exists(db::Connection& c, absl::string_view sql, const std::string& force,
+                            const std::string& value) {
+  WS_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
+  q.Bind(1, force).Bind(2, value);
+  return q.Step();
+}
+
+template <typename M>
+absl::Status Replay(db::Connection& c, const std::string& force, absl::string_view method,
+                    const Idempotency& idem, M* out, bool* replayed) {
+  *replayed = false;
+  if (idem.request_id.empty()) return absl::OkStatus();
+  WS_ASSIGN_OR_RETURN(std::optional<std::string> prior,
+                      RequestLedger::Find(c, force, method, idem.request_id, idem.request_hash));
+  if (!prior) return absl::OkStatus();
+  if (!out->ParseFromString(*prior)) return absl::InternalError("stored response does not parse");
+  *replayed = true;
+  return absl::OkStatus();
+}
+
+absl::Status Remember(db::Connection& c, const std::string& force, absl::string_view method,
+                      const Idempotency& idem, const google::protobuf::Message& response,
+                      absl::Time now) {
+  if (idem.request_id.empty()) return absl::OkStatus();
+  return RequestLedger::Remember(c, force, method, idem.request_id, idem.request_hash,
+                                 response.SerializeAsString(), now);
+}
+
+void Stamp(google::protobuf::Message* m, absl::Time now, bool created) {
+  const auto* d = m->GetDescriptor();
+  const auto* r = m->GetReflection();
+  if (created) {
+    r->MutableMessage(m, d->FindFieldByName("create_time"))->CopyFrom(ToProtoTime(now));
+  }
+  r->MutableMessage(m, d->FindFieldByName("update_time"))->CopyFrom(ToProtoTime(now));
+  r->SetString(m, d->FindFieldByName("etag"), "");
+  r->SetString(m, d->FindFieldByName("etag"), ComputeEtag(*m));
+}
+
+void MergeMasked(const google::protobuf::Message& input, const std::set<std::string>& paths,
+                 google::protobuf::Message* target) {
+  google::protobuf::FieldMask mask;
+  for (const auto& p : paths) mask.add_paths(p);
+  google::protobuf::util::FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  options.set_replace_repeated_fields(true);
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(input, mask, options, target);
+}
+
+absl::Status ViolationsOrOk(std::vector<FieldViolation> v) {
+  if (v.empty()) return absl::OkStatus();
+  return InvalidArguments(std::move(v));
+}
+
+// --- row writers ------------------------------------------------------------------------
+
+absl::Status PutVenue(db::Connection& c, const std::string& force, const std::string& id,
+                      const wv1::Venue& v) {
+  WS_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare("INSERT INTO venues (force, id, name, display_name, kind, area, school_urn, "
+                "pupil_roll, create_micros, update_micros, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (force, id) DO UPDATE SET display_name = excluded.display_name, "
+                "kind = excluded.kind, area = excluded.area, school_urn = excluded.school_urn, "
+                "pupil_roll = excluded.pupil_roll, update_micros = excluded.update_micros, "
+                "body = excluded.body"));
+  q.Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, v.name())
+      .Bind(4, v.display_name())
+      .Bind(5, static_cast<int64_t>(v.kind()))
+      .Bind(6, v.area())
+      .Bind(7, v.school_urn())
+      .Bind(8, static_cast<int64_t>(v.pupil_roll()))
+      .Bind(9, Micros(v.create_time()))
+      .Bind(10, Micros(v.update_time()))
+      .BindBlob(11, v.SerializeAsString());
+  return q.Run();
+}
+
+absl::Status PutPresenter(db::Connection& c, const std::string& force, const std::string& id,
+                          const wv1::Presenter& p) {
+  WS_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare("INSERT INTO presenters (force, id, name, display_name, team, organisation, "
+                "acc_state, acc_expire_micros, create_micros, update_micros, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (force, id) DO UPDATE SET display_name = excluded.display_name, "
+                "team = excluded.team, organisation = excluded.organisation, "
+                "acc_state = excluded.acc_state, acc_expire_micros = excluded.acc_expire_micros, "
+                "update_micros = excluded.update_micros, body = excluded.body"));
+  std::optional<int64_t> expire;
+  if (p.accreditation().has_expire_time()) expire = Micros(p.accreditation().expire_time());
+  q.Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, p.name())
+      .Bind(4, p.display_name())
+      .Bind(5, static_cast<int64_t>(p.team()))
+      .Bind(6, p.organisation())
+      .Bind(7, static_cast<int64_t>(p.accreditation().state()))
+      .Bind(8, expire)
+      .Bind(9, Micros(p.create_time()))
+      .Bind(10, Micros(p.update_time()))
+      .BindBlob(11, p.SerializeAsString());
+  return q.Run();
+}
+
+absl::Status PutTopic(db::Connection& c, const std::string& force, const std::string& id,
+                      const wv1::Topic& t) {
+  WS_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare("INSERT INTO topics (force, id, name, display_name, category, state, "
+                "min_year_group, max_year_group, suitable_for_pupils, suitable_for_adults, "
+                "create_micros, update_micros, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (force, id) DO UPDATE SET display_name = excluded.display_name, "
+                "category = excluded.category, state = excluded.state, "
+                "min_year_group = excluded.min_year_group, "
+                "max_year_group = excluded.max_year_group, "
+                "suitable_for_pupils = excluded.suitable_for_pupils, "
+                "suitable_for_adults = excluded.suitable_for_adults, "
+                "update_micros = excluded.update_micros, body = excluded.body"));
+  q.Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, t.name())
+      .Bind(4, t.display_name())
+      .Bind(5, static_cast<int64_t>(t.category()))
+      .Bind(6, static_cast<int64_t>(t.state()))
+      .Bind(7, static_cast<int64_t>(t.min_year_group()))
+      .Bind(8, static_cast<int64_t>(t.max_year_group()))
+      .Bind(9, static_cast<int64_t>(t.suitable_for_pupils() ? 1 : 0))
+      .Bind(10, static_cast<int64_t>(t.suitable_for_adults() ? 1 : 0))
+      .Bind(11, Micros(t.create_time()))
+      .Bind(12, Micros(t.update_time()))
+      .BindBlob(13, t.SerializeAsString());
+  return q.Run();
+}
+
+absl::Status PutWorkshop(db::Connection& c, const std::string& force, const std::string& id,
+                         const wv1::Workshop& w) {
+  WS_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare("INSERT INTO workshops (force, id, name, venue, area, venue_kind, state, format, "
+                "audiences, year_groups, topics, presenters, partner_organisation, start_micros, "
+                "end_micros, delivered_micros, pupils, create_micros, update_micros, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (force, id) DO UPDATE SET venue = excluded.venue, "
+                "area = excluded.area, venue_kind = excluded.venue_kind, state = excluded.state, "
+                "format = excluded.format, audiences = excluded.audiences, "
+                "year_groups = excluded.year_groups, topics = excluded.topics, "
+                "presenters = excluded.presenters, "
+                "partner_organisation = excluded.partner_organisation, "
+                "start_micros = excluded.start_micros, end_micros = excluded.end_micros, "
+                "delivered_micros = excluded.delivered_micros, pupils = excluded.pupils, "
+                "update_micros = excluded.update_micros, body = excluded.body"));
+  std::vector<std::string> audiences, years;
+  for (int a : w.audiences()) {
+    audiences.push_back(cv1::WorkshopAudience_Name(static_cast<cv1::WorkshopAudience>(a)));
+  }
+  for (int y : w.year_groups()) years.push_back(absl::StrCat(y));
+  std::optional<int64_t> delivered;
+  int64_t pupils = 0;
+  if (w.state() == wv1::WORKSHOP_STATE_DELIVERED) {
+    delivered = Micros(w.delivery().delivered_time());
+    pupils = PupilsIn(w.delivery().headcount());
+  }
+  q.Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, w.name())
+      .Bind(4, w.venue())
+      .Bind(5, w.area())
+      .Bind(6, static_cast<int64_t>(w.venue_kind()))
+      .Bind(7, static_cast<int64_t>(w.state()))
+      .Bind(8, static_cast<int64_t>(w.format()))
+      .Bind(9, JoinStringList(audiences))
+      .Bind(10, JoinStringList(years))
+      .Bind(11, JoinStringList({w.topics().begin(), w.topics().end()}))
+      .Bind(12, JoinStringList({w.presenters().begin(), w.presenters().end()}))
+      .Bind(13, w.partner_organisation())
+      .Bind(14, Micros(w.start_time()))
+      .Bind(15, Micros(w.end_time()))
+      .Bind(16, delivered)
+      .Bind(17, pupils)
+      .Bind(18, Micros(w.create_time()))
+      .Bind(19, Micros(w.update_time()))
+      .BindBlob(20, w.SerializeAsString());
+  return q.Run();
+}
+
+template <typename M>
+absl::StatusOr<ListPage<M>> ListRows(db::Database* db, absl::string_view table,
+                                     const QuerySchema& schema, absl::string_view default_order,
+                                     const std::string& force, const ListQuery& query) {
+  WS_ASSIGN_OR_RETURN(SqlFragment where, schema.Where(query.filter));
+  WS_ASSIGN_OR_RETURN(std::string order, schema.OrderBy(query.order_by, default_order));
+  ListPage<M> page;
+  WS_RETURN_IF_ERROR(db->Read([&](db::Connection& c) -> absl::Status {
+    WS_ASSIGN_OR_RETURN(db::Statement count,
+                        c.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table,
+                                               " t WHERE t.force = ? AND ", where.sql)));
+    count.Bind(1, force);
+    BindAll(count, where.params, 2);
+    WS_ASSIGN_OR_RETURN(bool has, count.Step());
+    page.total_size = has ? static_cast<int32_t>(count.Int64(0)) : 0;
+    WS_ASSIGN_OR_RETURN(
+        db::Statement rows,
+        c.Prepare(absl::StrCat("SELECT t.body FROM ", table, " t WHERE t.force = ? AND ", where.sql,
+                               " ORDER BY ", order, " LIMIT ? OFFSET ?")));
+    rows.Bind(1, force);
+    int next = BindAll(rows, where.params, 2);
+    rows.Bind(next, static_cast<int64_t>(query.page_size)).Bind(next + 1, query.offset);
+    while (true) {
+      WS_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      M m;
+      if (!m.ParseFromString(rows.Blob(0))) return absl::InternalError("row does not parse");
+      page.items.push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }));
+  const int64_t end = query.offset + static_cast<int64_t>(page.items.size());
+  page.next_offset = end < page.total_size && !page.items.empty() ? end : -1;
+  return page;
+}
+
+class SqlWorkshopsStore final : public WorkshopsStore {
+ public:
+  SqlWorkshopsStore(db::Database* db, const Clock* clock) : db_(db), clock_(clock) {}
+
+  // --- venues -----------------------------------------------------------------------------
+
+  absl::StatusOr<wv1::Venue> CreateVenue(const std::string& force, const std::string& id,
+                                         const wv1::Venue& venue,
+                                         const Idempotency& idem) override {
+    wv1::Venue out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      bool replayed = false;
+      WS_RETURN_IF_ERROR(Replay(c, force, "CreateVenue", idem, &out, &replayed));
+      if (replayed) return absl::OkStatus();
+      const std::string name = VenuePattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Venue>(c, "venues", force, id));
+      if (existing) return ResourceExists(name);
+      WS_RETURN_IF_ERROR(CheckUrnFree(c, force, id, venue.school_urn()));
+      out = venue;
+      out.set_name(name);
+      Stamp(&out, now, true);
+      WS_RETURN_IF_ERROR(PutVenue(c, force, id, out));
+      WS_RETURN_IF_ERROR(Outbox::Append(c, VenueUpsertedEvent(force, out, now), now));
+      return Remember(c, force, "CreateVenue", idem, out, now);
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Venue> GetVenue(const std::string& force, const std::string& id) override {
+    wv1::Venue out;
+    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      WS_ASSIGN_OR_RETURN(
+          out, MustLoad<wv1::Venue>(c, "venues", force, id, VenuePattern().Format({force, id})));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Venue> UpdateVenue(const std::string& force, const std::string& id,
+                                         const wv1::Venue& input,
+                                         const std::set<std::string>& paths) override {
+    wv1::Venue out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = VenuePattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Venue>(c, "venues", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("venue.etag", name, input.etag(), out.etag()));
+      MergeMasked(input, paths, &out);
+      std::vector<FieldViolation> violations;
+      ValidateVenue(out, "venue.", &violations);
+      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      WS_RETURN_IF_ERROR(CheckUrnFree(c, force, id, out.school_urn()));
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutVenue(c, force, id, out));
+      return Outbox::Append(c, VenueUpsertedEvent(force, out, now), now);
+    }));
+    return out;
+  }
+
+  absl::Status DeleteVenue(const std::string& force, const std::string& id,
+                           const std::string& etag) override {
+    return db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = VenuePattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(wv1::Venue venue, MustLoad<wv1::Venue>(c, "venues", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, venue.etag()));
+      WS_ASSIGN_OR_RETURN(
+          bool used,
+          Exists(c, "SELECT 1 FROM workshops WHERE force = ? AND venue = ? LIMIT 1", force, name));
+      if (used) {
+        return ResourceInUse(name, "has workshops; it cannot be deleted");
+      }
+      WS_RETURN_IF_ERROR(DeleteRow(c, "venues", force, id));
+      return Outbox::Append(c, VenueDeletedEvent(force, venue, now), now);
+    });
+  }
+
+  absl::StatusOr<ListPage<wv1::Venue>> ListVenues(const std::string& force,
+                                                  const ListQuery& query) override {
+    return ListRows<wv1::Venue>(db_, "venues", VenueSchema(), "display_name", force, query);
+  }
+
+  // --- presenters -------------------------------------------------------------------------
+
+  absl::StatusOr<wv1::Presenter> CreatePresenter(const std::string& force, const std::string& id,
+                                                 const wv1::Presenter& presenter,
+                                                 const Idempotency& idem) override {
+    wv1::Presenter out;
+    absl::Time now;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      now = clock_->Now();
+      bool replayed = false;
+      WS_RETURN_IF_ERROR(Replay(c, force, "CreatePresenter", idem, &out, &replayed));
+      if (replayed) return absl::OkStatus();
+      const std::string name = PresenterPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Presenter>(c, "presenters", force, id));
+      if (existing) return ResourceExists(name);
+      out = presenter;
+      out.set_name(name);
+      out.clear_accreditation();
+      out.mutable_accreditation()->set_state(cv1::ACCREDITATION_STATE_NOT_ACCREDITED);
+      Stamp(&out, now, true);
+      WS_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
+      return Remember(c, force, "CreatePresenter", idem, out, now);
+    }));
+    return AsOf(std::move(out), clock_->Now());
+  }
+
+  absl::StatusOr<wv1::Presenter> GetPresenter(const std::string& force,
+                                              const std::string& id) override {
+    wv1::Presenter out;
+    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id,
+                                                        PresenterPattern().Format({force, id})));
+      return absl::OkStatus();
+    }));
+    return AsOf(std::move(out), clock_->Now());
+  }
+
+  absl::StatusOr<wv1::Presenter> UpdatePresenter(const std::string& force, const std::string& id,
+                                                 const wv1::Presenter& input,
+                                                 const std::set<std::string>& paths) override {
+    wv1::Presenter out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = PresenterPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("presenter.etag", name, input.etag(), out.etag()));
+      MergeMasked(input, paths, &out);
+      std::vector<FieldViolation> violations;
+      ValidatePresenter(out, "presenter.", &violations);
+      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      Stamp(&out, now, false);
+      return PutPresenter(c, force, id, out);
+    }));
+    return AsOf(std::move(out), clock_->Now());
+  }
+
+  absl::Status DeletePresenter(const std::string& force, const std::string& id,
+                               const std::string& etag) override {
+    return db_->Write([&](db::Connection& c) -> absl::Status {
+      const std::string name = PresenterPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(wv1::Presenter p,
+                          MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, p.etag()));
+      WS_ASSIGN_OR_RETURN(bool used, Exists(c,
+                                            "SELECT 1 FROM workshops WHERE force = ? AND "
+                                            "presenters LIKE ? LIMIT 1",
+                                            force, ListMember(name)));
+      if (used) {
+        return ResourceInUse(name, "is on workshops; it cannot be deleted");
+      }
+      return DeleteRow(c, "presenters", force, id);
+    });
+  }
+
+  absl::StatusOr<ListPage<wv1::Presenter>> ListPresenters(const std::string& force,
+                                                          const ListQuery& query) override {
+    const absl::Time now = clock_->Now();
+    WS_ASSIGN_OR_RETURN(auto page, ListRows<wv1::Presenter>(db_, "presenters", PresenterSchema(now),
+                                                            "display_name", force, query));
+    for (auto& p : page.items) p = AsOf(std::move(p), now);
+    return page;
+  }
+
+  absl::StatusOr<wv1::Presenter> GrantAccreditation(const std::string& force, const std::string& id,
+                                                    const std::string& etag,
+                                                    const Timestamp& expire_time,
+                                                    const std::string& note) override {
+    wv1::Presenter out;
+    absl::Time now;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      now = clock_->Now();
+      const std::string name = PresenterPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      WS_RETURN_IF_ERROR(ValidateGrant(expire_time, now, note));
+      wv1::Accreditation* acc = out.mutable_accreditation();
+      acc->Clear();
+      acc->set_state(cv1::ACCREDITATION_STATE_ACCREDITED);
+      *acc->mutable_grant_time() = ToProtoTime(now);
+      *acc->mutable_expire_time() = expire_time;
+      acc->set_grant_note(note);
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
+      return Outbox::Append(c, AccreditationChangedEvent(force, out, now), now);
+    }));
+    return AsOf(std::move(out), now);
+  }
+
+  absl::StatusOr<wv1::Presenter> SuspendAccreditation(const std::string& force,
+                                                      const std::string& id,
+                                                      const std::string& etag,
+                                                      const std::string& reason) override {
+    wv1::Presenter out;
+    absl::Time now;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      now = clock_->Now();
+      const std::string name = PresenterPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      const auto state = AccreditationStateAt(out.accreditation(), now);
+      if (state != cv1::ACCREDITATION_STATE_ACCREDITED) {
+        return WithMetadata(
+            FailedPrecondition(
+                "ACCREDITATION_NOT_CURRENT",
+                absl::StrCat("presenter ", name, " is ", cv1::AccreditationState_Name(state),
+                             ", not accredited")),
+            {{"presenter", name}, {"accreditation_state", cv1::AccreditationState_Name(state)}});
+      }
+      wv1::Accreditation* acc = out.mutable_accreditation();
+      acc->set_state(cv1::ACCREDITATION_STATE_SUSPENDED);
+      *acc->mutable_suspend_time() = ToProtoTime(now);
+      acc->set_suspend_reason(reason);
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
+      return Outbox::Append(c, AccreditationChangedEvent(force, out, now), now);
+    }));
+    return AsOf(std::move(out), now);
+  }
+
+  // --- topics -----------------------------------------------------------------------------
+
+  absl::StatusOr<wv1::Topic> CreateTopic(const std::string& force, const std::string& id,
+                                         const wv1::Topic& topic,
+                                         const Idempotency& idem) override {
+    wv1::Topic out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      bool replayed = false;
+      WS_RETURN_IF_ERROR(Replay(c, force, "CreateTopic", idem, &out, &replayed));
+      if (replayed) return absl::OkStatus();
+      const std::string name = TopicPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Topic>(c, "topics", force, id));
+      if (existing) return ResourceExists(name);
+      out = topic;
+      out.set_name(name);
+      out.set_state(wv1::TOPIC_STATE_ACTIVE);
+      out.clear_retire_time();
+      Stamp(&out, now, true);
+      WS_RETURN_IF_ERROR(PutTopic(c, force, id, out));
+      return Remember(c, force, "CreateTopic", idem, out, now);
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Topic> GetTopic(const std::string& force, const std::string& id) override {
+    wv1::Topic out;
+    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      WS_ASSIGN_OR_RETURN(
+          out, MustLoad<wv1::Topic>(c, "topics", force, id, TopicPattern().Format({force, id})));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Topic> UpdateTopic(const std::string& force, const std::string& id,
+                                         const wv1::Topic& input,
+                                         const std::set<std::string>& paths) override {
+    wv1::Topic out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = TopicPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("topic.etag", name, input.etag(), out.etag()));
+      WS_RETURN_IF_ERROR(CheckTopicActive(out));
+      MergeMasked(input, paths, &out);
+      std::vector<FieldViolation> violations;
+      ValidateTopic(out, "topic.", &violations);
+      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      Stamp(&out, now, false);
+      return PutTopic(c, force, id, out);
+    }));
+    return out;
+  }
+
+  absl::Status DeleteTopic(const std::string& force, const std::string& id,
+                           const std::string& etag) override {
+    return db_->Write([&](db::Connection& c) -> absl::Status {
+      const std::string name = TopicPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(wv1::Topic t, MustLoad<wv1::Topic>(c, "topics", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, t.etag()));
+      WS_ASSIGN_OR_RETURN(bool used, Exists(c,
+                                            "SELECT 1 FROM workshops WHERE force = ? AND "
+                                            "topics LIKE ? LIMIT 1",
+                                            force, ListMember(name)));
+      if (used) {
+        return ResourceInUse(name, "is on workshops; retire it instead");
+      }
+      return DeleteRow(c, "topics", force, id);
+    });
+  }
+
+  absl::StatusOr<ListPage<wv1::Topic>> ListTopics(const std::string& force,
+                                                  const ListQuery& query) override {
+    return ListRows<wv1::Topic>(db_, "topics", TopicSchema(), "display_name", force, query);
+  }
+
+  absl::StatusOr<wv1::Topic> RetireTopic(const std::string& force, const std::string& id,
+                                         const std::string& etag) override {
+    wv1::Topic out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = TopicPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      WS_RETURN_IF_ERROR(CheckTopicActive(out));
+      out.set_state(wv1::TOPIC_STATE_RETIRED);
+      *out.mutable_retire_time() = ToProtoTime(now);
+      Stamp(&out, now, false);
+      return PutTopic(c, force, id, out);
+    }));
+    return out;
+  }
+
+  // --- workshops --------------------------------------------------------------------------
+
+  absl::StatusOr<wv1::Workshop> ScheduleWorkshop(const std::string& force, const std::string& id,
+                                                 const wv1::Workshop& workshop,
+                                                 const Idempotency& idem) override {
+    wv1::Workshop out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      bool replayed = false;
+      WS_RETURN_IF_ERROR(Replay(c, force, "ScheduleWorkshop", idem, &out, &replayed));
+      if (replayed) return absl::OkStatus();
+      const std::string name = WorkshopPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Workshop>(c, "workshops", force, id));
+      if (existing) return ResourceExists(name);
+      out = workshop;
+      out.set_name(name);
+      out.clear_delivery();
+      out.clear_state_reason();
+      WS_ASSIGN_OR_RETURN(wv1::Venue venue,
+                          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+      out.set_area(venue.area());
+      out.set_venue_kind(venue.kind());
+      WS_RETURN_IF_ERROR(CheckTopics(c, force, out, {}, /*all=*/true, /*age_band=*/true));
+      WS_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+      out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
+      *out.mutable_state_time() = ToProtoTime(now);
+      Stamp(&out, now, true);
+      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      WS_RETURN_IF_ERROR(Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now));
+      return Remember(c, force, "ScheduleWorkshop", idem, out, now);
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Workshop> GetWorkshop(const std::string& force,
+                                            const std::string& id) override {
+    wv1::Workshop out;
+    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id,
+                                                       WorkshopPattern().Format({force, id})));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Workshop> UpdateWorkshop(const std::string& force, const std::string& id,
+                                               const wv1::Workshop& input,
+                                               const std::set<std::string>& paths) override {
+    wv1::Workshop out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = WorkshopPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("workshop.etag", name, input.etag(), out.etag()));
+      WS_RETURN_IF_ERROR(
+          CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED, wv1::WORKSHOP_STATE_POSTPONED}));
+      const wv1::Workshop before = out;
+      MergeMasked(input, paths, &out);
+      std::vector<FieldViolation> violations;
+      ValidateWorkshop(out, "workshop.", &violations);
+      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      for (const auto& ref : out.topics()) WS_RETURN_IF_ERROR(CheckSameForce(force, ref));
+      for (const auto& ref : out.presenters()) WS_RETURN_IF_ERROR(CheckSameForce(force, ref));
+      const std::set<std::string> old_topics(before.topics().begin(), before.topics().end());
+      const std::set<std::string> old_presenters(before.presenters().begin(),
+                                                 before.presenters().end());
+      const bool band_changed =
+          paths.count("topics") || paths.count("audiences") || paths.count("year_groups");
+      WS_RETURN_IF_ERROR(CheckTopics(c, force, out, old_topics, false, band_changed));
+      // A POSTPONED workshop blocks nobody; RescheduleWorkshop checks every presenter again.
+      WS_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, old_presenters, false, now,
+                                         out.state() == wv1::WORKSHOP_STATE_SCHEDULED));
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      if (out.state() == wv1::WORKSHOP_STATE_SCHEDULED) {
+        return Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now);
+      }
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::Status DeleteWorkshop(const std::string& force, const std::string& id,
+                              const std::string& etag) override {
+    return db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = WorkshopPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(wv1::Workshop w,
+                          MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, w.etag()));
+      if (w.state() == wv1::WORKSHOP_STATE_DELIVERED) {
+        return FailedPrecondition("WORKSHOP_ALREADY_DELIVERED",
+                                  absl::StrCat("workshop ", name, " was delivered"));
+      }
+      WS_RETURN_IF_ERROR(DeleteRow(c, "workshops", force, id));
+      if (w.state() == wv1::WORKSHOP_STATE_SCHEDULED ||
+          w.state() == wv1::WORKSHOP_STATE_POSTPONED) {
+        return Outbox::Append(c, WorkshopCancelledEvent(force, w, true, now), now);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<ListPage<wv1::Workshop>> ListWorkshops(const std::string& force,
+                                                        const ListQuery& query) override {
+    ListQuery normalized = query;
+    normalized.filter = NormalizeWorkshopFilter(query.filter);
+    return ListRows<wv1::Workshop>(db_, "workshops", WorkshopSchema(), "start_time", force,
+                                   normalized);
+  }
+
+  absl::StatusOr<wv1::Workshop> RescheduleWorkshop(const std::string& force, const std::string& id,
+                                                   const std::string& etag, const Timestamp& start,
+                                                   const Timestamp& end, const std::string& venue,
+                                                   const std::string& reason) override {
+    wv1::Workshop out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = WorkshopPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      WS_RETURN_IF_ERROR(
+          CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED, wv1::WORKSHOP_STATE_POSTPONED}));
+      if (!venue.empty()) out.set_venue(venue);
+      WS_ASSIGN_OR_RETURN(wv1::Venue v,
+                          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+      out.set_area(v.area());
+      out.set_venue_kind(v.kind());
+      *out.mutable_start_time() = start;
+      *out.mutable_end_time() = end;
+      WS_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+      out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
+      out.set_state_reason(reason);
+      *out.mutable_state_time() = ToProtoTime(now);
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      return Outbox::Append(c, WorkshopScheduledEvent(force, out, true, now), now);
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Workshop> PostponeWorkshop(const std::string& force, const std::string& id,
+                                                 const std::string& etag,
+                                                 const std::string& reason) override {
+    return ChangeState(force, id, etag, reason, {wv1::WORKSHOP_STATE_SCHEDULED},
+                       wv1::WORKSHOP_STATE_POSTPONED);
+  }
+
+  absl::StatusOr<wv1::Workshop> CancelWorkshop(const std::string& force, const std::string& id,
+                                               const std::string& etag,
+                                               const std::string& reason) override {
+    return ChangeState(force, id, etag, reason,
+                       {wv1::WORKSHOP_STATE_SCHEDULED, wv1::WORKSHOP_STATE_POSTPONED},
+                       wv1::WORKSHOP_STATE_CANCELLED);
+  }
+
+  absl::StatusOr<wv1::Workshop> DeliverWorkshop(const std::string& force, const std::string& id,
+                                                const std::string& etag,
+                                                const wv1::DeliveryRecord& delivery,
+                                                const Idempotency& idem) override {
+    wv1::Workshop out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      bool replayed = false;
+      WS_RETURN_IF_ERROR(Replay(c, force, "DeliverWorkshop", idem, &out, &replayed));
+      if (replayed) return absl::OkStatus();
+      const std::string name = WorkshopPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      WS_RETURN_IF_ERROR(CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED}));
+      WS_ASSIGN_OR_RETURN(wv1::Venue venue,
+                          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+      const absl::Time delivered =
+          delivery.has_delivered_time() ? TimeOf(delivery.delivered_time()) : now;
+      WS_RETURN_IF_ERROR(CheckDelivery(out, venue, delivery.headcount(), now, delivered));
+      wv1::DeliveryRecord* record = out.mutable_delivery();
+      *record = delivery;
+      *record->mutable_delivered_time() = ToProtoTime(delivered);
+      if (record->has_feedback()) ComputeMeanRating(record->mutable_feedback());
+      out.set_area(venue.area());
+      out.set_venue_kind(venue.kind());
+      out.set_state(wv1::WORKSHOP_STATE_DELIVERED);
+      *out.mutable_state_time() = ToProtoTime(now);
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      WS_RETURN_IF_ERROR(Outbox::Append(c, WorkshopDeliveredEvent(force, out, now), now));
+      return Remember(c, force, "DeliverWorkshop", idem, out, now);
+    }));
+    return out;
+  }
+
+  absl::StatusOr<wv1::Coverage> GetCoverage(const std::string& force, int academic_year,
+                                            const std::string& area,
+                                            const std::vector<cv1::VenueKind>& kinds) override {
+    const absl::Time from = StartOfLocalDay(AcademicYearStart(academic_year));
+    const absl::Time to = StartOfLocalDay(AcademicYearEnd(academic_year) + 1);
+    std::vector<wv1::Venue> schools;
+    std::vector<DeliveredAt> deliveries;
+    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      WS_ASSIGN_OR_RETURN(
+          db::Statement venues,
+          c.Prepare(absl::StrCat("SELECT body, kind FROM venues WHERE force = ?",
+                                 area.empty() ? "" : " AND area = ?", " ORDER BY name")));
+      venues.Bind(1, force);
+      if (!area.empty()) venues.Bind(2, area);
+      while (true) {
+        WS_ASSIGN_OR_RETURN(bool row, venues.Step());
+        if (!row) break;
+        const auto kind = static_cast<cv1::VenueKind>(venues.Int64(1));
+        if (!IsSchoolKind(kind)) continue;
+        if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+          continue;
+        }
+        wv1::Venue v;
+        if (!v.ParseFromString(venues.Blob(0))) return absl::InternalError("row does not parse");
+        schools.push_back(std::move(v));
+      }
+      WS_ASSIGN_OR_RETURN(
+          db::Statement delivered,
+          c.Prepare("SELECT venue, pupils, delivered_micros FROM workshops WHERE force = ? AND "
+                    "state = ? AND delivered_micros >= ? AND delivered_micros < ?"));
+      delivered.Bind(1, force)
+          .Bind(2, static_cast<int64_t>(wv1::WORKSHOP_STATE_DELIVERED))
+          .Bind(3, db::ToMicros(from))
+          .Bind(4, db::ToMicros(to));
+      while (true) {
+        WS_ASSIGN_OR_RETURN(bool row, delivered.Step());
+        if (!row) break;
+        deliveries.push_back(
+            {delivered.Text(0), delivered.Int64(1), db::FromMicros(delivered.Int64(2))});
+      }
+      return absl::OkStatus();
+    }));
+    wv1::Coverage out = BuildCoverage(schools, deliveries);
+    out.set_name(CoveragePattern().Format({force}));
+    out.set_academic_year(academic_year);
+    *out.mutable_date_range()->mutable_start_date() = ToProtoDate(AcademicYearStart(academic_year));
+    *out.mutable_date_range()->mutable_end_date() = ToProtoDate(AcademicYearEnd(academic_year));
+    out.set_area(area);
+    *out.mutable_compute_time() = ToProtoTime(clock_->Now());
+    return out;
+  }
+
+ private:
+  static wv1::Presenter AsOf(wv1::Presenter p, absl::Time now) {
+    p.mutable_accreditation()->set_state(AccreditationStateAt(p.accreditation(), now));
+    return p;
+  }
+
+  absl::Status CheckUrnFree(db::Connection& c, const std::string& force, const std::string& id,
+                            const std::string& urn) {
+    if (urn.empty()) return absl::OkStatus();
+    WS_ASSIGN_OR_RETURN(
+        db::Statement q,
+        c.Prepare("SELECT name FROM venues WHERE force = ? AND school_urn = ? AND id <> ?"));
+    q.Bind(1, force).Bind(2, urn).Bind(3, id);
+    WS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row) return ResourceExists(q.Text(0), "school_urn");
+    return absl::OkStatus();
+  }
+
+  // Topics exist (NOT_FOUND); those not in `known` (or all) are ACTIVE (TOPIC_RETIRED); with
+  // `age_band` each fits the audiences and year groups (AGE_BAND_MISMATCH).
+  absl::Status CheckTopics(db::Connection& c, const std::string& force, const wv1::Workshop& w,
+                           const std::set<std::string>& known, bool all, bool age_band) {
+    for (const auto& ref : w.topics()) {
+      WS_ASSIGN_OR_RETURN(wv1::Topic t, MustLoad<wv1::Topic>(c, "topics", force, IdOf(ref), ref));
+      if (all || !known.count(ref)) WS_RETURN_IF_ERROR(CheckTopicActive(t));
+      if (age_band) WS_RETURN_IF_ERROR(CheckAgeBand(t, w));
+    }
+    return absl::OkStatus();
+  }
+
+  // Presenters exist (NOT_FOUND); those not in `known` (or all) are accredited beyond the start
+  // (ACCREDITATION_NOT_CURRENT) and free at the workshop's times (PRESENTER_DOUBLE_BOOKED).
+  // Runs inside the write transaction, so two racing bookings cannot both pass.
+  absl::Status CheckPresenters(db::Connection& c, const std::string& force,
+                               const std::string& self_id, const wv1::Workshop& w,
+                               const std::set<std::string>& known, bool all, absl::Time now,
+                               bool check_overlap = true) {
+    const absl::Time start = TimeOf(w.start_time());
+    for (const auto& ref : w.presenters()) {
+      WS_ASSIGN_OR_RETURN(wv1::Presenter p,
+                          MustLoad<wv1::Presenter>(c, "presenters", force, IdOf(ref), ref));
+      if (!all && known.count(ref)) continue;
+      WS_RETURN_IF_ERROR(CheckBookable(p, now, start));
+      if (!check_overlap) continue;
+      WS_ASSIGN_OR_RETURN(
+          db::Statement q,
+          c.Prepare("SELECT name FROM workshops WHERE force = ? AND id <> ? AND state IN (?, ?) "
+                    "AND start_micros < ? AND end_micros > ? AND presenters LIKE ? "
+                    "ORDER BY start_micros LIMIT 1"));
+      q.Bind(1, force)
+          .Bind(2, self_id)
+          .Bind(3, static_cast<int64_t>(wv1::WORKSHOP_STATE_SCHEDULED))
+          .Bind(4, static_cast<int64_t>(wv1::WORKSHOP_STATE_DELIVERED))
+          .Bind(5, Micros(w.end_time()))
+          .Bind(6, Micros(w.start_time()))
+          .Bind(7, ListMember(ref));
+      WS_ASSIGN_OR_RETURN(bool clash, q.Step());
+      if (clash) {
+        const std::string conflict = q.Text(0);
+        return WithMetadata(
+            FailedPrecondition("PRESENTER_DOUBLE_BOOKED",
+                               absl::StrCat("presenter ", ref, " is already booked into ", conflict,
+                                            " at overlapping times")),
+            {{"presenter", ref}, {"conflicting_workshop", conflict}});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<wv1::Workshop> ChangeState(const std::string& force, const std::string& id,
+                                            const std::string& etag, const std::string& reason,
+                                            std::initializer_list<wv1::WorkshopState> allowed,
+                                            wv1::WorkshopState target) {
+    wv1::Workshop out;
+    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+      const absl::Time now = clock_->Now();
+      const std::string name = WorkshopPattern().Format({force, id});
+      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      WS_RETURN_IF_ERROR(CheckState(out, allowed));
+      out.set_state(target);
+      out.set_state_reason(reason);
+      *out.mutable_state_time() = ToProtoTime(now);
+      Stamp(&out, now, false);
+      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      const ev1::OutreachEvent event = target == wv1::WORKSHOP_STATE_POSTPONED
+                                           ? WorkshopPostponedEvent(force, out, now)
+                                           : WorkshopCancelledEvent(force, out, false, now);
+      return Outbox::Append(c, event, now);
+    }));
+    return out;
+  }
+
+  db::Database* db_;
+  const Clock* clock_;
+};
+
+}  // namespace
+
+std::vector<db::MigrationSet> WorkshopsSchema() {
+  return {CommonMigrations(),
+          {"workshops", {{1, "venues, presenters, topics and workshops", kSchemaV1}}}};
+}
+
+std::unique_ptr<WorkshopsStore> NewSqlWorkshopsStore(db::Database* db, const Clock* clock) {
+  return std::make_unique<SqlWorkshopsStore>(db, clock);
+}
+
+}  // namespace outreach::workshops
