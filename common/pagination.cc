@@ -88,6 +88,28 @@ absl::StatusOr<PageCursor> PageTokenCodec::Decode(absl::string_view token,
   return cursor;
 }
 
+absl::StatusOr<ListPaging> DecodeListPaging(const PageTokenCodec& codec, int32_t page_size,
+                                            absl::string_view page_token,
+                                            const std::vector<absl::string_view>& query_parts) {
+  ListPaging paging;
+  absl::StatusOr<int32_t> size = NormalizePageSize(page_size);
+  if (!size.ok()) return size.status();
+  paging.page_size = *size;
+  paging.fingerprint = QueryFingerprint(query_parts);
+  absl::StatusOr<PageCursor> cursor = codec.Decode(page_token, paging.fingerprint);
+  if (!cursor.ok()) return cursor.status();
+  paging.offset = cursor->offset;
+  return paging;
+}
+
+std::string NextPageToken(const PageTokenCodec& codec, const ListPaging& paging, int64_t returned,
+                          bool more) {
+  if (!more) return "";
+  PageCursor cursor;
+  cursor.offset = paging.offset + returned;
+  return codec.Encode(paging.fingerprint, cursor);
+}
+
 std::string QueryFingerprint(const std::vector<absl::string_view>& parts) {
   std::string out;
   for (absl::string_view p : parts) absl::StrAppend(&out, p.size(), ":", p, ";");

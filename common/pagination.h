@@ -44,4 +44,20 @@ class PageTokenCodec {
 // Joins the parts of a query that a token is bound to into one fingerprint.
 std::string QueryFingerprint(const std::vector<absl::string_view>& parts);
 
+// The paging of one List call, decoded once: how many items, from where, and the fingerprint
+// of the query (parent, filter, order_by, ...) that its tokens are bound to.
+struct ListPaging {
+  int32_t page_size = kDefaultPageSize;
+  int64_t offset = 0;
+  std::string fingerprint;
+};
+// Validates page_size and decodes page_token against the query parts (INVALID_ARGUMENT naming
+// "page_size" or "page_token" otherwise).
+absl::StatusOr<ListPaging> DecodeListPaging(const PageTokenCodec& codec, int32_t page_size,
+                                            absl::string_view page_token,
+                                            const std::vector<absl::string_view>& query_parts);
+// The next_page_token after returning `returned` items: "" when there are no more.
+std::string NextPageToken(const PageTokenCodec& codec, const ListPaging& paging, int64_t returned,
+                          bool more);
+
 }  // namespace outreach

@@ -236,6 +236,62 @@ int BindAll(db::Statement& statement, const std::vector<SqlValue>& params, int f
   return index;
 }
 
+absl::StatusOr<RowPage> SelectPage(db::Connection& connection, absl::string_view from,
+                                   absl::string_view columns, absl::string_view scope_sql,
+                                   const std::vector<SqlValue>& scope_params,
+                                   const SqlFragment& where, absl::string_view order_sql,
+                                   int32_t page_size, int64_t offset,
+                                   const std::function<absl::Status(db::Statement&)>& on_row) {
+  const std::string condition =
+      absl::StrCat(" FROM ", from, " WHERE ", scope_sql, " AND ", where.sql);
+  RowPage page;
+  {
+    auto count = connection.Prepare(absl::StrCat("SELECT COUNT(*)", condition));
+    if (!count.ok()) return count.status();
+    int next = BindAll(*count, scope_params);
+    BindAll(*count, where.params, next);
+    auto row = count->Step();
+    if (!row.ok()) return row.status();
+    page.total_size = *row ? static_cast<int32_t>(count->Int64(0)) : 0;
+  }
+  auto rows = connection.Prepare(
+      absl::StrCat("SELECT ", columns, condition, " ORDER BY ", order_sql, " LIMIT ? OFFSET ?"));
+  if (!rows.ok()) return rows.status();
+  int next = BindAll(*rows, scope_params);
+  next = BindAll(*rows, where.params, next);
+  // One extra row tells whether another page follows.
+  rows->Bind(next, static_cast<int64_t>(page_size) + 1).Bind(next + 1, offset);
+  int32_t returned = 0;
+  while (true) {
+    auto row = rows->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (returned == page_size) {
+      page.more = true;
+      break;
+    }
+    if (absl::Status s = on_row(*rows); !s.ok()) return s;
+    ++returned;
+  }
+  return page;
+}
+
+absl::StatusOr<RowPage> SelectRowPage(db::Connection& connection, absl::string_view from,
+                                      absl::string_view body_column, absl::string_view scope_sql,
+                                      const std::vector<SqlValue>& scope_params,
+                                      const SqlFragment& where, absl::string_view order_sql,
+                                      int32_t page_size, int64_t offset) {
+  std::vector<std::string> bodies;
+  auto page = SelectPage(connection, from, body_column, scope_sql, scope_params, where, order_sql,
+                         page_size, offset, [&](db::Statement& row) {
+                           bodies.push_back(row.Blob(0));
+                           return absl::OkStatus();
+                         });
+  if (!page.ok()) return page.status();
+  page->bodies = std::move(bodies);
+  return page;
+}
+
 std::string JoinStringList(const std::vector<std::string>& values) {
   if (values.empty()) return "";
   return absl::StrCat(",", absl::StrJoin(values, ","), ",");

@@ -63,6 +63,31 @@ class QuerySchema {
 // Binds fragment parameters to a statement starting at 1-based `first`; returns the next index.
 int BindAll(db::Statement& statement, const std::vector<SqlValue>& params, int first = 1);
 
+// One page of rows that keep their resource as a serialized message in a BLOB column (the
+// layout every service store uses), plus the total across pages.
+struct RowPage {
+  std::vector<std::string> bodies;  // serialized resources, in order
+  int32_t total_size = 0;           // rows matching scope + filter, across pages
+  bool more = false;                // rows exist after this page
+};
+// The general form: SELECT <columns> FROM <from> WHERE <scope_sql> AND <where> ORDER BY
+// <order_sql> LIMIT page_size OFFSET offset, calling `on_row` for each row of the page. Returns
+// the page's total_size and more; bodies stay empty.
+absl::StatusOr<RowPage> SelectPage(db::Connection& connection, absl::string_view from,
+                                   absl::string_view columns, absl::string_view scope_sql,
+                                   const std::vector<SqlValue>& scope_params,
+                                   const SqlFragment& where, absl::string_view order_sql,
+                                   int32_t page_size, int64_t offset,
+                                   const std::function<absl::Status(db::Statement&)>& on_row);
+// SELECT <body_column> FROM <from> WHERE <scope_sql> AND <where> ORDER BY <order_sql>
+// LIMIT page_size (+1 to learn whether more exist) OFFSET offset, and the matching COUNT(*).
+// `scope_sql` carries the tenant condition (e.g. "t.force = ?") with `scope_params`.
+absl::StatusOr<RowPage> SelectRowPage(db::Connection& connection, absl::string_view from,
+                                      absl::string_view body_column, absl::string_view scope_sql,
+                                      const std::vector<SqlValue>& scope_params,
+                                      const SqlFragment& where, absl::string_view order_sql,
+                                      int32_t page_size, int64_t offset);
+
 // Stores a repeated string field in the kStringList form: ",a,b,".
 std::string JoinStringList(const std::vector<std::string>& values);
 std::vector<std::string> SplitStringList(absl::string_view stored);

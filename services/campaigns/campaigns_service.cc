@@ -111,26 +111,23 @@ absl::StatusOr<ListQuery> MakeListQuery(const PageTokenCodec& codec, const std::
                                         const std::string& filter, const std::string& order_by,
                                         int32_t page_size, const std::string& page_token,
                                         std::string* fingerprint) {
-  auto size = NormalizePageSize(page_size);
-  if (!size.ok()) return size.status();
-  *fingerprint = QueryFingerprint({parent, filter, order_by});
-  auto cursor = codec.Decode(page_token, *fingerprint);
-  if (!cursor.ok()) return cursor.status();
+  absl::StatusOr<ListPaging> paging =
+      DecodeListPaging(codec, page_size, page_token, {parent, filter, order_by});
+  if (!paging.ok()) return paging.status();
+  *fingerprint = paging->fingerprint;
   ListQuery query;
   query.filter = filter;
   query.order_by = order_by;
-  query.page_size = *size;
-  query.offset = cursor->offset;
+  query.page_size = paging->page_size;
+  query.offset = paging->offset;
   return query;
 }
 
 template <typename T>
 std::string NextToken(const PageTokenCodec& codec, const std::string& fingerprint,
                       const ListQuery& query, const Page<T>& page) {
-  if (!page.more) return "";
-  PageCursor cursor;
-  cursor.offset = query.offset + static_cast<int64_t>(page.items.size());
-  return codec.Encode(fingerprint, cursor);
+  return NextPageToken(codec, ListPaging{query.page_size, query.offset, fingerprint},
+                       static_cast<int64_t>(page.items.size()), page.more);
 }
 
 grpc::Status Reply(const absl::Status& status, absl::string_view method) {

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/etag.h"
 #include "common/query.h"
+#include "common/status_macros.h"
 #include "common/store_support.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "outreach/events/v1/events.pb.h"
@@ -71,17 +72,6 @@ constexpr absl::string_view kSchema =
     "  update_micros INTEGER NOT NULL,"
     "  PRIMARY KEY (force, campaign_id, activity_id, day));"
     "CREATE INDEX engagement_reports_day ON engagement_reports (force, campaign_id, day);";
-
-#define RETURN_IF_ERROR(expr)          \
-  do {                                 \
-    absl::Status status_ = (expr);     \
-    if (!status_.ok()) return status_; \
-  } while (false)
-
-#define ASSIGN_OR_RETURN(lhs, expr)                        \
-  auto lhs##_or = (expr);                                  \
-  if (!lhs##_or.ok()) return std::move(lhs##_or).status(); \
-  auto lhs = std::move(*lhs##_or)
 
 absl::Time FromProto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
@@ -197,9 +187,10 @@ absl::Status NamedError(absl::Status status, const std::string& resource) {
 // --- rows <-> messages --------------------------------------------------------------------
 
 absl::StatusOr<pb::Campaign> LoadCampaign(Connection& c, const CampaignKey& key) {
-  ASSIGN_OR_RETURN(q, c.Prepare("SELECT body FROM campaigns WHERE force = ? AND campaign_id = ?"));
+  OUTREACH_ASSIGN_OR_RETURN(
+      auto q, c.Prepare("SELECT body FROM campaigns WHERE force = ? AND campaign_id = ?"));
   q.Bind(1, key.force).Bind(2, key.campaign);
-  ASSIGN_OR_RETURN(row, q.Step());
+  OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
   if (!row)
     return NamedError(NotFound(CampaignName(key.force, key.campaign)),
                       CampaignName(key.force, key.campaign));
@@ -211,15 +202,16 @@ absl::StatusOr<pb::Campaign> LoadCampaign(Connection& c, const CampaignKey& key)
 
 absl::Status SaveCampaign(Connection& c, const CampaignKey& key, pb::Campaign campaign) {
   campaign.clear_etag();
-  ASSIGN_OR_RETURN(
-      q, c.Prepare("INSERT INTO campaigns (force, campaign_id, name, state, title, audiences, "
-                   "areas, start_date, end_date, follow_dates, create_micros, update_micros, body) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (force, campaign_id) DO UPDATE SET state = excluded.state, "
-                   "title = excluded.title, audiences = excluded.audiences, "
-                   "areas = excluded.areas, start_date = excluded.start_date, "
-                   "end_date = excluded.end_date, follow_dates = excluded.follow_dates, "
-                   "update_micros = excluded.update_micros, body = excluded.body"));
+  OUTREACH_ASSIGN_OR_RETURN(
+      auto q,
+      c.Prepare("INSERT INTO campaigns (force, campaign_id, name, state, title, audiences, "
+                "areas, start_date, end_date, follow_dates, create_micros, update_micros, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (force, campaign_id) DO UPDATE SET state = excluded.state, "
+                "title = excluded.title, audiences = excluded.audiences, "
+                "areas = excluded.areas, start_date = excluded.start_date, "
+                "end_date = excluded.end_date, follow_dates = excluded.follow_dates, "
+                "update_micros = excluded.update_micros, body = excluded.body"));
   q.Bind(1, key.force)
       .Bind(2, key.campaign)
       .Bind(3, campaign.name())
@@ -244,10 +236,11 @@ absl::StatusOr<pb::Activity> ParseActivity(const std::string& blob) {
 }
 
 absl::StatusOr<pb::Activity> LoadActivity(Connection& c, const ActivityKey& key) {
-  ASSIGN_OR_RETURN(q, c.Prepare("SELECT body FROM activities WHERE force = ? AND campaign_id = ? "
-                                "AND activity_id = ?"));
+  OUTREACH_ASSIGN_OR_RETURN(
+      auto q, c.Prepare("SELECT body FROM activities WHERE force = ? AND campaign_id = ? "
+                        "AND activity_id = ?"));
   q.Bind(1, key.force).Bind(2, key.campaign).Bind(3, key.activity);
-  ASSIGN_OR_RETURN(row, q.Step());
+  OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
   if (!row)
     return NamedError(NotFound(ActivityName(key.force, key.campaign, key.activity)),
                       ActivityName(key.force, key.campaign, key.activity));
@@ -255,14 +248,15 @@ absl::StatusOr<pb::Activity> LoadActivity(Connection& c, const ActivityKey& key)
 }
 
 absl::StatusOr<std::vector<pb::Activity>> LoadActivities(Connection& c, const CampaignKey& key) {
-  ASSIGN_OR_RETURN(q, c.Prepare("SELECT body FROM activities WHERE force = ? AND campaign_id = ? "
-                                "ORDER BY name"));
+  OUTREACH_ASSIGN_OR_RETURN(
+      auto q, c.Prepare("SELECT body FROM activities WHERE force = ? AND campaign_id = ? "
+                        "ORDER BY name"));
   q.Bind(1, key.force).Bind(2, key.campaign);
   std::vector<pb::Activity> out;
   while (true) {
-    ASSIGN_OR_RETURN(row, q.Step());
+    OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
     if (!row) break;
-    ASSIGN_OR_RETURN(activity, ParseActivity(q.Blob(0)));
+    OUTREACH_ASSIGN_OR_RETURN(auto activity, ParseActivity(q.Blob(0)));
     out.push_back(std::move(activity));
   }
   return out;
@@ -270,14 +264,14 @@ absl::StatusOr<std::vector<pb::Activity>> LoadActivities(Connection& c, const Ca
 
 absl::Status SaveActivity(Connection& c, const ActivityKey& key, pb::Activity activity) {
   activity.clear_etag();
-  ASSIGN_OR_RETURN(
-      q, c.Prepare("INSERT INTO activities (force, campaign_id, activity_id, name, channel, "
-                   "state, audiences, scheduled_micros, publish_micros, create_micros, body) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (force, campaign_id, activity_id) DO UPDATE SET "
-                   "state = excluded.state, audiences = excluded.audiences, "
-                   "scheduled_micros = excluded.scheduled_micros, "
-                   "publish_micros = excluded.publish_micros, body = excluded.body"));
+  OUTREACH_ASSIGN_OR_RETURN(
+      auto q, c.Prepare("INSERT INTO activities (force, campaign_id, activity_id, name, channel, "
+                        "state, audiences, scheduled_micros, publish_micros, create_micros, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (force, campaign_id, activity_id) DO UPDATE SET "
+                        "state = excluded.state, audiences = excluded.audiences, "
+                        "scheduled_micros = excluded.scheduled_micros, "
+                        "publish_micros = excluded.publish_micros, body = excluded.body"));
   q.Bind(1, key.force)
       .Bind(2, key.campaign)
       .Bind(3, key.activity)
@@ -337,15 +331,15 @@ std::string TrackingUrl(const pb::Activity& a, const pb::Campaign& campaign,
 
 // Applies the transitions follow_dates made due, with their events, to one campaign.
 absl::Status ApplyDueTo(Connection& c, const CampaignKey& key, absl::Time now) {
-  ASSIGN_OR_RETURN(campaign, LoadCampaign(c, key));
+  OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, key));
   const auto due = DueTransitions(campaign, now);
   for (const auto& t : due) {
     campaign.set_state(t.to);
     *campaign.mutable_state_time() = ToProtoTime(t.at);
     *campaign.mutable_update_time() = ToProtoTime(now);
-    RETURN_IF_ERROR(EmitStateChanged(c, key.force, campaign, t.from, t.at, now));
+    OUTREACH_RETURN_IF_ERROR(EmitStateChanged(c, key.force, campaign, t.from, t.at, now));
   }
-  if (!due.empty()) RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
+  if (!due.empty()) OUTREACH_RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
   return absl::OkStatus();
 }
 
@@ -356,11 +350,11 @@ constexpr absl::string_view kDueSql =
 absl::StatusOr<std::vector<std::string>> DueCampaigns(Connection& c, const std::string& force,
                                                       absl::Time now) {
   const std::string today = FormatDay(LocalDay(now));
-  ASSIGN_OR_RETURN(q, c.Prepare(kDueSql));
+  OUTREACH_ASSIGN_OR_RETURN(auto q, c.Prepare(kDueSql));
   q.Bind(1, force).Bind(2, today).Bind(3, today);
   std::vector<std::string> ids;
   while (true) {
-    ASSIGN_OR_RETURN(row, q.Step());
+    OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
     if (!row) break;
     ids.push_back(q.Text(0));
   }
@@ -368,8 +362,8 @@ absl::StatusOr<std::vector<std::string>> DueCampaigns(Connection& c, const std::
 }
 
 absl::Status ApplyDue(Connection& c, const std::string& force, absl::Time now) {
-  ASSIGN_OR_RETURN(ids, DueCampaigns(c, force, now));
-  for (const auto& id : ids) RETURN_IF_ERROR(ApplyDueTo(c, {force, id}, now));
+  OUTREACH_ASSIGN_OR_RETURN(auto ids, DueCampaigns(c, force, now));
+  for (const auto& id : ids) OUTREACH_RETURN_IF_ERROR(ApplyDueTo(c, {force, id}, now));
   return absl::OkStatus();
 }
 
@@ -406,30 +400,17 @@ absl::StatusOr<Page<T>> RunList(Connection& c, absl::string_view table, absl::st
                                 const std::string& order, const ListQuery& query,
                                 const std::function<absl::StatusOr<T>(db::Statement&)>& read) {
   Page<T> page;
-  {
-    ASSIGN_OR_RETURN(count, c.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table, " WHERE ",
-                                                   scope_sql, " AND ", where.sql)));
-    int next = BindAll(count, scope_params);
-    BindAll(count, where.params, next);
-    ASSIGN_OR_RETURN(row, count.Step());
-    page.total_size = row ? static_cast<int32_t>(count.Int64(0)) : 0;
-  }
-  ASSIGN_OR_RETURN(
-      q, c.Prepare(absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE ", scope_sql, " AND ",
-                                where.sql, " ORDER BY ", order, " LIMIT ? OFFSET ?")));
-  int next = BindAll(q, scope_params);
-  next = BindAll(q, where.params, next);
-  q.Bind(next, static_cast<int64_t>(query.page_size) + 1).Bind(next + 1, query.offset);
-  while (true) {
-    ASSIGN_OR_RETURN(row, q.Step());
-    if (!row) break;
-    if (static_cast<int32_t>(page.items.size()) == query.page_size) {
-      page.more = true;
-      break;
-    }
-    ASSIGN_OR_RETURN(item, read(q));
-    page.items.push_back(std::move(item));
-  }
+  absl::StatusOr<RowPage> rows =
+      SelectPage(c, table, columns, scope_sql, scope_params, where, order, query.page_size,
+                 query.offset, [&](db::Statement& row) -> absl::Status {
+                   absl::StatusOr<T> item = read(row);
+                   if (!item.ok()) return item.status();
+                   page.items.push_back(std::move(*item));
+                   return absl::OkStatus();
+                 });
+  if (!rows.ok()) return rows.status();
+  page.total_size = rows->total_size;
+  page.more = rows->more;
   return page;
 }
 
@@ -441,8 +422,8 @@ class SqlCampaignsStore final : public CampaignsStore {
   // matches the clock. The check is one indexed read; the write happens only when due.
   absl::Status CatchUp(const std::string& force, absl::Time now) {
     bool due = false;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      ASSIGN_OR_RETURN(ids, DueCampaigns(c, force, now));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(auto ids, DueCampaigns(c, force, now));
       due = !ids.empty();
       return absl::OkStatus();
     }));
@@ -451,10 +432,10 @@ class SqlCampaignsStore final : public CampaignsStore {
   }
 
   absl::StatusOr<pb::Campaign> GetCampaign(const CampaignKey& key, absl::Time now) override {
-    RETURN_IF_ERROR(CatchUp(key.force, now));
+    OUTREACH_RETURN_IF_ERROR(CatchUp(key.force, now));
     pb::Campaign out;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, key));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, key));
       out = std::move(campaign);
       return absl::OkStatus();
     }));
@@ -463,21 +444,23 @@ class SqlCampaignsStore final : public CampaignsStore {
 
   absl::StatusOr<Page<pb::Campaign>> ListCampaigns(const std::string& force, const ListQuery& query,
                                                    absl::Time now) override {
-    ASSIGN_OR_RETURN(where, CampaignQuery().Where(QuoteAudienceValues(query.filter)));
-    ASSIGN_OR_RETURN(order, CampaignQuery().OrderBy(query.order_by, "start_date desc"));
-    RETURN_IF_ERROR(CatchUp(force, now));
+    OUTREACH_ASSIGN_OR_RETURN(auto where, CampaignQuery().Where(QuoteAudienceValues(query.filter)));
+    OUTREACH_ASSIGN_OR_RETURN(auto order,
+                              CampaignQuery().OrderBy(query.order_by, "start_date desc"));
+    OUTREACH_RETURN_IF_ERROR(CatchUp(force, now));
     Page<pb::Campaign> page;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      ASSIGN_OR_RETURN(
-          p, RunList<pb::Campaign>(c, "campaigns", "body", "force = ?", {force}, where, order,
-                                   query, [](db::Statement& q) -> absl::StatusOr<pb::Campaign> {
-                                     pb::Campaign campaign;
-                                     if (!campaign.ParseFromString(q.Blob(0))) {
-                                       return absl::InternalError("corrupt campaign row");
-                                     }
-                                     campaign.set_etag(ComputeEtag(campaign));
-                                     return campaign;
-                                   }));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
+          auto p,
+          RunList<pb::Campaign>(c, "campaigns", "body", "force = ?", {force}, where, order, query,
+                                [](db::Statement& q) -> absl::StatusOr<pb::Campaign> {
+                                  pb::Campaign campaign;
+                                  if (!campaign.ParseFromString(q.Blob(0))) {
+                                    return absl::InternalError("corrupt campaign row");
+                                  }
+                                  campaign.set_etag(ComputeEtag(campaign));
+                                  return campaign;
+                                }));
       page = std::move(p);
       return absl::OkStatus();
     }));
@@ -487,10 +470,11 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::StatusOr<pb::Campaign> CreateCampaign(const CampaignKey& key, const pb::Campaign& input,
                                               const RequestKey& request, absl::Time now) override {
     pb::Campaign out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
       if (!request.request_id.empty()) {
-        ASSIGN_OR_RETURN(seen, RequestLedger::Find(c, key.force, "CreateCampaign",
-                                                   request.request_id, request.request_hash));
+        OUTREACH_ASSIGN_OR_RETURN(
+            auto seen, RequestLedger::Find(c, key.force, "CreateCampaign", request.request_id,
+                                           request.request_hash));
         if (seen.has_value()) {
           if (!out.ParseFromString(*seen)) return absl::InternalError("corrupt ledger entry");
           return absl::OkStatus();
@@ -507,12 +491,12 @@ class SqlCampaignsStore final : public CampaignsStore {
       *campaign.mutable_create_time() = ToProtoTime(now);
       *campaign.mutable_update_time() = ToProtoTime(now);
       campaign.clear_etag();
-      RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
+      OUTREACH_RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
       campaign.set_etag(ComputeEtag(campaign));
       if (!request.request_id.empty()) {
-        RETURN_IF_ERROR(RequestLedger::Remember(c, key.force, "CreateCampaign", request.request_id,
-                                                request.request_hash, campaign.SerializeAsString(),
-                                                now));
+        OUTREACH_RETURN_IF_ERROR(RequestLedger::Remember(c, key.force, "CreateCampaign",
+                                                         request.request_id, request.request_hash,
+                                                         campaign.SerializeAsString(), now));
       }
       out = std::move(campaign);
       return absl::OkStatus();
@@ -524,13 +508,13 @@ class SqlCampaignsStore final : public CampaignsStore {
                                               const std::set<std::string>& paths,
                                               absl::Time now) override {
     pb::Campaign out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, key));
-      RETURN_IF_ERROR(
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("campaign.etag", campaign.name(), patch.etag(), campaign.etag()),
                      campaign.name()));
-      RETURN_IF_ERROR(CheckOpen(campaign));
+      OUTREACH_RETURN_IF_ERROR(CheckOpen(campaign));
       const pb::Campaign before = campaign;
       auto has = [&](const char* p) { return paths.count(p) > 0; };
       if (has("start_date") && campaign.state() == cpb::CAMPAIGN_STATE_ACTIVE &&
@@ -570,26 +554,27 @@ class SqlCampaignsStore final : public CampaignsStore {
           StartDay(campaign) != StartDay(before) || EndDay(campaign) != EndDay(before);
       const bool link_changed = campaign.landing_page_uri() != before.landing_page_uri();
       if (dates_changed || link_changed) {
-        ASSIGN_OR_RETURN(activities, LoadActivities(c, key));
+        OUTREACH_ASSIGN_OR_RETURN(auto activities, LoadActivities(c, key));
         for (auto& a : activities) {
           if (dates_changed && (a.has_publish_time() || a.state() == pb::ACTIVITY_STATE_PLANNED)) {
-            RETURN_IF_ERROR(CheckInsideCampaign(campaign, ActivityDay(a), a.name()));
+            OUTREACH_RETURN_IF_ERROR(CheckInsideCampaign(campaign, ActivityDay(a), a.name()));
           }
           if (link_changed && a.state() == pb::ACTIVITY_STATE_PLANNED && a.link_uri().empty()) {
             const std::string activity_id = a.name().substr(a.name().rfind('/') + 1);
             a.set_tracking_url(TrackingUrl(a, campaign, key.campaign, activity_id));
             *a.mutable_update_time() = ToProtoTime(now);
-            RETURN_IF_ERROR(SaveActivity(c, {key.force, key.campaign, activity_id}, a));
+            OUTREACH_RETURN_IF_ERROR(SaveActivity(c, {key.force, key.campaign, activity_id}, a));
           }
         }
       }
       *campaign.mutable_update_time() = ToProtoTime(now);
-      RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
+      OUTREACH_RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
       if (campaign.state() != cpb::CAMPAIGN_STATE_DRAFT) {
-        RETURN_IF_ERROR(EmitStateChanged(c, key.force, campaign, campaign.state(), now, now));
+        OUTREACH_RETURN_IF_ERROR(
+            EmitStateChanged(c, key.force, campaign, campaign.state(), now, now));
       }
-      RETURN_IF_ERROR(ApplyDueTo(c, key, now));
-      ASSIGN_OR_RETURN(saved, LoadCampaign(c, key));
+      OUTREACH_RETURN_IF_ERROR(ApplyDueTo(c, key, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto saved, LoadCampaign(c, key));
       out = std::move(saved);
       return absl::OkStatus();
     }));
@@ -599,17 +584,17 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::Status DeleteCampaign(const CampaignKey& key, const std::string& etag,
                               absl::Time now) override {
     return db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, key));
-      RETURN_IF_ERROR(
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("etag", campaign.name(), etag, campaign.etag()), campaign.name()));
-      RETURN_IF_ERROR(CheckCanDelete(campaign));
+      OUTREACH_RETURN_IF_ERROR(CheckCanDelete(campaign));
       for (const char* sql : {"DELETE FROM engagement_reports WHERE force = ? AND campaign_id = ?",
                               "DELETE FROM activities WHERE force = ? AND campaign_id = ?",
                               "DELETE FROM campaigns WHERE force = ? AND campaign_id = ?"}) {
-        ASSIGN_OR_RETURN(q, c.Prepare(sql));
+        OUTREACH_ASSIGN_OR_RETURN(auto q, c.Prepare(sql));
         q.Bind(1, key.force).Bind(2, key.campaign);
-        RETURN_IF_ERROR(q.Run());
+        OUTREACH_RETURN_IF_ERROR(q.Run());
       }
       return absl::OkStatus();
     });
@@ -619,28 +604,28 @@ class SqlCampaignsStore final : public CampaignsStore {
                                                    CampaignAction action, const std::string& reason,
                                                    absl::Time now) override {
     pb::Campaign out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, key));
-      RETURN_IF_ERROR(
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("etag", campaign.name(), etag, campaign.etag()), campaign.name()));
       const absl::CivilDay today = LocalDay(now);
       cpb::CampaignState to = cpb::CAMPAIGN_STATE_UNSPECIFIED;
       switch (action) {
         case CampaignAction::kSchedule:
-          RETURN_IF_ERROR(CheckCanSchedule(campaign, today));
+          OUTREACH_RETURN_IF_ERROR(CheckCanSchedule(campaign, today));
           to = cpb::CAMPAIGN_STATE_SCHEDULED;
           break;
         case CampaignAction::kActivate:
-          RETURN_IF_ERROR(CheckCanActivate(campaign, today));
+          OUTREACH_RETURN_IF_ERROR(CheckCanActivate(campaign, today));
           to = cpb::CAMPAIGN_STATE_ACTIVE;
           break;
         case CampaignAction::kComplete:
-          RETURN_IF_ERROR(CheckCanComplete(campaign));
+          OUTREACH_RETURN_IF_ERROR(CheckCanComplete(campaign));
           to = cpb::CAMPAIGN_STATE_COMPLETED;
           break;
         case CampaignAction::kCancel:
-          RETURN_IF_ERROR(CheckCanCancel(campaign));
+          OUTREACH_RETURN_IF_ERROR(CheckCanCancel(campaign));
           to = cpb::CAMPAIGN_STATE_CANCELLED;
           campaign.set_cancel_reason(reason);
           break;
@@ -649,11 +634,11 @@ class SqlCampaignsStore final : public CampaignsStore {
       campaign.set_state(to);
       *campaign.mutable_state_time() = ToProtoTime(now);
       *campaign.mutable_update_time() = ToProtoTime(now);
-      RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
-      RETURN_IF_ERROR(EmitStateChanged(c, key.force, campaign, from, now, now));
+      OUTREACH_RETURN_IF_ERROR(SaveCampaign(c, key, campaign));
+      OUTREACH_RETURN_IF_ERROR(EmitStateChanged(c, key.force, campaign, from, now, now));
       // Scheduling a follow_dates campaign whose start has come activates it at once.
-      RETURN_IF_ERROR(ApplyDueTo(c, key, now));
-      ASSIGN_OR_RETURN(saved, LoadCampaign(c, key));
+      OUTREACH_RETURN_IF_ERROR(ApplyDueTo(c, key, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto saved, LoadCampaign(c, key));
       out = std::move(saved);
       return absl::OkStatus();
     }));
@@ -661,10 +646,10 @@ class SqlCampaignsStore final : public CampaignsStore {
   }
 
   absl::StatusOr<pb::Activity> GetActivity(const ActivityKey& key, absl::Time now) override {
-    RETURN_IF_ERROR(CatchUp(key.force, now));
+    OUTREACH_RETURN_IF_ERROR(CatchUp(key.force, now));
     pb::Activity out;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      ASSIGN_OR_RETURN(activity, LoadActivity(c, key));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(auto activity, LoadActivity(c, key));
       out = std::move(activity);
       return absl::OkStatus();
     }));
@@ -674,16 +659,17 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::StatusOr<Page<pb::Activity>> ListActivities(const CampaignKey& parent,
                                                     const ListQuery& query,
                                                     absl::Time now) override {
-    ASSIGN_OR_RETURN(where, ActivityQuery().Where(QuoteAudienceValues(query.filter)));
-    ASSIGN_OR_RETURN(order, ActivityQuery().OrderBy(query.order_by, "scheduled_time"));
-    RETURN_IF_ERROR(CatchUp(parent.force, now));
+    OUTREACH_ASSIGN_OR_RETURN(auto where, ActivityQuery().Where(QuoteAudienceValues(query.filter)));
+    OUTREACH_ASSIGN_OR_RETURN(auto order,
+                              ActivityQuery().OrderBy(query.order_by, "scheduled_time"));
+    OUTREACH_RETURN_IF_ERROR(CatchUp(parent.force, now));
     Page<pb::Activity> page;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(LoadCampaign(c, parent).status());
-      ASSIGN_OR_RETURN(
-          p, RunList<pb::Activity>(c, "activities", "body", "force = ? AND campaign_id = ?",
-                                   {parent.force, parent.campaign}, where, order, query,
-                                   [](db::Statement& q) { return ParseActivity(q.Blob(0)); }));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(LoadCampaign(c, parent).status());
+      OUTREACH_ASSIGN_OR_RETURN(
+          auto p, RunList<pb::Activity>(c, "activities", "body", "force = ? AND campaign_id = ?",
+                                        {parent.force, parent.campaign}, where, order, query,
+                                        [](db::Statement& q) { return ParseActivity(q.Blob(0)); }));
       page = std::move(p);
       return absl::OkStatus();
     }));
@@ -693,23 +679,24 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::StatusOr<pb::Activity> CreateActivity(const ActivityKey& key, const pb::Activity& input,
                                               const RequestKey& request, absl::Time now) override {
     pb::Activity out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
       if (!request.request_id.empty()) {
-        ASSIGN_OR_RETURN(seen, RequestLedger::Find(c, key.force, "CreateActivity",
-                                                   request.request_id, request.request_hash));
+        OUTREACH_ASSIGN_OR_RETURN(
+            auto seen, RequestLedger::Find(c, key.force, "CreateActivity", request.request_id,
+                                           request.request_hash));
         if (seen.has_value()) {
           if (!out.ParseFromString(*seen)) return absl::InternalError("corrupt ledger entry");
           return absl::OkStatus();
         }
       }
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, {key.force, key.campaign}));
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, {key.force, key.campaign}));
       const std::string name = ActivityName(key.force, key.campaign, key.activity);
       auto existing = LoadActivity(c, key);
       if (existing.ok()) return NamedError(AlreadyExists(name), name);
       if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
-      RETURN_IF_ERROR(CheckOpen(campaign));
-      RETURN_IF_ERROR(
+      OUTREACH_RETURN_IF_ERROR(CheckOpen(campaign));
+      OUTREACH_RETURN_IF_ERROR(
           CheckInsideCampaign(campaign, LocalDay(FromProto(input.scheduled_time())), name));
       pb::Activity activity = input;
       activity.set_name(name);
@@ -721,12 +708,12 @@ class SqlCampaignsStore final : public CampaignsStore {
       *activity.mutable_create_time() = ToProtoTime(now);
       *activity.mutable_update_time() = ToProtoTime(now);
       activity.clear_etag();
-      RETURN_IF_ERROR(SaveActivity(c, key, activity));
+      OUTREACH_RETURN_IF_ERROR(SaveActivity(c, key, activity));
       activity.set_etag(ComputeEtag(activity));
       if (!request.request_id.empty()) {
-        RETURN_IF_ERROR(RequestLedger::Remember(c, key.force, "CreateActivity", request.request_id,
-                                                request.request_hash, activity.SerializeAsString(),
-                                                now));
+        OUTREACH_RETURN_IF_ERROR(RequestLedger::Remember(c, key.force, "CreateActivity",
+                                                         request.request_id, request.request_hash,
+                                                         activity.SerializeAsString(), now));
       }
       out = std::move(activity);
       return absl::OkStatus();
@@ -738,14 +725,14 @@ class SqlCampaignsStore final : public CampaignsStore {
                                               const std::set<std::string>& paths,
                                               absl::Time now) override {
     pb::Activity out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(activity, LoadActivity(c, key));
-      RETURN_IF_ERROR(
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto activity, LoadActivity(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("activity.etag", activity.name(), patch.etag(), activity.etag()),
                      activity.name()));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, {key.force, key.campaign}));
-      RETURN_IF_ERROR(CheckOpen(campaign));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, {key.force, key.campaign}));
+      OUTREACH_RETURN_IF_ERROR(CheckOpen(campaign));
       const bool only_reference = paths.size() == 1 && paths.count("external_reference") == 1;
       if (activity.state() != pb::ACTIVITY_STATE_PLANNED &&
           !(only_reference && activity.state() == pb::ACTIVITY_STATE_PUBLISHED)) {
@@ -776,12 +763,13 @@ class SqlCampaignsStore final : public CampaignsStore {
       ValidateActivity(activity, "activity", &all, &violations);
       if (!violations.empty()) return InvalidArguments(std::move(violations));
       if (has("scheduled_time")) {
-        RETURN_IF_ERROR(CheckInsideCampaign(campaign, ActivityDay(activity), activity.name()));
+        OUTREACH_RETURN_IF_ERROR(
+            CheckInsideCampaign(campaign, ActivityDay(activity), activity.name()));
       }
       activity.set_tracking_url(TrackingUrl(activity, campaign, key.campaign, key.activity));
       *activity.mutable_update_time() = ToProtoTime(now);
-      RETURN_IF_ERROR(SaveActivity(c, key, activity));
-      ASSIGN_OR_RETURN(saved, LoadActivity(c, key));
+      OUTREACH_RETURN_IF_ERROR(SaveActivity(c, key, activity));
+      OUTREACH_ASSIGN_OR_RETURN(auto saved, LoadActivity(c, key));
       out = std::move(saved);
       return absl::OkStatus();
     }));
@@ -791,9 +779,9 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::Status DeleteActivity(const ActivityKey& key, const std::string& etag,
                               absl::Time now) override {
     return db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(activity, LoadActivity(c, key));
-      RETURN_IF_ERROR(
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto activity, LoadActivity(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("etag", activity.name(), etag, activity.etag()), activity.name()));
       if (activity.state() != pb::ACTIVITY_STATE_PLANNED) {
         return WithMetadata(FailedPrecondition(kActivityNotPlanned,
@@ -801,8 +789,9 @@ class SqlCampaignsStore final : public CampaignsStore {
                                                "it instead"),
                             {{"state", pb::ActivityState_Name(activity.state())}});
       }
-      ASSIGN_OR_RETURN(q, c.Prepare("DELETE FROM activities WHERE force = ? AND campaign_id = ? "
-                                    "AND activity_id = ?"));
+      OUTREACH_ASSIGN_OR_RETURN(
+          auto q, c.Prepare("DELETE FROM activities WHERE force = ? AND campaign_id = ? "
+                            "AND activity_id = ?"));
       q.Bind(1, key.force).Bind(2, key.campaign).Bind(3, key.activity);
       return q.Run();
     });
@@ -813,33 +802,35 @@ class SqlCampaignsStore final : public CampaignsStore {
                                                const std::string& external_reference,
                                                absl::Time now) override {
     pb::Activity out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(activity, LoadActivity(c, key));
-      RETURN_IF_ERROR(
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto activity, LoadActivity(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("etag", activity.name(), etag, activity.etag()), activity.name()));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, {key.force, key.campaign}));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, {key.force, key.campaign}));
       if (activity.state() != pb::ACTIVITY_STATE_PLANNED) {
         return WithMetadata(
             FailedPrecondition(kActivityNotPlanned, "only a PLANNED activity can be published"),
             {{"state", pb::ActivityState_Name(activity.state())}});
       }
-      RETURN_IF_ERROR(CheckLive(campaign));
-      RETURN_IF_ERROR(CheckInsideCampaign(campaign, LocalDay(publish_time), activity.name()));
+      OUTREACH_RETURN_IF_ERROR(CheckLive(campaign));
+      OUTREACH_RETURN_IF_ERROR(
+          CheckInsideCampaign(campaign, LocalDay(publish_time), activity.name()));
       activity.set_state(pb::ACTIVITY_STATE_PUBLISHED);
       *activity.mutable_publish_time() = ToProtoTime(publish_time);
       if (!external_reference.empty()) activity.set_external_reference(external_reference);
       *activity.mutable_update_time() = ToProtoTime(now);
-      RETURN_IF_ERROR(SaveActivity(c, key, activity));
-      RETURN_IF_ERROR(Emit(c, key.force, activity.name(), now, now, [&](epb::OutreachEvent* e) {
-        auto* p = e->mutable_activity_published();
-        p->set_campaign(campaign.name());
-        p->set_channel(activity.channel());
-        *p->mutable_audiences() = EffectiveAudiences(activity, campaign);
-        *p->mutable_areas() = campaign.areas();
-        *p->mutable_publish_time() = activity.publish_time();
-      }));
-      ASSIGN_OR_RETURN(saved, LoadActivity(c, key));
+      OUTREACH_RETURN_IF_ERROR(SaveActivity(c, key, activity));
+      OUTREACH_RETURN_IF_ERROR(
+          Emit(c, key.force, activity.name(), now, now, [&](epb::OutreachEvent* e) {
+            auto* p = e->mutable_activity_published();
+            p->set_campaign(campaign.name());
+            p->set_channel(activity.channel());
+            *p->mutable_audiences() = EffectiveAudiences(activity, campaign);
+            *p->mutable_areas() = campaign.areas();
+            *p->mutable_publish_time() = activity.publish_time();
+          }));
+      OUTREACH_ASSIGN_OR_RETURN(auto saved, LoadActivity(c, key));
       out = std::move(saved);
       return absl::OkStatus();
     }));
@@ -850,10 +841,10 @@ class SqlCampaignsStore final : public CampaignsStore {
                                                 const std::string& reason,
                                                 absl::Time now) override {
     pb::Activity out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(ApplyDue(c, key.force, now));
-      ASSIGN_OR_RETURN(activity, LoadActivity(c, key));
-      RETURN_IF_ERROR(
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, key.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto activity, LoadActivity(c, key));
+      OUTREACH_RETURN_IF_ERROR(
           NamedError(CheckEtag("etag", activity.name(), etag, activity.etag()), activity.name()));
       if (activity.state() == pb::ACTIVITY_STATE_WITHDRAWN) {
         return WithMetadata(
@@ -865,17 +856,18 @@ class SqlCampaignsStore final : public CampaignsStore {
       *activity.mutable_withdraw_time() = ToProtoTime(now);
       activity.set_withdraw_reason(reason);
       *activity.mutable_update_time() = ToProtoTime(now);
-      RETURN_IF_ERROR(SaveActivity(c, key, activity));
+      OUTREACH_RETURN_IF_ERROR(SaveActivity(c, key, activity));
       if (was_published) {
         const std::string campaign_name = CampaignName(key.force, key.campaign);
-        RETURN_IF_ERROR(Emit(c, key.force, activity.name(), now, now, [&](epb::OutreachEvent* e) {
-          auto* p = e->mutable_activity_withdrawn();
-          p->set_campaign(campaign_name);
-          p->set_channel(activity.channel());
-          *p->mutable_withdraw_time() = activity.withdraw_time();
-        }));
+        OUTREACH_RETURN_IF_ERROR(
+            Emit(c, key.force, activity.name(), now, now, [&](epb::OutreachEvent* e) {
+              auto* p = e->mutable_activity_withdrawn();
+              p->set_campaign(campaign_name);
+              p->set_channel(activity.channel());
+              *p->mutable_withdraw_time() = activity.withdraw_time();
+            }));
       }
-      ASSIGN_OR_RETURN(saved, LoadActivity(c, key));
+      OUTREACH_ASSIGN_OR_RETURN(auto saved, LoadActivity(c, key));
       out = std::move(saved);
       return absl::OkStatus();
     }));
@@ -885,17 +877,18 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::StatusOr<pb::ReportEngagementResponse> ReportEngagement(
       const CampaignKey& parent, const std::vector<ReportInput>& reports, absl::Time now) override {
     pb::ReportEngagementResponse out;
-    RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
       out.Clear();
-      RETURN_IF_ERROR(ApplyDue(c, parent.force, now));
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, parent));
+      OUTREACH_RETURN_IF_ERROR(ApplyDue(c, parent.force, now));
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, parent));
       // Prepared once per batch: a batch of 500 runs them 500 times.
-      ASSIGN_OR_RETURN(select, c.Prepare(absl::StrCat(
-                                   "SELECT ", kReportColumns,
-                                   " FROM engagement_reports WHERE force = ? AND campaign_id = "
-                                   "? AND activity_id = ? AND day = ?")));
-      ASSIGN_OR_RETURN(
-          upsert,
+      OUTREACH_ASSIGN_OR_RETURN(
+          auto select,
+          c.Prepare(absl::StrCat("SELECT ", kReportColumns,
+                                 " FROM engagement_reports WHERE force = ? AND campaign_id = "
+                                 "? AND activity_id = ? AND day = ?")));
+      OUTREACH_ASSIGN_OR_RETURN(
+          auto upsert,
           c.Prepare("INSERT INTO engagement_reports (force, campaign_id, activity_id, "
                     "activity_name, report_key, channel, day, impressions, reach, engagements, "
                     "clicks, shares, attendance, copies_distributed, revision, source, "
@@ -919,15 +912,15 @@ class SqlCampaignsStore final : public CampaignsStore {
           it = activities.emplace(in.activity_id, std::move(*activity)).first;
         }
         const pb::Activity& activity = it->second;
-        RETURN_IF_ERROR(CheckReportable(activity, in.day, static_cast<int>(i)));
+        OUTREACH_RETURN_IF_ERROR(CheckReportable(activity, in.day, static_cast<int>(i)));
         const std::string day = FormatDay(in.day);
 
-        RETURN_IF_ERROR(select.Reset());
+        OUTREACH_RETURN_IF_ERROR(select.Reset());
         select.Bind(1, parent.force).Bind(2, parent.campaign).Bind(3, in.activity_id).Bind(4, day);
-        ASSIGN_OR_RETURN(found, select.Step());
+        OUTREACH_ASSIGN_OR_RETURN(auto found, select.Step());
         std::optional<pb::EngagementReport> stored;
         if (found) stored = ReadReport(select, 0);
-        RETURN_IF_ERROR(select.Reset());
+        OUTREACH_RETURN_IF_ERROR(select.Reset());
 
         if (stored.has_value() && SameNumbers(*stored, in.numbers)) {
           out.set_unchanged(out.unchanged() + 1);
@@ -941,7 +934,7 @@ class SqlCampaignsStore final : public CampaignsStore {
         r.set_revision(stored.has_value() ? stored->revision() + 1 : 1);
         *r.mutable_create_time() = stored.has_value() ? stored->create_time() : ToProtoTime(now);
         *r.mutable_update_time() = ToProtoTime(now);
-        RETURN_IF_ERROR(upsert.Reset());
+        OUTREACH_RETURN_IF_ERROR(upsert.Reset());
         upsert.Bind(1, parent.force)
             .Bind(2, parent.campaign)
             .Bind(3, in.activity_id)
@@ -960,8 +953,8 @@ class SqlCampaignsStore final : public CampaignsStore {
             .Bind(16, r.source())
             .Bind(17, db::ToMicros(FromProto(r.create_time())))
             .Bind(18, db::ToMicros(now));
-        RETURN_IF_ERROR(upsert.Run());
-        RETURN_IF_ERROR(
+        OUTREACH_RETURN_IF_ERROR(upsert.Run());
+        OUTREACH_RETURN_IF_ERROR(
             Emit(c, parent.force, activity.name(), now, now, [&](epb::OutreachEvent* e) {
               auto* p = e->mutable_engagement_reported();
               p->set_campaign(campaign.name());
@@ -993,19 +986,19 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::StatusOr<Page<pb::EngagementReport>> ListEngagementReports(const CampaignKey& parent,
                                                                    const ListQuery& query,
                                                                    absl::Time now) override {
-    ASSIGN_OR_RETURN(where, ReportQuery().Where(query.filter));
-    ASSIGN_OR_RETURN(order, ReportQuery().OrderBy(query.order_by, "day, activity"));
-    RETURN_IF_ERROR(CatchUp(parent.force, now));
+    OUTREACH_ASSIGN_OR_RETURN(auto where, ReportQuery().Where(query.filter));
+    OUTREACH_ASSIGN_OR_RETURN(auto order, ReportQuery().OrderBy(query.order_by, "day, activity"));
+    OUTREACH_RETURN_IF_ERROR(CatchUp(parent.force, now));
     Page<pb::EngagementReport> page;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      RETURN_IF_ERROR(LoadCampaign(c, parent).status());
-      ASSIGN_OR_RETURN(
-          p, RunList<pb::EngagementReport>(
-                 c, "engagement_reports", std::string(kReportColumns),
-                 "force = ? AND campaign_id = ?", {parent.force, parent.campaign}, where, order,
-                 query, [](db::Statement& q) -> absl::StatusOr<pb::EngagementReport> {
-                   return ReadReport(q, 0);
-                 }));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_RETURN_IF_ERROR(LoadCampaign(c, parent).status());
+      OUTREACH_ASSIGN_OR_RETURN(
+          auto p, RunList<pb::EngagementReport>(
+                      c, "engagement_reports", std::string(kReportColumns),
+                      "force = ? AND campaign_id = ?", {parent.force, parent.campaign}, where,
+                      order, query, [](db::Statement& q) -> absl::StatusOr<pb::EngagementReport> {
+                        return ReadReport(q, 0);
+                      }));
       page = std::move(p);
       return absl::OkStatus();
     }));
@@ -1015,20 +1008,21 @@ class SqlCampaignsStore final : public CampaignsStore {
   absl::StatusOr<pb::CampaignSummary> GetCampaignSummary(
       const CampaignKey& key, std::optional<std::pair<absl::CivilDay, absl::CivilDay>> range,
       absl::Time now) override {
-    RETURN_IF_ERROR(CatchUp(key.force, now));
+    OUTREACH_RETURN_IF_ERROR(CatchUp(key.force, now));
     pb::CampaignSummary out;
-    RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-      ASSIGN_OR_RETURN(campaign, LoadCampaign(c, key));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(auto campaign, LoadCampaign(c, key));
       const absl::CivilDay first = range ? range->first : StartDay(campaign);
       const absl::CivilDay last = range ? range->second : EndDay(campaign);
       std::map<int, ChannelFigures> channels;
       {
-        ASSIGN_OR_RETURN(q, c.Prepare("SELECT channel, COUNT(*), COUNT(publish_micros) FROM "
-                                      "activities WHERE force = ? AND campaign_id = ? GROUP BY "
-                                      "channel"));
+        OUTREACH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare("SELECT channel, COUNT(*), COUNT(publish_micros) FROM "
+                              "activities WHERE force = ? AND campaign_id = ? GROUP BY "
+                              "channel"));
         q.Bind(1, key.force).Bind(2, key.campaign);
         while (true) {
-          ASSIGN_OR_RETURN(row, q.Step());
+          OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
           if (!row) break;
           ChannelFigures& f = channels[static_cast<int>(q.Int64(0))];
           f.channel = static_cast<cpb::Channel>(q.Int64(0));
@@ -1037,17 +1031,18 @@ class SqlCampaignsStore final : public CampaignsStore {
         }
       }
       {
-        ASSIGN_OR_RETURN(
-            q, c.Prepare("SELECT channel, SUM(impressions), SUM(reach), SUM(engagements), "
-                         "SUM(clicks), SUM(shares), SUM(attendance), SUM(copies_distributed) "
-                         "FROM engagement_reports WHERE force = ? AND campaign_id = ? AND day >= "
-                         "? AND day <= ? GROUP BY channel"));
+        OUTREACH_ASSIGN_OR_RETURN(
+            auto q,
+            c.Prepare("SELECT channel, SUM(impressions), SUM(reach), SUM(engagements), "
+                      "SUM(clicks), SUM(shares), SUM(attendance), SUM(copies_distributed) "
+                      "FROM engagement_reports WHERE force = ? AND campaign_id = ? AND day >= "
+                      "? AND day <= ? GROUP BY channel"));
         q.Bind(1, key.force)
             .Bind(2, key.campaign)
             .Bind(3, FormatDay(first))
             .Bind(4, FormatDay(last));
         while (true) {
-          ASSIGN_OR_RETURN(row, q.Step());
+          OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
           if (!row) break;
           ChannelFigures& f = channels[static_cast<int>(q.Int64(0))];
           f.channel = static_cast<cpb::Channel>(q.Int64(0));
@@ -1056,14 +1051,15 @@ class SqlCampaignsStore final : public CampaignsStore {
         }
       }
       {
-        ASSIGN_OR_RETURN(q, c.Prepare("SELECT COUNT(DISTINCT day), MAX(update_micros) FROM "
-                                      "engagement_reports WHERE force = ? AND campaign_id = ? "
-                                      "AND day >= ? AND day <= ?"));
+        OUTREACH_ASSIGN_OR_RETURN(
+            auto q, c.Prepare("SELECT COUNT(DISTINCT day), MAX(update_micros) FROM "
+                              "engagement_reports WHERE force = ? AND campaign_id = ? "
+                              "AND day >= ? AND day <= ?"));
         q.Bind(1, key.force)
             .Bind(2, key.campaign)
             .Bind(3, FormatDay(first))
             .Bind(4, FormatDay(last));
-        ASSIGN_OR_RETURN(row, q.Step());
+        OUTREACH_ASSIGN_OR_RETURN(auto row, q.Step());
         if (row) {
           out.set_days_reported(static_cast<int32_t>(q.Int64(0)));
           if (!q.IsNull(1)) {

@@ -1327,8 +1327,6 @@ class SqlTrainingStore final : public TrainingStore {
                                absl::string_view default_order, const ListParams& p,
                                std::vector<std::string> fingerprint,
                                const std::function<void(T*)>& present) {
-    auto size = NormalizePageSize(p.page_size);
-    if (!size.ok()) return size.status();
     auto where = schema.Where(p.filter);
     if (!where.ok()) return where.status();
     auto order = schema.OrderBy(p.order_by, default_order);
@@ -1336,40 +1334,22 @@ class SqlTrainingStore final : public TrainingStore {
     fingerprint.push_back(p.filter);
     fingerprint.push_back(p.order_by);
     std::vector<absl::string_view> parts(fingerprint.begin(), fingerprint.end());
-    const std::string fp = QueryFingerprint(parts);
-    auto cursor = tokens_->Decode(p.page_token, fp);
-    if (!cursor.ok()) return cursor.status();
-    std::vector<SqlValue> params = scope_params;
-    params.insert(params.end(), where->params.begin(), where->params.end());
+    auto paging = DecodeListPaging(*tokens_, p.page_size, p.page_token, parts);
+    if (!paging.ok()) return paging.status();
     Page<T> page;
     absl::Status s = db_->Read([&](Connection& c) -> absl::Status {
-      const std::string cond =
-          absl::StrCat(" FROM ", table, " WHERE ", scope_sql, " AND ", where->sql);
-      auto count = c.Prepare(absl::StrCat("SELECT COUNT(*)", cond));
-      if (!count.ok()) return count.status();
-      BindAll(*count, params);
-      if (auto row = count->Step(); !row.ok()) return row.status();
-      page.total_size = static_cast<int32_t>(count->Int64(0));
-      auto q =
-          c.Prepare(absl::StrCat("SELECT body", cond, " ORDER BY ", *order, " LIMIT ? OFFSET ?"));
-      if (!q.ok()) return q.status();
-      int next = BindAll(*q, params);
-      q->Bind(next, static_cast<int64_t>(*size) + 1).Bind(next + 1, cursor->offset);
-      while (true) {
-        auto row = q->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        if (static_cast<int32_t>(page.items.size()) == *size) {
-          PageCursor nc;
-          nc.offset = cursor->offset + *size;
-          page.next_page_token = tokens_->Encode(fp, nc);
-          break;
-        }
+      auto rows = SelectRowPage(c, table, "body", scope_sql, scope_params, *where, *order,
+                                paging->page_size, paging->offset);
+      if (!rows.ok()) return rows.status();
+      page.total_size = rows->total_size;
+      for (const std::string& body : rows->bodies) {
         T item;
-        if (auto st = ParseBody(q->Blob(0), &item); !st.ok()) return st;
+        if (auto st = ParseBody(body, &item); !st.ok()) return st;
         if (present) present(&item);
         page.items.push_back(std::move(item));
       }
+      page.next_page_token =
+          NextPageToken(*tokens_, *paging, static_cast<int64_t>(page.items.size()), rows->more);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

@@ -6,9 +6,9 @@
 #include "common/calendar.h"
 #include "common/etag.h"
 #include "common/query.h"
+#include "common/status_macros.h"
 #include "common/store_support.h"
 #include "google/protobuf/util/field_mask_util.h"
-#include "services/workshops/status_macros.h"
 
 // Storage layout: one table per resource, keyed by (force, id), with the columns that filters,
 // ordering and rule checks need (times as INTEGER microseconds UTC, enums as INTEGER, repeated
@@ -209,10 +209,11 @@ const QuerySchema& WorkshopSchema() {
 template <typename M>
 absl::StatusOr<std::optional<M>> LoadBody(db::Connection& c, absl::string_view table,
                                           const std::string& force, const std::string& id) {
-  WS_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(absl::StrCat("SELECT body FROM ", table,
-                                                              " WHERE force = ? AND id = ?")));
+  OUTREACH_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare(absl::StrCat("SELECT body FROM ", table, " WHERE force = ? AND id = ?")));
   q.Bind(1, force).Bind(2, id);
-  WS_ASSIGN_OR_RETURN(bool row, q.Step());
+  OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<M>();
   M m;
   if (!m.ParseFromString(q.Blob(0))) return absl::InternalError("stored row does not parse");
@@ -222,7 +223,7 @@ absl::StatusOr<std::optional<M>> LoadBody(db::Connection& c, absl::string_view t
 template <typename M>
 absl::StatusOr<M> MustLoad(db::Connection& c, absl::string_view table, const std::string& force,
                            const std::string& id, const std::string& name) {
-  WS_ASSIGN_OR_RETURN(std::optional<M> found, LoadBody<M>(c, table, force, id));
+  OUTREACH_ASSIGN_OR_RETURN(std::optional<M> found, LoadBody<M>(c, table, force, id));
   if (!found) return ResourceNotFound(name);
   return std::move(*found);
 }
@@ -236,8 +237,9 @@ std::string IdOf(const std::string& name) { return name.substr(name.rfind('/') +
 
 absl::Status DeleteRow(db::Connection& c, absl::string_view table, const std::string& force,
                        const std::string& id) {
-  WS_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(absl::StrCat("DELETE FROM ", table,
-                                                              " WHERE force = ? AND id = ?")));
+  OUTREACH_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare(absl::StrCat("DELETE FROM ", table, " WHERE force = ? AND id = ?")));
   q.Bind(1, force).Bind(2, id);
   return q.Run();
 }
@@ -245,7 +247,7 @@ absl::Status DeleteRow(db::Connection& c, absl::string_view table, const std::st
 // Whether a query with (force, value) parameters finds a row.
 absl::StatusOr<bool> Exists(db::Connection& c, absl::string_view sql, const std::string& force,
                             const std::string& value) {
-  WS_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
+  OUTREACH_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
   q.Bind(1, force).Bind(2, value);
   return q.Step();
 }
@@ -255,8 +257,9 @@ absl::Status Replay(db::Connection& c, const std::string& force, absl::string_vi
                     const Idempotency& idem, M* out, bool* replayed) {
   *replayed = false;
   if (idem.request_id.empty()) return absl::OkStatus();
-  WS_ASSIGN_OR_RETURN(std::optional<std::string> prior,
-                      RequestLedger::Find(c, force, method, idem.request_id, idem.request_hash));
+  OUTREACH_ASSIGN_OR_RETURN(
+      std::optional<std::string> prior,
+      RequestLedger::Find(c, force, method, idem.request_id, idem.request_hash));
   if (!prior) return absl::OkStatus();
   if (!out->ParseFromString(*prior)) return absl::InternalError("stored response does not parse");
   *replayed = true;
@@ -301,7 +304,7 @@ absl::Status ViolationsOrOk(std::vector<FieldViolation> v) {
 
 absl::Status PutVenue(db::Connection& c, const std::string& force, const std::string& id,
                       const wv1::Venue& v) {
-  WS_ASSIGN_OR_RETURN(
+  OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
       c.Prepare("INSERT INTO venues (force, id, name, display_name, kind, area, school_urn, "
                 "pupil_roll, create_micros, update_micros, body) "
@@ -326,7 +329,7 @@ absl::Status PutVenue(db::Connection& c, const std::string& force, const std::st
 
 absl::Status PutPresenter(db::Connection& c, const std::string& force, const std::string& id,
                           const wv1::Presenter& p) {
-  WS_ASSIGN_OR_RETURN(
+  OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
       c.Prepare("INSERT INTO presenters (force, id, name, display_name, team, organisation, "
                 "acc_state, acc_expire_micros, create_micros, update_micros, body) "
@@ -353,7 +356,7 @@ absl::Status PutPresenter(db::Connection& c, const std::string& force, const std
 
 absl::Status PutTopic(db::Connection& c, const std::string& force, const std::string& id,
                       const wv1::Topic& t) {
-  WS_ASSIGN_OR_RETURN(
+  OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
       c.Prepare("INSERT INTO topics (force, id, name, display_name, category, state, "
                 "min_year_group, max_year_group, suitable_for_pupils, suitable_for_adults, "
@@ -384,7 +387,7 @@ absl::Status PutTopic(db::Connection& c, const std::string& force, const std::st
 
 absl::Status PutWorkshop(db::Connection& c, const std::string& force, const std::string& id,
                          const wv1::Workshop& w) {
-  WS_ASSIGN_OR_RETURN(
+  OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
       c.Prepare("INSERT INTO workshops (force, id, name, venue, area, venue_kind, state, format, "
                 "audiences, year_groups, topics, presenters, partner_organisation, start_micros, "
@@ -437,35 +440,22 @@ template <typename M>
 absl::StatusOr<ListPage<M>> ListRows(db::Database* db, absl::string_view table,
                                      const QuerySchema& schema, absl::string_view default_order,
                                      const std::string& force, const ListQuery& query) {
-  WS_ASSIGN_OR_RETURN(SqlFragment where, schema.Where(query.filter));
-  WS_ASSIGN_OR_RETURN(std::string order, schema.OrderBy(query.order_by, default_order));
+  OUTREACH_ASSIGN_OR_RETURN(SqlFragment where, schema.Where(query.filter));
+  OUTREACH_ASSIGN_OR_RETURN(std::string order, schema.OrderBy(query.order_by, default_order));
   ListPage<M> page;
-  WS_RETURN_IF_ERROR(db->Read([&](db::Connection& c) -> absl::Status {
-    WS_ASSIGN_OR_RETURN(db::Statement count,
-                        c.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table,
-                                               " t WHERE t.force = ? AND ", where.sql)));
-    count.Bind(1, force);
-    BindAll(count, where.params, 2);
-    WS_ASSIGN_OR_RETURN(bool has, count.Step());
-    page.total_size = has ? static_cast<int32_t>(count.Int64(0)) : 0;
-    WS_ASSIGN_OR_RETURN(
-        db::Statement rows,
-        c.Prepare(absl::StrCat("SELECT t.body FROM ", table, " t WHERE t.force = ? AND ", where.sql,
-                               " ORDER BY ", order, " LIMIT ? OFFSET ?")));
-    rows.Bind(1, force);
-    int next = BindAll(rows, where.params, 2);
-    rows.Bind(next, static_cast<int64_t>(query.page_size)).Bind(next + 1, query.offset);
-    while (true) {
-      WS_ASSIGN_OR_RETURN(bool row, rows.Step());
-      if (!row) break;
+  OUTREACH_RETURN_IF_ERROR(db->Read([&](db::Connection& c) -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(
+        RowPage rows, SelectRowPage(c, absl::StrCat(table, " t"), "t.body", "t.force = ?", {force},
+                                    where, order, query.page_size, query.offset));
+    page.total_size = rows.total_size;
+    for (const std::string& body : rows.bodies) {
       M m;
-      if (!m.ParseFromString(rows.Blob(0))) return absl::InternalError("row does not parse");
+      if (!m.ParseFromString(body)) return absl::InternalError("row does not parse");
       page.items.push_back(std::move(m));
     }
+    if (rows.more) page.next_offset = query.offset + static_cast<int64_t>(page.items.size());
     return absl::OkStatus();
   }));
-  const int64_t end = query.offset + static_cast<int64_t>(page.items.size());
-  page.next_offset = end < page.total_size && !page.items.empty() ? end : -1;
   return page;
 }
 
@@ -479,20 +469,20 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                          const wv1::Venue& venue,
                                          const Idempotency& idem) override {
     wv1::Venue out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       bool replayed = false;
-      WS_RETURN_IF_ERROR(Replay(c, force, "CreateVenue", idem, &out, &replayed));
+      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "CreateVenue", idem, &out, &replayed));
       if (replayed) return absl::OkStatus();
       const std::string name = VenuePattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Venue>(c, "venues", force, id));
+      OUTREACH_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Venue>(c, "venues", force, id));
       if (existing) return ResourceExists(name);
-      WS_RETURN_IF_ERROR(CheckUrnFree(c, force, id, venue.school_urn()));
+      OUTREACH_RETURN_IF_ERROR(CheckUrnFree(c, force, id, venue.school_urn()));
       out = venue;
       out.set_name(name);
       Stamp(&out, now, true);
-      WS_RETURN_IF_ERROR(PutVenue(c, force, id, out));
-      WS_RETURN_IF_ERROR(Outbox::Append(c, VenueUpsertedEvent(force, out, now), now));
+      OUTREACH_RETURN_IF_ERROR(PutVenue(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(Outbox::Append(c, VenueUpsertedEvent(force, out, now), now));
       return Remember(c, force, "CreateVenue", idem, out, now);
     }));
     return out;
@@ -500,8 +490,8 @@ class SqlWorkshopsStore final : public WorkshopsStore {
 
   absl::StatusOr<wv1::Venue> GetVenue(const std::string& force, const std::string& id) override {
     wv1::Venue out;
-    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      WS_ASSIGN_OR_RETURN(
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
           out, MustLoad<wv1::Venue>(c, "venues", force, id, VenuePattern().Format({force, id})));
       return absl::OkStatus();
     }));
@@ -512,18 +502,18 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                          const wv1::Venue& input,
                                          const std::set<std::string>& paths) override {
     wv1::Venue out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = VenuePattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Venue>(c, "venues", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("venue.etag", name, input.etag(), out.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Venue>(c, "venues", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("venue.etag", name, input.etag(), out.etag()));
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidateVenue(out, "venue.", &violations);
-      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
-      WS_RETURN_IF_ERROR(CheckUrnFree(c, force, id, out.school_urn()));
+      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(CheckUrnFree(c, force, id, out.school_urn()));
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutVenue(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutVenue(c, force, id, out));
       return Outbox::Append(c, VenueUpsertedEvent(force, out, now), now);
     }));
     return out;
@@ -534,15 +524,16 @@ class SqlWorkshopsStore final : public WorkshopsStore {
     return db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = VenuePattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(wv1::Venue venue, MustLoad<wv1::Venue>(c, "venues", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, venue.etag()));
-      WS_ASSIGN_OR_RETURN(
+      OUTREACH_ASSIGN_OR_RETURN(wv1::Venue venue,
+                                MustLoad<wv1::Venue>(c, "venues", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, venue.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(
           bool used,
           Exists(c, "SELECT 1 FROM workshops WHERE force = ? AND venue = ? LIMIT 1", force, name));
       if (used) {
         return ResourceInUse(name, "has workshops; it cannot be deleted");
       }
-      WS_RETURN_IF_ERROR(DeleteRow(c, "venues", force, id));
+      OUTREACH_RETURN_IF_ERROR(DeleteRow(c, "venues", force, id));
       return Outbox::Append(c, VenueDeletedEvent(force, venue, now), now);
     });
   }
@@ -559,20 +550,21 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                  const Idempotency& idem) override {
     wv1::Presenter out;
     absl::Time now;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       now = clock_->Now();
       bool replayed = false;
-      WS_RETURN_IF_ERROR(Replay(c, force, "CreatePresenter", idem, &out, &replayed));
+      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "CreatePresenter", idem, &out, &replayed));
       if (replayed) return absl::OkStatus();
       const std::string name = PresenterPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Presenter>(c, "presenters", force, id));
+      OUTREACH_ASSIGN_OR_RETURN(auto existing,
+                                LoadBody<wv1::Presenter>(c, "presenters", force, id));
       if (existing) return ResourceExists(name);
       out = presenter;
       out.set_name(name);
       out.clear_accreditation();
       out.mutable_accreditation()->set_state(cv1::ACCREDITATION_STATE_NOT_ACCREDITED);
       Stamp(&out, now, true);
-      WS_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
       return Remember(c, force, "CreatePresenter", idem, out, now);
     }));
     return AsOf(std::move(out), clock_->Now());
@@ -581,9 +573,10 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::StatusOr<wv1::Presenter> GetPresenter(const std::string& force,
                                               const std::string& id) override {
     wv1::Presenter out;
-    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id,
-                                                        PresenterPattern().Format({force, id})));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(out,
+                                MustLoad<wv1::Presenter>(c, "presenters", force, id,
+                                                         PresenterPattern().Format({force, id})));
       return absl::OkStatus();
     }));
     return AsOf(std::move(out), clock_->Now());
@@ -593,15 +586,15 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                  const wv1::Presenter& input,
                                                  const std::set<std::string>& paths) override {
     wv1::Presenter out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = PresenterPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("presenter.etag", name, input.etag(), out.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("presenter.etag", name, input.etag(), out.etag()));
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidatePresenter(out, "presenter.", &violations);
-      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
       Stamp(&out, now, false);
       return PutPresenter(c, force, id, out);
     }));
@@ -612,13 +605,13 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                const std::string& etag) override {
     return db_->Write([&](db::Connection& c) -> absl::Status {
       const std::string name = PresenterPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(wv1::Presenter p,
-                          MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, p.etag()));
-      WS_ASSIGN_OR_RETURN(bool used, Exists(c,
-                                            "SELECT 1 FROM workshops WHERE force = ? AND "
-                                            "presenters LIKE ? LIMIT 1",
-                                            force, ListMember(name)));
+      OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter p,
+                                MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, p.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(bool used, Exists(c,
+                                                  "SELECT 1 FROM workshops WHERE force = ? AND "
+                                                  "presenters LIKE ? LIMIT 1",
+                                                  force, ListMember(name)));
       if (used) {
         return ResourceInUse(name, "is on workshops; it cannot be deleted");
       }
@@ -629,8 +622,9 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::StatusOr<ListPage<wv1::Presenter>> ListPresenters(const std::string& force,
                                                           const ListQuery& query) override {
     const absl::Time now = clock_->Now();
-    WS_ASSIGN_OR_RETURN(auto page, ListRows<wv1::Presenter>(db_, "presenters", PresenterSchema(now),
-                                                            "display_name", force, query));
+    OUTREACH_ASSIGN_OR_RETURN(
+        auto page, ListRows<wv1::Presenter>(db_, "presenters", PresenterSchema(now), "display_name",
+                                            force, query));
     for (auto& p : page.items) p = AsOf(std::move(p), now);
     return page;
   }
@@ -641,12 +635,12 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                     const std::string& note) override {
     wv1::Presenter out;
     absl::Time now;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       now = clock_->Now();
       const std::string name = PresenterPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      WS_RETURN_IF_ERROR(ValidateGrant(expire_time, now, note));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      OUTREACH_RETURN_IF_ERROR(ValidateGrant(expire_time, now, note));
       wv1::Accreditation* acc = out.mutable_accreditation();
       acc->Clear();
       acc->set_state(cv1::ACCREDITATION_STATE_ACCREDITED);
@@ -654,7 +648,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       *acc->mutable_expire_time() = expire_time;
       acc->set_grant_note(note);
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
       return Outbox::Append(c, AccreditationChangedEvent(force, out, now), now);
     }));
     return AsOf(std::move(out), now);
@@ -666,11 +660,11 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                       const std::string& reason) override {
     wv1::Presenter out;
     absl::Time now;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       now = clock_->Now();
       const std::string name = PresenterPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
       const auto state = AccreditationStateAt(out.accreditation(), now);
       if (state != cv1::ACCREDITATION_STATE_ACCREDITED) {
         return WithMetadata(
@@ -685,7 +679,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       *acc->mutable_suspend_time() = ToProtoTime(now);
       acc->set_suspend_reason(reason);
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
       return Outbox::Append(c, AccreditationChangedEvent(force, out, now), now);
     }));
     return AsOf(std::move(out), now);
@@ -697,20 +691,20 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                          const wv1::Topic& topic,
                                          const Idempotency& idem) override {
     wv1::Topic out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       bool replayed = false;
-      WS_RETURN_IF_ERROR(Replay(c, force, "CreateTopic", idem, &out, &replayed));
+      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "CreateTopic", idem, &out, &replayed));
       if (replayed) return absl::OkStatus();
       const std::string name = TopicPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Topic>(c, "topics", force, id));
+      OUTREACH_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Topic>(c, "topics", force, id));
       if (existing) return ResourceExists(name);
       out = topic;
       out.set_name(name);
       out.set_state(wv1::TOPIC_STATE_ACTIVE);
       out.clear_retire_time();
       Stamp(&out, now, true);
-      WS_RETURN_IF_ERROR(PutTopic(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutTopic(c, force, id, out));
       return Remember(c, force, "CreateTopic", idem, out, now);
     }));
     return out;
@@ -718,8 +712,8 @@ class SqlWorkshopsStore final : public WorkshopsStore {
 
   absl::StatusOr<wv1::Topic> GetTopic(const std::string& force, const std::string& id) override {
     wv1::Topic out;
-    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      WS_ASSIGN_OR_RETURN(
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
           out, MustLoad<wv1::Topic>(c, "topics", force, id, TopicPattern().Format({force, id})));
       return absl::OkStatus();
     }));
@@ -730,16 +724,16 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                          const wv1::Topic& input,
                                          const std::set<std::string>& paths) override {
     wv1::Topic out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = TopicPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("topic.etag", name, input.etag(), out.etag()));
-      WS_RETURN_IF_ERROR(CheckTopicActive(out));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("topic.etag", name, input.etag(), out.etag()));
+      OUTREACH_RETURN_IF_ERROR(CheckTopicActive(out));
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidateTopic(out, "topic.", &violations);
-      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
       Stamp(&out, now, false);
       return PutTopic(c, force, id, out);
     }));
@@ -750,12 +744,12 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                            const std::string& etag) override {
     return db_->Write([&](db::Connection& c) -> absl::Status {
       const std::string name = TopicPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(wv1::Topic t, MustLoad<wv1::Topic>(c, "topics", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, t.etag()));
-      WS_ASSIGN_OR_RETURN(bool used, Exists(c,
-                                            "SELECT 1 FROM workshops WHERE force = ? AND "
-                                            "topics LIKE ? LIMIT 1",
-                                            force, ListMember(name)));
+      OUTREACH_ASSIGN_OR_RETURN(wv1::Topic t, MustLoad<wv1::Topic>(c, "topics", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, t.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(bool used, Exists(c,
+                                                  "SELECT 1 FROM workshops WHERE force = ? AND "
+                                                  "topics LIKE ? LIMIT 1",
+                                                  force, ListMember(name)));
       if (used) {
         return ResourceInUse(name, "is on workshops; retire it instead");
       }
@@ -771,12 +765,12 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::StatusOr<wv1::Topic> RetireTopic(const std::string& force, const std::string& id,
                                          const std::string& etag) override {
     wv1::Topic out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = TopicPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      WS_RETURN_IF_ERROR(CheckTopicActive(out));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      OUTREACH_RETURN_IF_ERROR(CheckTopicActive(out));
       out.set_state(wv1::TOPIC_STATE_RETIRED);
       *out.mutable_retire_time() = ToProtoTime(now);
       Stamp(&out, now, false);
@@ -791,29 +785,31 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                  const wv1::Workshop& workshop,
                                                  const Idempotency& idem) override {
     wv1::Workshop out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       bool replayed = false;
-      WS_RETURN_IF_ERROR(Replay(c, force, "ScheduleWorkshop", idem, &out, &replayed));
+      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "ScheduleWorkshop", idem, &out, &replayed));
       if (replayed) return absl::OkStatus();
       const std::string name = WorkshopPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Workshop>(c, "workshops", force, id));
+      OUTREACH_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Workshop>(c, "workshops", force, id));
       if (existing) return ResourceExists(name);
       out = workshop;
       out.set_name(name);
       out.clear_delivery();
       out.clear_state_reason();
-      WS_ASSIGN_OR_RETURN(wv1::Venue venue,
-                          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+      OUTREACH_ASSIGN_OR_RETURN(
+          wv1::Venue venue,
+          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
       out.set_area(venue.area());
       out.set_venue_kind(venue.kind());
-      WS_RETURN_IF_ERROR(CheckTopics(c, force, out, {}, /*all=*/true, /*age_band=*/true));
-      WS_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+      OUTREACH_RETURN_IF_ERROR(CheckTopics(c, force, out, {}, /*all=*/true, /*age_band=*/true));
+      OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
       out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
       *out.mutable_state_time() = ToProtoTime(now);
       Stamp(&out, now, true);
-      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
-      WS_RETURN_IF_ERROR(Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now));
+      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(
+          Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now));
       return Remember(c, force, "ScheduleWorkshop", idem, out, now);
     }));
     return out;
@@ -822,9 +818,10 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::StatusOr<wv1::Workshop> GetWorkshop(const std::string& force,
                                             const std::string& id) override {
     wv1::Workshop out;
-    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id,
-                                                       WorkshopPattern().Format({force, id})));
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(out,
+                                MustLoad<wv1::Workshop>(c, "workshops", force, id,
+                                                        WorkshopPattern().Format({force, id})));
       return absl::OkStatus();
     }));
     return out;
@@ -834,31 +831,31 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                const wv1::Workshop& input,
                                                const std::set<std::string>& paths) override {
     wv1::Workshop out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = WorkshopPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("workshop.etag", name, input.etag(), out.etag()));
-      WS_RETURN_IF_ERROR(
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("workshop.etag", name, input.etag(), out.etag()));
+      OUTREACH_RETURN_IF_ERROR(
           CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED, wv1::WORKSHOP_STATE_POSTPONED}));
       const wv1::Workshop before = out;
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidateWorkshop(out, "workshop.", &violations);
-      WS_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
-      for (const auto& ref : out.topics()) WS_RETURN_IF_ERROR(CheckSameForce(force, ref));
-      for (const auto& ref : out.presenters()) WS_RETURN_IF_ERROR(CheckSameForce(force, ref));
+      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      for (const auto& ref : out.topics()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, ref));
+      for (const auto& ref : out.presenters()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, ref));
       const std::set<std::string> old_topics(before.topics().begin(), before.topics().end());
       const std::set<std::string> old_presenters(before.presenters().begin(),
                                                  before.presenters().end());
       const bool band_changed =
           paths.count("topics") || paths.count("audiences") || paths.count("year_groups");
-      WS_RETURN_IF_ERROR(CheckTopics(c, force, out, old_topics, false, band_changed));
+      OUTREACH_RETURN_IF_ERROR(CheckTopics(c, force, out, old_topics, false, band_changed));
       // A POSTPONED workshop blocks nobody; RescheduleWorkshop checks every presenter again.
-      WS_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, old_presenters, false, now,
-                                         out.state() == wv1::WORKSHOP_STATE_SCHEDULED));
+      OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, old_presenters, false, now,
+                                               out.state() == wv1::WORKSHOP_STATE_SCHEDULED));
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
       if (out.state() == wv1::WORKSHOP_STATE_SCHEDULED) {
         return Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now);
       }
@@ -872,14 +869,14 @@ class SqlWorkshopsStore final : public WorkshopsStore {
     return db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = WorkshopPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(wv1::Workshop w,
-                          MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, w.etag()));
+      OUTREACH_ASSIGN_OR_RETURN(wv1::Workshop w,
+                                MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, w.etag()));
       if (w.state() == wv1::WORKSHOP_STATE_DELIVERED) {
         return FailedPrecondition("WORKSHOP_ALREADY_DELIVERED",
                                   absl::StrCat("workshop ", name, " was delivered"));
       }
-      WS_RETURN_IF_ERROR(DeleteRow(c, "workshops", force, id));
+      OUTREACH_RETURN_IF_ERROR(DeleteRow(c, "workshops", force, id));
       if (w.state() == wv1::WORKSHOP_STATE_SCHEDULED ||
           w.state() == wv1::WORKSHOP_STATE_POSTPONED) {
         return Outbox::Append(c, WorkshopCancelledEvent(force, w, true, now), now);
@@ -901,26 +898,26 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                    const Timestamp& end, const std::string& venue,
                                                    const std::string& reason) override {
     wv1::Workshop out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = WorkshopPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      WS_RETURN_IF_ERROR(
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      OUTREACH_RETURN_IF_ERROR(
           CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED, wv1::WORKSHOP_STATE_POSTPONED}));
       if (!venue.empty()) out.set_venue(venue);
-      WS_ASSIGN_OR_RETURN(wv1::Venue v,
-                          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+      OUTREACH_ASSIGN_OR_RETURN(
+          wv1::Venue v, MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
       out.set_area(v.area());
       out.set_venue_kind(v.kind());
       *out.mutable_start_time() = start;
       *out.mutable_end_time() = end;
-      WS_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+      OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
       out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
       out.set_state_reason(reason);
       *out.mutable_state_time() = ToProtoTime(now);
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
       return Outbox::Append(c, WorkshopScheduledEvent(force, out, true, now), now);
     }));
     return out;
@@ -946,20 +943,21 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                 const wv1::DeliveryRecord& delivery,
                                                 const Idempotency& idem) override {
     wv1::Workshop out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       bool replayed = false;
-      WS_RETURN_IF_ERROR(Replay(c, force, "DeliverWorkshop", idem, &out, &replayed));
+      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "DeliverWorkshop", idem, &out, &replayed));
       if (replayed) return absl::OkStatus();
       const std::string name = WorkshopPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      WS_RETURN_IF_ERROR(CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED}));
-      WS_ASSIGN_OR_RETURN(wv1::Venue venue,
-                          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      OUTREACH_RETURN_IF_ERROR(CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED}));
+      OUTREACH_ASSIGN_OR_RETURN(
+          wv1::Venue venue,
+          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
       const absl::Time delivered =
           delivery.has_delivered_time() ? TimeOf(delivery.delivered_time()) : now;
-      WS_RETURN_IF_ERROR(CheckDelivery(out, venue, delivery.headcount(), now, delivered));
+      OUTREACH_RETURN_IF_ERROR(CheckDelivery(out, venue, delivery.headcount(), now, delivered));
       wv1::DeliveryRecord* record = out.mutable_delivery();
       *record = delivery;
       *record->mutable_delivered_time() = ToProtoTime(delivered);
@@ -969,8 +967,8 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       out.set_state(wv1::WORKSHOP_STATE_DELIVERED);
       *out.mutable_state_time() = ToProtoTime(now);
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
-      WS_RETURN_IF_ERROR(Outbox::Append(c, WorkshopDeliveredEvent(force, out, now), now));
+      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(Outbox::Append(c, WorkshopDeliveredEvent(force, out, now), now));
       return Remember(c, force, "DeliverWorkshop", idem, out, now);
     }));
     return out;
@@ -983,15 +981,15 @@ class SqlWorkshopsStore final : public WorkshopsStore {
     const absl::Time to = StartOfLocalDay(AcademicYearEnd(academic_year) + 1);
     std::vector<wv1::Venue> schools;
     std::vector<DeliveredAt> deliveries;
-    WS_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      WS_ASSIGN_OR_RETURN(
+    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
           db::Statement venues,
           c.Prepare(absl::StrCat("SELECT body, kind FROM venues WHERE force = ?",
                                  area.empty() ? "" : " AND area = ?", " ORDER BY name")));
       venues.Bind(1, force);
       if (!area.empty()) venues.Bind(2, area);
       while (true) {
-        WS_ASSIGN_OR_RETURN(bool row, venues.Step());
+        OUTREACH_ASSIGN_OR_RETURN(bool row, venues.Step());
         if (!row) break;
         const auto kind = static_cast<cv1::VenueKind>(venues.Int64(1));
         if (!IsSchoolKind(kind)) continue;
@@ -1002,7 +1000,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
         if (!v.ParseFromString(venues.Blob(0))) return absl::InternalError("row does not parse");
         schools.push_back(std::move(v));
       }
-      WS_ASSIGN_OR_RETURN(
+      OUTREACH_ASSIGN_OR_RETURN(
           db::Statement delivered,
           c.Prepare("SELECT venue, pupils, delivered_micros FROM workshops WHERE force = ? AND "
                     "state = ? AND delivered_micros >= ? AND delivered_micros < ?"));
@@ -1011,7 +1009,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
           .Bind(3, db::ToMicros(from))
           .Bind(4, db::ToMicros(to));
       while (true) {
-        WS_ASSIGN_OR_RETURN(bool row, delivered.Step());
+        OUTREACH_ASSIGN_OR_RETURN(bool row, delivered.Step());
         if (!row) break;
         deliveries.push_back(
             {delivered.Text(0), delivered.Int64(1), db::FromMicros(delivered.Int64(2))});
@@ -1037,11 +1035,11 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::Status CheckUrnFree(db::Connection& c, const std::string& force, const std::string& id,
                             const std::string& urn) {
     if (urn.empty()) return absl::OkStatus();
-    WS_ASSIGN_OR_RETURN(
+    OUTREACH_ASSIGN_OR_RETURN(
         db::Statement q,
         c.Prepare("SELECT name FROM venues WHERE force = ? AND school_urn = ? AND id <> ?"));
     q.Bind(1, force).Bind(2, urn).Bind(3, id);
-    WS_ASSIGN_OR_RETURN(bool row, q.Step());
+    OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row) return ResourceExists(q.Text(0), "school_urn");
     return absl::OkStatus();
   }
@@ -1051,9 +1049,10 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::Status CheckTopics(db::Connection& c, const std::string& force, const wv1::Workshop& w,
                            const std::set<std::string>& known, bool all, bool age_band) {
     for (const auto& ref : w.topics()) {
-      WS_ASSIGN_OR_RETURN(wv1::Topic t, MustLoad<wv1::Topic>(c, "topics", force, IdOf(ref), ref));
-      if (all || !known.count(ref)) WS_RETURN_IF_ERROR(CheckTopicActive(t));
-      if (age_band) WS_RETURN_IF_ERROR(CheckAgeBand(t, w));
+      OUTREACH_ASSIGN_OR_RETURN(wv1::Topic t,
+                                MustLoad<wv1::Topic>(c, "topics", force, IdOf(ref), ref));
+      if (all || !known.count(ref)) OUTREACH_RETURN_IF_ERROR(CheckTopicActive(t));
+      if (age_band) OUTREACH_RETURN_IF_ERROR(CheckAgeBand(t, w));
     }
     return absl::OkStatus();
   }
@@ -1067,12 +1066,12 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                bool check_overlap = true) {
     const absl::Time start = TimeOf(w.start_time());
     for (const auto& ref : w.presenters()) {
-      WS_ASSIGN_OR_RETURN(wv1::Presenter p,
-                          MustLoad<wv1::Presenter>(c, "presenters", force, IdOf(ref), ref));
+      OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter p,
+                                MustLoad<wv1::Presenter>(c, "presenters", force, IdOf(ref), ref));
       if (!all && known.count(ref)) continue;
-      WS_RETURN_IF_ERROR(CheckBookable(p, now, start));
+      OUTREACH_RETURN_IF_ERROR(CheckBookable(p, now, start));
       if (!check_overlap) continue;
-      WS_ASSIGN_OR_RETURN(
+      OUTREACH_ASSIGN_OR_RETURN(
           db::Statement q,
           c.Prepare("SELECT name FROM workshops WHERE force = ? AND id <> ? AND state IN (?, ?) "
                     "AND start_micros < ? AND end_micros > ? AND presenters LIKE ? "
@@ -1084,7 +1083,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
           .Bind(5, Micros(w.end_time()))
           .Bind(6, Micros(w.start_time()))
           .Bind(7, ListMember(ref));
-      WS_ASSIGN_OR_RETURN(bool clash, q.Step());
+      OUTREACH_ASSIGN_OR_RETURN(bool clash, q.Step());
       if (clash) {
         const std::string conflict = q.Text(0);
         return WithMetadata(
@@ -1102,17 +1101,17 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                             std::initializer_list<wv1::WorkshopState> allowed,
                                             wv1::WorkshopState target) {
     wv1::Workshop out;
-    WS_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
       const absl::Time now = clock_->Now();
       const std::string name = WorkshopPattern().Format({force, id});
-      WS_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
-      WS_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      WS_RETURN_IF_ERROR(CheckState(out, allowed));
+      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+      OUTREACH_RETURN_IF_ERROR(CheckState(out, allowed));
       out.set_state(target);
       out.set_state_reason(reason);
       *out.mutable_state_time() = ToProtoTime(now);
       Stamp(&out, now, false);
-      WS_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
       const ev1::OutreachEvent event = target == wv1::WORKSHOP_STATE_POSTPONED
                                            ? WorkshopPostponedEvent(force, out, now)
                                            : WorkshopCancelledEvent(force, out, false, now);

@@ -5,8 +5,8 @@
 #include "common/etag.h"
 #include "common/field_mask.h"
 #include "common/resource_name.h"
+#include "common/status_macros.h"
 #include "common/store_support.h"
-#include "services/workshops/status_macros.h"
 
 namespace outreach::workshops {
 namespace {
@@ -27,7 +27,7 @@ struct Parsed {
 
 absl::StatusOr<Parsed> ParseName(const ResourcePattern& pattern, absl::string_view field,
                                  absl::string_view name) {
-  WS_ASSIGN_OR_RETURN(std::vector<std::string> ids, pattern.Parse(field, name));
+  OUTREACH_ASSIGN_OR_RETURN(std::vector<std::string> ids, pattern.Parse(field, name));
   Parsed out;
   out.force = ids[0];
   if (ids.size() > 1) out.id = ids[1];
@@ -35,7 +35,7 @@ absl::StatusOr<Parsed> ParseName(const ResourcePattern& pattern, absl::string_vi
 }
 
 absl::StatusOr<std::string> ParseParent(absl::string_view parent) {
-  WS_ASSIGN_OR_RETURN(std::vector<std::string> ids, ForcePattern().Parse("parent", parent));
+  OUTREACH_ASSIGN_OR_RETURN(std::vector<std::string> ids, ForcePattern().Parse("parent", parent));
   return ids[0];
 }
 
@@ -70,34 +70,26 @@ absl::Status RequireReason(const std::string& reason) {
 // List plumbing: page size, token bound to (parent, filter, order_by).
 template <typename Request>
 absl::StatusOr<ListQuery> ListQueryOf(const Request& request, const PageTokenCodec& codec) {
-  ListQuery q;
-  WS_ASSIGN_OR_RETURN(q.page_size, NormalizePageSize(request.page_size()));
-  const std::string fingerprint =
-      QueryFingerprint({request.parent(), request.filter(), request.order_by()});
-  WS_ASSIGN_OR_RETURN(PageCursor cursor, codec.Decode(request.page_token(), fingerprint));
-  if (cursor.offset < 0) {
-    return InvalidArgumentWithReason("INVALID_PAGE_TOKEN", "page_token", "is not valid");
-  }
-  q.offset = cursor.offset;
-  q.filter = request.filter();
-  q.order_by = request.order_by();
-  return q;
+  OUTREACH_ASSIGN_OR_RETURN(
+      ListPaging paging,
+      DecodeListPaging(codec, request.page_size(), request.page_token(),
+                       {request.parent(), request.filter(), request.order_by()}));
+  return ListQuery{request.filter(), request.order_by(), paging.page_size, paging.offset};
 }
 
 template <typename Request>
 std::string NextToken(const Request& request, const PageTokenCodec& codec, int64_t next_offset) {
   if (next_offset < 0) return "";
-  PageCursor cursor;
-  cursor.offset = next_offset;
-  return codec.Encode(QueryFingerprint({request.parent(), request.filter(), request.order_by()}),
-                      cursor);
+  const ListPaging paging{
+      0, next_offset, QueryFingerprint({request.parent(), request.filter(), request.order_by()})};
+  return NextPageToken(codec, paging, 0, /*more=*/true);
 }
 
 // Names a workshop refers to must be of the call's force.
 absl::Status CheckWorkshopRefs(const std::string& force, const wv1::Workshop& w) {
-  WS_RETURN_IF_ERROR(CheckSameForce(force, w.venue()));
-  for (const auto& t : w.topics()) WS_RETURN_IF_ERROR(CheckSameForce(force, t));
-  for (const auto& p : w.presenters()) WS_RETURN_IF_ERROR(CheckSameForce(force, p));
+  OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, w.venue()));
+  for (const auto& t : w.topics()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, t));
+  for (const auto& p : w.presenters()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, p));
   return absl::OkStatus();
 }
 
@@ -108,8 +100,8 @@ absl::Status CheckWorkshopRefs(const std::string& force, const wv1::Workshop& w)
 grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext*, const wv1::GetVenueRequest* req,
                                             wv1::Venue* resp) {
   return Run("GetVenue", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
-    WS_ASSIGN_OR_RETURN(*resp, store_->GetVenue(n.force, n.id));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetVenue(n.force, n.id));
     return absl::OkStatus();
   });
 }
@@ -118,9 +110,9 @@ grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext*,
                                               const wv1::ListVenuesRequest* req,
                                               wv1::ListVenuesResponse* resp) {
   return Run("ListVenues", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
-    WS_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
-    WS_ASSIGN_OR_RETURN(auto page, store_->ListVenues(force, q));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListVenues(force, q));
     for (auto& v : page.items) *resp->add_venues() = std::move(v);
     resp->set_total_size(page.total_size);
     resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
@@ -132,14 +124,14 @@ grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
                                                const wv1::CreateVenueRequest* req,
                                                wv1::Venue* resp) {
   return Run("CreateVenue", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->venue_id(), "venue_id", req->request_id(), &v);
     ValidateVenue(req->venue(), "venue.", &v);
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
     const std::string id = req->venue_id().empty() ? GenerateResourceId("v") : req->venue_id();
-    WS_ASSIGN_OR_RETURN(*resp, store_->CreateVenue(force, id, req->venue(),
-                                                   {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->CreateVenue(force, id, req->venue(),
+                                                         {req->request_id(), RequestHash(*req)}));
     return absl::OkStatus();
   });
 }
@@ -148,12 +140,14 @@ grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext*,
                                                const wv1::UpdateVenueRequest* req,
                                                wv1::Venue* resp) {
   return Run("UpdateVenue", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "venue.name", req->venue().name()));
-    WS_ASSIGN_OR_RETURN(auto paths, ValidateUpdateMask(req->update_mask(),
-                                                       {"display_name", "kind", "area",
-                                                        "school_urn", "pupil_roll", "postcode"}));
-    WS_RETURN_IF_ERROR(RequireEtag(req->venue().etag(), "venue.etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->UpdateVenue(n.force, n.id, req->venue(), paths));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n,
+                              ParseName(VenuePattern(), "venue.name", req->venue().name()));
+    OUTREACH_ASSIGN_OR_RETURN(
+        auto paths,
+        ValidateUpdateMask(req->update_mask(), {"display_name", "kind", "area", "school_urn",
+                                                "pupil_roll", "postcode"}));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->venue().etag(), "venue.etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->UpdateVenue(n.force, n.id, req->venue(), paths));
     return absl::OkStatus();
   });
 }
@@ -162,8 +156,8 @@ grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext*,
                                                const wv1::DeleteVenueRequest* req,
                                                google::protobuf::Empty*) {
   return Run("DeleteVenue", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
     return store_->DeleteVenue(n.force, n.id, req->etag());
   });
 }
@@ -174,8 +168,8 @@ grpc::Status WorkshopsServiceImpl::GetPresenter(grpc::ServerContext*,
                                                 const wv1::GetPresenterRequest* req,
                                                 wv1::Presenter* resp) {
   return Run("GetPresenter", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
-    WS_ASSIGN_OR_RETURN(*resp, store_->GetPresenter(n.force, n.id));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetPresenter(n.force, n.id));
     return absl::OkStatus();
   });
 }
@@ -184,9 +178,9 @@ grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext*,
                                                   const wv1::ListPresentersRequest* req,
                                                   wv1::ListPresentersResponse* resp) {
   return Run("ListPresenters", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
-    WS_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
-    WS_ASSIGN_OR_RETURN(auto page, store_->ListPresenters(force, q));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListPresenters(force, q));
     for (auto& p : page.items) *resp->add_presenters() = std::move(p);
     resp->set_total_size(page.total_size);
     resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
@@ -198,15 +192,16 @@ grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
                                                    const wv1::CreatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
   return Run("CreatePresenter", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->presenter_id(), "presenter_id", req->request_id(), &v);
     ValidatePresenter(req->presenter(), "presenter.", &v);
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
     const std::string id =
         req->presenter_id().empty() ? GenerateResourceId("p") : req->presenter_id();
-    WS_ASSIGN_OR_RETURN(*resp, store_->CreatePresenter(force, id, req->presenter(),
-                                                       {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->CreatePresenter(force, id, req->presenter(),
+                                                      {req->request_id(), RequestHash(*req)}));
     return absl::OkStatus();
   });
 }
@@ -215,12 +210,14 @@ grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext*,
                                                    const wv1::UpdatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
   return Run("UpdatePresenter", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n,
-                        ParseName(PresenterPattern(), "presenter.name", req->presenter().name()));
-    WS_ASSIGN_OR_RETURN(auto paths, ValidateUpdateMask(req->update_mask(),
-                                                       {"display_name", "team", "organisation"}));
-    WS_RETURN_IF_ERROR(RequireEtag(req->presenter().etag(), "presenter.etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->UpdatePresenter(n.force, n.id, req->presenter(), paths));
+    OUTREACH_ASSIGN_OR_RETURN(
+        Parsed n, ParseName(PresenterPattern(), "presenter.name", req->presenter().name()));
+    OUTREACH_ASSIGN_OR_RETURN(
+        auto paths,
+        ValidateUpdateMask(req->update_mask(), {"display_name", "team", "organisation"}));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->presenter().etag(), "presenter.etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->UpdatePresenter(n.force, n.id, req->presenter(), paths));
     return absl::OkStatus();
   });
 }
@@ -229,8 +226,8 @@ grpc::Status WorkshopsServiceImpl::DeletePresenter(grpc::ServerContext*,
                                                    const wv1::DeletePresenterRequest* req,
                                                    google::protobuf::Empty*) {
   return Run("DeletePresenter", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
     return store_->DeletePresenter(n.force, n.id, req->etag());
   });
 }
@@ -239,11 +236,11 @@ grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext*,
                                                       const wv1::GrantAccreditationRequest* req,
                                                       wv1::Presenter* resp) {
   return Run("GrantAccreditation", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(ValidateGrant(req->expire_time(), clock_->Now(), req->note()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->GrantAccreditation(n.force, n.id, req->etag(),
-                                                          req->expire_time(), req->note()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(ValidateGrant(req->expire_time(), clock_->Now(), req->note()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GrantAccreditation(n.force, n.id, req->etag(),
+                                                                req->expire_time(), req->note()));
     return absl::OkStatus();
   });
 }
@@ -252,11 +249,11 @@ grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
                                                         const wv1::SuspendAccreditationRequest* req,
                                                         wv1::Presenter* resp) {
   return Run("SuspendAccreditation", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireReason(req->reason()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
-    WS_ASSIGN_OR_RETURN(*resp,
-                        store_->SuspendAccreditation(n.force, n.id, req->etag(), req->reason()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(
+        *resp, store_->SuspendAccreditation(n.force, n.id, req->etag(), req->reason()));
     return absl::OkStatus();
   });
 }
@@ -266,8 +263,8 @@ grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext*, const wv1::GetTopicRequest* req,
                                             wv1::Topic* resp) {
   return Run("GetTopic", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
-    WS_ASSIGN_OR_RETURN(*resp, store_->GetTopic(n.force, n.id));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetTopic(n.force, n.id));
     return absl::OkStatus();
   });
 }
@@ -276,9 +273,9 @@ grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext*,
                                               const wv1::ListTopicsRequest* req,
                                               wv1::ListTopicsResponse* resp) {
   return Run("ListTopics", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
-    WS_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
-    WS_ASSIGN_OR_RETURN(auto page, store_->ListTopics(force, q));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListTopics(force, q));
     for (auto& t : page.items) *resp->add_topics() = std::move(t);
     resp->set_total_size(page.total_size);
     resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
@@ -290,14 +287,14 @@ grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
                                                const wv1::CreateTopicRequest* req,
                                                wv1::Topic* resp) {
   return Run("CreateTopic", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->topic_id(), "topic_id", req->request_id(), &v);
     ValidateTopic(req->topic(), "topic.", &v);
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
     const std::string id = req->topic_id().empty() ? GenerateResourceId("t") : req->topic_id();
-    WS_ASSIGN_OR_RETURN(*resp, store_->CreateTopic(force, id, req->topic(),
-                                                   {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->CreateTopic(force, id, req->topic(),
+                                                         {req->request_id(), RequestHash(*req)}));
     return absl::OkStatus();
   });
 }
@@ -306,14 +303,15 @@ grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext*,
                                                const wv1::UpdateTopicRequest* req,
                                                wv1::Topic* resp) {
   return Run("UpdateTopic", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "topic.name", req->topic().name()));
-    WS_ASSIGN_OR_RETURN(
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n,
+                              ParseName(TopicPattern(), "topic.name", req->topic().name()));
+    OUTREACH_ASSIGN_OR_RETURN(
         auto paths, ValidateUpdateMask(req->update_mask(),
                                        {"display_name", "description", "category", "min_year_group",
                                         "max_year_group", "suitable_for_pupils",
                                         "suitable_for_adults", "version", "materials_uri"}));
-    WS_RETURN_IF_ERROR(RequireEtag(req->topic().etag(), "topic.etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->UpdateTopic(n.force, n.id, req->topic(), paths));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->topic().etag(), "topic.etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->UpdateTopic(n.force, n.id, req->topic(), paths));
     return absl::OkStatus();
   });
 }
@@ -322,8 +320,8 @@ grpc::Status WorkshopsServiceImpl::DeleteTopic(grpc::ServerContext*,
                                                const wv1::DeleteTopicRequest* req,
                                                google::protobuf::Empty*) {
   return Run("DeleteTopic", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
     return store_->DeleteTopic(n.force, n.id, req->etag());
   });
 }
@@ -332,9 +330,9 @@ grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext*,
                                                const wv1::RetireTopicRequest* req,
                                                wv1::Topic* resp) {
   return Run("RetireTopic", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->RetireTopic(n.force, n.id, req->etag()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->RetireTopic(n.force, n.id, req->etag()));
     return absl::OkStatus();
   });
 }
@@ -345,8 +343,8 @@ grpc::Status WorkshopsServiceImpl::GetWorkshop(grpc::ServerContext*,
                                                const wv1::GetWorkshopRequest* req,
                                                wv1::Workshop* resp) {
   return Run("GetWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
-    WS_ASSIGN_OR_RETURN(*resp, store_->GetWorkshop(n.force, n.id));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetWorkshop(n.force, n.id));
     return absl::OkStatus();
   });
 }
@@ -355,9 +353,9 @@ grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext*,
                                                  const wv1::ListWorkshopsRequest* req,
                                                  wv1::ListWorkshopsResponse* resp) {
   return Run("ListWorkshops", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
-    WS_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
-    WS_ASSIGN_OR_RETURN(auto page, store_->ListWorkshops(force, q));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListWorkshops(force, q));
     for (auto& w : page.items) *resp->add_workshops() = std::move(w);
     resp->set_total_size(page.total_size);
     resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
@@ -369,16 +367,17 @@ grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
                                                     const wv1::ScheduleWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
   return Run("ScheduleWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->workshop_id(), "workshop_id", req->request_id(), &v);
     ValidateWorkshop(req->workshop(), "workshop.", &v);
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
-    WS_RETURN_IF_ERROR(CheckWorkshopRefs(force, req->workshop()));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(CheckWorkshopRefs(force, req->workshop()));
     const std::string id =
         req->workshop_id().empty() ? GenerateResourceId("w") : req->workshop_id();
-    WS_ASSIGN_OR_RETURN(*resp, store_->ScheduleWorkshop(force, id, req->workshop(),
-                                                        {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->ScheduleWorkshop(force, id, req->workshop(),
+                                                       {req->request_id(), RequestHash(*req)}));
     return absl::OkStatus();
   });
 }
@@ -387,14 +386,14 @@ grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext*,
                                                   const wv1::UpdateWorkshopRequest* req,
                                                   wv1::Workshop* resp) {
   return Run("UpdateWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n,
-                        ParseName(WorkshopPattern(), "workshop.name", req->workshop().name()));
-    WS_ASSIGN_OR_RETURN(
+    OUTREACH_ASSIGN_OR_RETURN(
+        Parsed n, ParseName(WorkshopPattern(), "workshop.name", req->workshop().name()));
+    OUTREACH_ASSIGN_OR_RETURN(
         auto paths, ValidateUpdateMask(req->update_mask(), {"title", "description", "format",
                                                             "audiences", "year_groups", "topics",
                                                             "presenters", "partner_organisation"}));
-    WS_RETURN_IF_ERROR(RequireEtag(req->workshop().etag(), "workshop.etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->UpdateWorkshop(n.force, n.id, req->workshop(), paths));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->workshop().etag(), "workshop.etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->UpdateWorkshop(n.force, n.id, req->workshop(), paths));
     return absl::OkStatus();
   });
 }
@@ -403,8 +402,8 @@ grpc::Status WorkshopsServiceImpl::DeleteWorkshop(grpc::ServerContext*,
                                                   const wv1::DeleteWorkshopRequest* req,
                                                   google::protobuf::Empty*) {
   return Run("DeleteWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
     return store_->DeleteWorkshop(n.force, n.id, req->etag());
   });
 }
@@ -413,7 +412,7 @@ grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
                                                       const wv1::RescheduleWorkshopRequest* req,
                                                       wv1::Workshop* resp) {
   return Run("RescheduleWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     ValidateTimes(req->start_time(), req->end_time(), "start_time", "end_time", &v);
     if (!req->venue().empty() && !VenuePattern().Parse("venue", req->venue()).ok()) {
@@ -421,11 +420,11 @@ grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
     }
     ValidateText(req->reason(), kMaxFreeText, false, "reason", &v);
     if (req->etag().empty()) v.push_back({"etag", "is required: pass the etag you read"});
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
-    if (!req->venue().empty()) WS_RETURN_IF_ERROR(CheckSameForce(n.force, req->venue()));
-    WS_ASSIGN_OR_RETURN(*resp,
-                        store_->RescheduleWorkshop(n.force, n.id, req->etag(), req->start_time(),
-                                                   req->end_time(), req->venue(), req->reason()));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    if (!req->venue().empty()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(n.force, req->venue()));
+    OUTREACH_ASSIGN_OR_RETURN(
+        *resp, store_->RescheduleWorkshop(n.force, n.id, req->etag(), req->start_time(),
+                                          req->end_time(), req->venue(), req->reason()));
     return absl::OkStatus();
   });
 }
@@ -434,10 +433,11 @@ grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext*,
                                                     const wv1::PostponeWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
   return Run("PostponeWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireReason(req->reason()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->PostponeWorkshop(n.force, n.id, req->etag(), req->reason()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->PostponeWorkshop(n.force, n.id, req->etag(), req->reason()));
     return absl::OkStatus();
   });
 }
@@ -446,10 +446,11 @@ grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext*,
                                                   const wv1::CancelWorkshopRequest* req,
                                                   wv1::Workshop* resp) {
   return Run("CancelWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
-    WS_RETURN_IF_ERROR(RequireReason(req->reason()));
-    WS_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
-    WS_ASSIGN_OR_RETURN(*resp, store_->CancelWorkshop(n.force, n.id, req->etag(), req->reason()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
+    OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->CancelWorkshop(n.force, n.id, req->etag(), req->reason()));
     return absl::OkStatus();
   });
 }
@@ -458,7 +459,7 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
                                                    const wv1::DeliverWorkshopRequest* req,
                                                    wv1::Workshop* resp) {
   return Run("DeliverWorkshop", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     ValidateCreateIds("", "", req->request_id(), &v);
     if (req->etag().empty()) v.push_back({"etag", "is required: pass the etag you read"});
@@ -467,13 +468,14 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
     } else {
       ValidateDelivery(req->delivery(), clock_->Now(), "delivery.", &v);
     }
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
     // A retry is recognised by request_id and body without the etag: the etag is not checked
     // when the request_id matches an earlier success (the client may have re-read meanwhile).
     wv1::DeliverWorkshopRequest body = *req;
     body.clear_etag();
-    WS_ASSIGN_OR_RETURN(*resp, store_->DeliverWorkshop(n.force, n.id, req->etag(), req->delivery(),
-                                                       {req->request_id(), RequestHash(body)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->DeliverWorkshop(n.force, n.id, req->etag(), req->delivery(),
+                                                      {req->request_id(), RequestHash(body)}));
     return absl::OkStatus();
   });
 }
@@ -482,7 +484,7 @@ grpc::Status WorkshopsServiceImpl::GetCoverage(grpc::ServerContext*,
                                                const wv1::GetCoverageRequest* req,
                                                wv1::Coverage* resp) {
   return Run("GetCoverage", [&]() -> absl::Status {
-    WS_ASSIGN_OR_RETURN(Parsed n, ParseName(CoveragePattern(), "name", req->name()));
+    OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(CoveragePattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     if (req->academic_year() < 2000 || req->academic_year() > 2100) {
       v.push_back({"academic_year", "must be 2000-2100"});
@@ -499,9 +501,9 @@ grpc::Status WorkshopsServiceImpl::GetCoverage(grpc::ServerContext*,
         kinds.push_back(static_cast<cv1::VenueKind>(k));
       }
     }
-    WS_RETURN_IF_ERROR(Violations(std::move(v)));
-    WS_ASSIGN_OR_RETURN(*resp,
-                        store_->GetCoverage(n.force, req->academic_year(), req->area(), kinds));
+    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_ASSIGN_OR_RETURN(
+        *resp, store_->GetCoverage(n.force, req->academic_year(), req->area(), kinds));
     return absl::OkStatus();
   });
 }

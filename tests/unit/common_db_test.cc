@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/db.h"
 #include "common/errors.h"
+#include "common/query.h"
 #include "common/store_support.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -152,6 +153,55 @@ TEST(Sql, ErrorsAreInternalAndKeepTheirText) {
   EXPECT_FALSE(IsPublicError(s));
   EXPECT_FALSE(Database::Open("", {}).ok());
   EXPECT_FALSE(Database::Open(dir.File("no/such/dir/x.db"), {}).ok());
+}
+
+TEST(SelectRowPage, PagesThroughAForceScopedFilteredOrderedTable) {
+  TempDir dir;
+  MigrationSet set{"rows",
+                   {{1, "rows",
+                     "CREATE TABLE r (force TEXT, id TEXT, qty INTEGER, body BLOB,"
+                     " PRIMARY KEY (force, id));"}}};
+  auto db = Database::Open(dir.File("r.db"), {set});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)
+                  ->Write([](Connection& c) -> absl::Status {
+                    for (int i = 0; i < 7; ++i) {
+                      for (const char* force : {"derbyshire", "leicestershire"}) {
+                        auto q = c.Prepare("INSERT INTO r VALUES (?, ?, ?, ?)");
+                        q->Bind(1, force)
+                            .Bind(2, absl::StrCat("r", i))
+                            .Bind(3, i)
+                            .BindBlob(4, absl::StrCat(force, ":", i));
+                        if (auto s = q->Run(); !s.ok()) return s;
+                      }
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  QuerySchema schema({{"qty", "qty", QueryFieldType::kInt}}, "id");
+  auto where = schema.Where("qty >= 2");
+  auto order = schema.OrderBy("qty desc", "qty");
+  std::vector<std::string> seen;
+  int64_t offset = 0;
+  while (true) {
+    RowPage page;
+    ASSERT_TRUE((*db)
+                    ->Read([&](Connection& c) -> absl::Status {
+                      auto got =
+                          SelectRowPage(c, "r", "body", "force = ?", {std::string("derbyshire")},
+                                        *where, *order, 2, offset);
+                      if (!got.ok()) return got.status();
+                      page = *got;
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    EXPECT_EQ(page.total_size, 5);
+    seen.insert(seen.end(), page.bodies.begin(), page.bodies.end());
+    offset += static_cast<int64_t>(page.bodies.size());
+    if (!page.more) break;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"derbyshire:6", "derbyshire:5", "derbyshire:4",
+                                            "derbyshire:3", "derbyshire:2"}));
 }
 
 TEST(RequestLedger, ReplaysTheFirstResponseAndRefusesADifferentBody) {

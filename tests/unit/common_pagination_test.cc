@@ -64,6 +64,23 @@ TEST(PageToken, AnotherServerKeyIsRefused) {
   EXPECT_TRUE(PageTokenCodec("one").Decode(token, fp).ok());
 }
 
+TEST(ListPaging, DecodesAndChainsTokens) {
+  PageTokenCodec codec("secret");
+  auto first = DecodeListPaging(codec, 0, "", {"forces/derbyshire", "", "name"});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->page_size, kDefaultPageSize);
+  EXPECT_EQ(first->offset, 0);
+  EXPECT_EQ(NextPageToken(codec, *first, 50, /*more=*/false), "");
+  const std::string token = NextPageToken(codec, *first, 50, /*more=*/true);
+  auto second = DecodeListPaging(codec, 0, token, {"forces/derbyshire", "", "name"});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->offset, 50);
+  EXPECT_EQ(
+      ErrorReason(DecodeListPaging(codec, 0, token, {"forces/derbyshire", "", "area"}).status()),
+      "INVALID_PAGE_TOKEN");
+  EXPECT_FALSE(DecodeListPaging(codec, -5, "", {"p"}).ok());
+}
+
 TEST(QueryFingerprint, PartsCannotBeShiftedIntoEachOther) {
   EXPECT_NE(QueryFingerprint({"ab", "c"}), QueryFingerprint({"a", "bc"}));
 }
