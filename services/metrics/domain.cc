@@ -1,0 +1,608 @@
+#include "services/metrics/domain.h"
+
+#include <cmath>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/calendar.h"
+#include "common/errors.h"
+
+namespace outreach::metrics {
+namespace {
+
+int DaysFromMonday(absl::CivilDay day) {
+  switch (absl::GetWeekday(day)) {
+    case absl::Weekday::monday:
+      return 0;
+    case absl::Weekday::tuesday:
+      return 1;
+    case absl::Weekday::wednesday:
+      return 2;
+    case absl::Weekday::thursday:
+      return 3;
+    case absl::Weekday::friday:
+      return 4;
+    case absl::Weekday::saturday:
+      return 5;
+    case absl::Weekday::sunday:
+      return 6;
+  }
+  return 0;
+}
+
+std::string TermName(absl::CivilDay day) {
+  if (day.month() >= 9) return "autumn";
+  if (day.month() <= 3) return "spring";
+  return "summer";
+}
+
+bool IsValidSystemName(absl::string_view s) {
+  if (s.empty() || s.size() > 63 || !absl::ascii_islower(s[0])) return false;
+  for (char c : s) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+  }
+  return true;
+}
+
+// Checks a resource name in a payload: required or optional, of this force.
+std::optional<Rejection> CheckName(absl::string_view field, absl::string_view name,
+                                   absl::string_view force, bool required) {
+  if (name.empty()) {
+    if (required) return Rejection{"FIELD_INVALID", std::string(field)};
+    return std::nullopt;
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+  if (parts.size() < 2 || parts[0] != "forces" || parts[1].empty()) {
+    return Rejection{"FIELD_INVALID", std::string(field)};
+  }
+  if (parts[1] != force) return Rejection{"EVENT_FORCE_MISMATCH", std::string(field)};
+  if (parts.size() < 4 || parts.size() % 2 != 0) {
+    return Rejection{"FIELD_INVALID", std::string(field)};
+  }
+  for (auto p : parts) {
+    if (p.empty()) return Rejection{"FIELD_INVALID", std::string(field)};
+  }
+  return std::nullopt;
+}
+
+bool ValidTime(const google::protobuf::Timestamp& ts) { return FromProtoTime("t", ts).ok(); }
+
+#define OUTREACH_CHECK(cond, field)                                     \
+  do {                                                                  \
+    if (!(cond)) return Rejection{"FIELD_INVALID", std::string(field)}; \
+  } while (0)
+#define OUTREACH_NAME(field, value, required)                                       \
+  do {                                                                              \
+    if (auto r = CheckName(field, value, force, required); r.has_value()) return r; \
+  } while (0)
+
+std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
+    case E::kVenueUpserted: {
+      const auto& p = e.venue_upserted();
+      OUTREACH_CHECK(p.kind() != cv1::VENUE_KIND_UNSPECIFIED, "venue_upserted.kind");
+      OUTREACH_CHECK(IsValidArea(p.area()), "venue_upserted.area");
+      OUTREACH_CHECK(p.pupil_roll() >= 0, "venue_upserted.pupil_roll");
+      return std::nullopt;
+    }
+    case E::kVenueDeleted:
+      OUTREACH_CHECK(IsValidArea(e.venue_deleted().area()), "venue_deleted.area");
+      return std::nullopt;
+    case E::kPresenterAccreditationChanged: {
+      const auto& p = e.presenter_accreditation_changed();
+      OUTREACH_CHECK(p.state() == cv1::ACCREDITATION_STATE_ACCREDITED ||
+                         p.state() == cv1::ACCREDITATION_STATE_SUSPENDED,
+                     "presenter_accreditation_changed.state");
+      OUTREACH_CHECK(!p.has_expire_time() || ValidTime(p.expire_time()),
+                     "presenter_accreditation_changed.expire_time");
+      return std::nullopt;
+    }
+    case E::kWorkshopScheduled: {
+      const auto& p = e.workshop_scheduled();
+      OUTREACH_NAME("workshop_scheduled.venue", p.venue(), true);
+      OUTREACH_CHECK(IsValidArea(p.area()), "workshop_scheduled.area");
+      OUTREACH_CHECK(p.has_start_time() && ValidTime(p.start_time()),
+                     "workshop_scheduled.start_time");
+      for (int i = 0; i < p.topics_size(); ++i) {
+        OUTREACH_NAME(absl::StrCat("workshop_scheduled.topics[", i, "]"), p.topics(i), true);
+      }
+      return std::nullopt;
+    }
+    case E::kWorkshopPostponed:
+      OUTREACH_NAME("workshop_postponed.venue", e.workshop_postponed().venue(), false);
+      OUTREACH_CHECK(IsValidArea(e.workshop_postponed().area()), "workshop_postponed.area");
+      return std::nullopt;
+    case E::kWorkshopCancelled:
+      OUTREACH_NAME("workshop_cancelled.venue", e.workshop_cancelled().venue(), false);
+      OUTREACH_CHECK(IsValidArea(e.workshop_cancelled().area()), "workshop_cancelled.area");
+      return std::nullopt;
+    case E::kWorkshopDelivered: {
+      const auto& p = e.workshop_delivered();
+      OUTREACH_NAME("workshop_delivered.venue", p.venue(), true);
+      OUTREACH_CHECK(IsValidArea(p.area()), "workshop_delivered.area");
+      OUTREACH_CHECK(p.has_delivered_time() && ValidTime(p.delivered_time()),
+                     "workshop_delivered.delivered_time");
+      for (int i = 0; i < p.topics_size(); ++i) {
+        OUTREACH_NAME(absl::StrCat("workshop_delivered.topics[", i, "]"), p.topics(i), true);
+      }
+      for (int i = 0; i < p.presenters_size(); ++i) {
+        OUTREACH_NAME(absl::StrCat("workshop_delivered.presenters[", i, "]"), p.presenters(i),
+                      true);
+      }
+      const auto& h = p.headcount();
+      std::set<int> years;
+      for (int i = 0; i < h.pupils_size(); ++i) {
+        const auto& y = h.pupils(i);
+        OUTREACH_CHECK(
+            y.year_group() >= 0 && y.year_group() <= 13 && years.insert(y.year_group()).second,
+            absl::StrCat("workshop_delivered.headcount.pupils[", i, "].year_group"));
+        OUTREACH_CHECK(y.pupils() >= 0 && y.pupils() <= 5000,
+                       absl::StrCat("workshop_delivered.headcount.pupils[", i, "].pupils"));
+      }
+      OUTREACH_CHECK(h.parents() >= 0 && h.parents() <= 10000,
+                     "workshop_delivered.headcount.parents");
+      OUTREACH_CHECK(h.staff() >= 0 && h.staff() <= 10000, "workshop_delivered.headcount.staff");
+      OUTREACH_CHECK(h.community_members() >= 0 && h.community_members() <= 10000,
+                     "workshop_delivered.headcount.community_members");
+      const auto& f = p.feedback();
+      OUTREACH_CHECK(f.responses() >= 0, "workshop_delivered.feedback.responses");
+      OUTREACH_CHECK(f.ratings_count() >= 0 && f.ratings_count() <= f.responses(),
+                     "workshop_delivered.feedback.ratings_count");
+      OUTREACH_CHECK(f.ratings_sum() >= f.ratings_count() &&
+                         f.ratings_sum() <= 5 * static_cast<int64_t>(f.ratings_count()),
+                     "workshop_delivered.feedback.ratings_sum");
+      for (const auto& [c, name] : {std::pair{&f.know_what_to_do(), "know_what_to_do"},
+                                    std::pair{&f.know_who_to_tell(), "know_who_to_tell"}}) {
+        OUTREACH_CHECK(c->before() >= 0 && c->before() <= f.responses() && c->after() >= 0 &&
+                           c->after() <= f.responses(),
+                       absl::StrCat("workshop_delivered.feedback.", name));
+      }
+      OUTREACH_CHECK(p.safeguarding_disclosures() >= 0,
+                     "workshop_delivered.safeguarding_disclosures");
+      return std::nullopt;
+    }
+    case E::kOfficerUpserted:
+      OUTREACH_CHECK(IsValidArea(e.officer_upserted().division()), "officer_upserted.division");
+      return std::nullopt;
+    case E::kOfficerDeleted:
+      return std::nullopt;
+    case E::kEnrolmentCreated: {
+      const auto& p = e.enrolment_created();
+      OUTREACH_NAME("enrolment_created.officer", p.officer(), true);
+      OUTREACH_NAME("enrolment_created.course", p.course(), true);
+      OUTREACH_NAME("enrolment_created.course_version", p.course_version(), false);
+      OUTREACH_CHECK(IsValidArea(p.division()), "enrolment_created.division");
+      OUTREACH_CHECK(!p.has_due_date() || FromProtoDate("d", p.due_date()).ok(),
+                     "enrolment_created.due_date");
+      return std::nullopt;
+    }
+    case E::kEnrolmentDueDateChanged: {
+      const auto& p = e.enrolment_due_date_changed();
+      OUTREACH_NAME("enrolment_due_date_changed.officer", p.officer(), false);
+      OUTREACH_NAME("enrolment_due_date_changed.course", p.course(), false);
+      OUTREACH_CHECK(!p.has_due_date() || FromProtoDate("d", p.due_date()).ok(),
+                     "enrolment_due_date_changed.due_date");
+      return std::nullopt;
+    }
+    case E::kModuleCompleted: {
+      const auto& p = e.module_completed();
+      OUTREACH_NAME("module_completed.officer", p.officer(), true);
+      OUTREACH_NAME("module_completed.course", p.course(), true);
+      OUTREACH_CHECK(!p.has_score() || (p.score() >= 0 && p.score() <= 100),
+                     "module_completed.score");
+      return std::nullopt;
+    }
+    case E::kEnrolmentCompleted: {
+      const auto& p = e.enrolment_completed();
+      OUTREACH_NAME("enrolment_completed.officer", p.officer(), true);
+      OUTREACH_NAME("enrolment_completed.course", p.course(), true);
+      OUTREACH_NAME("enrolment_completed.course_version", p.course_version(), false);
+      OUTREACH_CHECK(IsValidArea(p.division()), "enrolment_completed.division");
+      OUTREACH_CHECK(p.has_completed_time() && ValidTime(p.completed_time()),
+                     "enrolment_completed.completed_time");
+      OUTREACH_CHECK(!p.has_valid_until() || ValidTime(p.valid_until()),
+                     "enrolment_completed.valid_until");
+      return std::nullopt;
+    }
+    case E::kCertificateExpired: {
+      const auto& p = e.certificate_expired();
+      OUTREACH_NAME("certificate_expired.officer", p.officer(), true);
+      OUTREACH_NAME("certificate_expired.course", p.course(), true);
+      OUTREACH_CHECK(IsValidArea(p.division()), "certificate_expired.division");
+      OUTREACH_CHECK(p.has_valid_until() && ValidTime(p.valid_until()),
+                     "certificate_expired.valid_until");
+      return std::nullopt;
+    }
+    case E::kEnrolmentWithdrawn:
+      OUTREACH_NAME("enrolment_withdrawn.officer", e.enrolment_withdrawn().officer(), false);
+      OUTREACH_NAME("enrolment_withdrawn.course", e.enrolment_withdrawn().course(), false);
+      return std::nullopt;
+    case E::kCampaignStateChanged: {
+      const auto& p = e.campaign_state_changed();
+      OUTREACH_CHECK(p.state() != cv1::CAMPAIGN_STATE_UNSPECIFIED, "campaign_state_changed.state");
+      for (int i = 0; i < p.areas_size(); ++i) {
+        OUTREACH_CHECK(!p.areas(i).empty() && IsValidArea(p.areas(i)),
+                       absl::StrCat("campaign_state_changed.areas[", i, "]"));
+      }
+      OUTREACH_CHECK(!p.has_start_date() || FromProtoDate("d", p.start_date()).ok(),
+                     "campaign_state_changed.start_date");
+      OUTREACH_CHECK(!p.has_end_date() || FromProtoDate("d", p.end_date()).ok(),
+                     "campaign_state_changed.end_date");
+      OUTREACH_CHECK(p.reach_target() >= 0, "campaign_state_changed.reach_target");
+      return std::nullopt;
+    }
+    case E::kActivityPublished: {
+      const auto& p = e.activity_published();
+      OUTREACH_NAME("activity_published.campaign", p.campaign(), true);
+      OUTREACH_CHECK(p.channel() != cv1::CHANNEL_UNSPECIFIED, "activity_published.channel");
+      for (int i = 0; i < p.areas_size(); ++i) {
+        OUTREACH_CHECK(!p.areas(i).empty() && IsValidArea(p.areas(i)),
+                       absl::StrCat("activity_published.areas[", i, "]"));
+      }
+      OUTREACH_CHECK(!p.has_publish_time() || ValidTime(p.publish_time()),
+                     "activity_published.publish_time");
+      return std::nullopt;
+    }
+    case E::kActivityWithdrawn:
+      OUTREACH_NAME("activity_withdrawn.campaign", e.activity_withdrawn().campaign(), false);
+      return std::nullopt;
+    case E::kEngagementReported: {
+      const auto& p = e.engagement_reported();
+      OUTREACH_NAME("engagement_reported.campaign", p.campaign(), true);
+      OUTREACH_CHECK(p.channel() != cv1::CHANNEL_UNSPECIFIED, "engagement_reported.channel");
+      for (int i = 0; i < p.areas_size(); ++i) {
+        OUTREACH_CHECK(!p.areas(i).empty() && IsValidArea(p.areas(i)),
+                       absl::StrCat("engagement_reported.areas[", i, "]"));
+      }
+      OUTREACH_CHECK(p.has_day() && FromProtoDate("d", p.day()).ok(), "engagement_reported.day");
+      OUTREACH_CHECK(p.revision() >= 1, "engagement_reported.revision");
+      OUTREACH_CHECK(p.impressions() >= 0, "engagement_reported.impressions");
+      OUTREACH_CHECK(p.reach() >= 0 && p.reach() <= p.impressions(), "engagement_reported.reach");
+      OUTREACH_CHECK(p.engagements() >= 0, "engagement_reported.engagements");
+      OUTREACH_CHECK(p.clicks() >= 0, "engagement_reported.clicks");
+      OUTREACH_CHECK(p.shares() >= 0, "engagement_reported.shares");
+      OUTREACH_CHECK(p.attendance() >= 0, "engagement_reported.attendance");
+      OUTREACH_CHECK(p.copies_distributed() >= 0, "engagement_reported.copies_distributed");
+      return std::nullopt;
+    }
+    case E::PAYLOAD_NOT_SET:
+      break;
+  }
+  return Rejection{"EVENT_PAYLOAD_MISSING", ""};
+}
+
+}  // namespace
+
+DayRange IsoWeekOf(absl::CivilDay day) {
+  const absl::CivilDay start = day - DaysFromMonday(day);
+  return {start, start + 6};
+}
+
+DayRange MonthOf(absl::CivilDay day) {
+  const absl::CivilMonth m(day);
+  return {absl::CivilDay(m), absl::CivilDay(m + 1) - 1};
+}
+
+DayRange TermOf(absl::CivilDay day) {
+  const auto y = day.year();
+  if (day.month() >= 9) return {absl::CivilDay(y, 9, 1), absl::CivilDay(y, 12, 31)};
+  if (day.month() <= 3) return {absl::CivilDay(y, 1, 1), absl::CivilDay(y, 3, 31)};
+  return {absl::CivilDay(y, 4, 1), absl::CivilDay(y, 8, 31)};
+}
+
+DayRange AcademicYearOfDay(absl::CivilDay day) {
+  const int y = AcademicYearOf(day);
+  return {AcademicYearStart(y), AcademicYearEnd(y)};
+}
+
+DayRange FinancialYearOfDay(absl::CivilDay day) {
+  const int y = FinancialYearOf(day);
+  return {absl::CivilDay(y, 4, 1), absl::CivilDay(y + 1, 3, 31)};
+}
+
+absl::StatusOr<DayRange> ParseDateRange(absl::string_view field, const cv1::DateRange& range) {
+  std::vector<FieldViolation> bad;
+  if (!range.has_start_date()) bad.push_back({absl::StrCat(field, ".start_date"), "is required"});
+  if (!range.has_end_date()) bad.push_back({absl::StrCat(field, ".end_date"), "is required"});
+  if (!bad.empty()) return InvalidArguments(bad);
+  auto start = FromProtoDate(absl::StrCat(field, ".start_date"), range.start_date());
+  if (!start.ok()) return start.status();
+  auto end = FromProtoDate(absl::StrCat(field, ".end_date"), range.end_date());
+  if (!end.ok()) return end.status();
+  if (*end < *start) {
+    return InvalidArgument(absl::StrCat(field, ".end_date"), "must not be before start_date");
+  }
+  return DayRange{*start, *end};
+}
+
+absl::StatusOr<DayRange> ResolvePeriod(absl::string_view field, const v1::Period& period,
+                                       absl::CivilDay today) {
+  const std::string kind_field = absl::StrCat(field, ".kind");
+  const std::string anchor_field = absl::StrCat(field, ".anchor_date");
+  const std::string range_field = absl::StrCat(field, ".date_range");
+  if (period.kind() == v1::PERIOD_KIND_DAY_RANGE) {
+    if (period.has_anchor_date())
+      return InvalidArgument(anchor_field, "must be unset for DAY_RANGE");
+    if (!period.has_date_range()) return InvalidArgument(range_field, "is required for DAY_RANGE");
+    auto range = ParseDateRange(range_field, period.date_range());
+    if (!range.ok()) return range.status();
+    if (range->end - range->start + 1 > kMaxPeriodDays) {
+      return InvalidArgument(range_field,
+                             absl::StrCat("must cover at most ", kMaxPeriodDays, " days"));
+    }
+    return *range;
+  }
+  if (period.kind() < v1::PERIOD_KIND_WEEK || period.kind() > v1::PERIOD_KIND_FINANCIAL_YEAR) {
+    return InvalidArgument(kind_field,
+                           "must be DAY_RANGE, WEEK, MONTH, TERM, ACADEMIC_YEAR or "
+                           "FINANCIAL_YEAR");
+  }
+  if (period.has_date_range()) return InvalidArgument(range_field, "is only allowed for DAY_RANGE");
+  absl::CivilDay anchor = today;
+  if (period.has_anchor_date()) {
+    auto a = FromProtoDate(anchor_field, period.anchor_date());
+    if (!a.ok()) return a.status();
+    anchor = *a;
+  }
+  switch (period.kind()) {
+    case v1::PERIOD_KIND_WEEK:
+      return IsoWeekOf(anchor);
+    case v1::PERIOD_KIND_MONTH:
+      return MonthOf(anchor);
+    case v1::PERIOD_KIND_TERM:
+      return TermOf(anchor);
+    case v1::PERIOD_KIND_ACADEMIC_YEAR:
+      return AcademicYearOfDay(anchor);
+    default:
+      return FinancialYearOfDay(anchor);
+  }
+}
+
+std::string IsoWeekLabel(absl::CivilDay day) {
+  // The ISO year is the year of the week's Thursday.
+  const absl::CivilDay thursday = day - DaysFromMonday(day) + 3;
+  const absl::CivilDay jan1(thursday.year(), 1, 1);
+  const int week = static_cast<int>((thursday - jan1) / 7) + 1;
+  return absl::StrFormat("%04d-W%02d", thursday.year(), week);
+}
+
+absl::StatusOr<std::vector<Bucket>> MakeBuckets(v1::Granularity granularity, DayRange range) {
+  if (granularity < v1::GRANULARITY_DAY || granularity > v1::GRANULARITY_FINANCIAL_YEAR) {
+    return InvalidArgument("granularity",
+                           "must be DAY, WEEK, MONTH, TERM, ACADEMIC_YEAR or "
+                           "FINANCIAL_YEAR");
+  }
+  std::vector<Bucket> out;
+  absl::CivilDay day = range.start;
+  while (day <= range.end) {
+    if (out.size() >= static_cast<size_t>(kMaxBuckets)) {
+      return InvalidArgument("date_range",
+                             absl::StrCat("covers more than ", kMaxBuckets, " buckets"));
+    }
+    DayRange whole;
+    std::string label;
+    switch (granularity) {
+      case v1::GRANULARITY_DAY:
+        whole = {day, day};
+        label = FormatDay(day);
+        break;
+      case v1::GRANULARITY_WEEK:
+        whole = IsoWeekOf(day);
+        label = IsoWeekLabel(day);
+        break;
+      case v1::GRANULARITY_MONTH:
+        whole = MonthOf(day);
+        label = absl::FormatCivilTime(absl::CivilMonth(day));
+        break;
+      case v1::GRANULARITY_TERM:
+        whole = TermOf(day);
+        label = absl::StrCat("AY", AcademicYearOf(day), "-", TermName(day));
+        break;
+      case v1::GRANULARITY_ACADEMIC_YEAR:
+        whole = AcademicYearOfDay(day);
+        label = absl::StrCat("AY", AcademicYearOf(day));
+        break;
+      default:
+        whole = FinancialYearOfDay(day);
+        label = absl::StrCat("FY", FinancialYearOf(day));
+        break;
+    }
+    Bucket b{{std::max(whole.start, range.start), std::min(whole.end, range.end)}, label};
+    out.push_back(b);
+    day = whole.end + 1;
+  }
+  return out;
+}
+
+bool IsValidArea(absl::string_view area) {
+  if (area.size() > 32) return false;
+  for (char c : area) {
+    if (!absl::ascii_isalnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsValidEventId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+std::optional<Rejection> ValidateEvent(const ev::OutreachEvent& e, absl::string_view force,
+                                       absl::Time now) {
+  if (!IsValidEventId(e.event_id())) return Rejection{"FIELD_INVALID", "event_id"};
+  if (e.force() != force) return Rejection{"EVENT_FORCE_MISMATCH", "force"};
+  if (!IsValidSystemName(e.source())) return Rejection{"FIELD_INVALID", "source"};
+  if (!e.has_occurred_time() || !ValidTime(e.occurred_time())) {
+    return Rejection{"FIELD_INVALID", "occurred_time"};
+  }
+  if (*FromProtoTime("t", e.occurred_time()) > now + absl::Minutes(5)) {
+    return Rejection{"EVENT_TIME_IN_FUTURE", "occurred_time"};
+  }
+  if (auto r = CheckName("subject", e.subject(), force, true); r.has_value()) return r;
+  return ValidatePayload(e, force);
+}
+
+absl::Time EventTime(const ev::OutreachEvent& e) {
+  using E = ev::OutreachEvent;
+  const google::protobuf::Timestamp* ts = &e.occurred_time();
+  switch (e.payload_case()) {
+    case E::kWorkshopDelivered:
+      ts = &e.workshop_delivered().delivered_time();
+      break;
+    case E::kEnrolmentCompleted:
+      ts = &e.enrolment_completed().completed_time();
+      break;
+    case E::kModuleCompleted:
+      if (e.module_completed().has_completed_time()) ts = &e.module_completed().completed_time();
+      break;
+    case E::kCertificateExpired:
+      ts = &e.certificate_expired().valid_until();
+      break;
+    case E::kActivityPublished:
+      if (e.activity_published().has_publish_time()) ts = &e.activity_published().publish_time();
+      break;
+    case E::kActivityWithdrawn:
+      if (e.activity_withdrawn().has_withdraw_time()) {
+        ts = &e.activity_withdrawn().withdraw_time();
+      }
+      break;
+    default:
+      break;
+  }
+  auto t = FromProtoTime("t", *ts);
+  return t.ok() ? *t : *FromProtoTime("t", e.occurred_time());
+}
+
+bool IsSchoolKind(cv1::VenueKind kind) {
+  return kind >= cv1::VENUE_KIND_PRIMARY && kind <= cv1::VENUE_KIND_COLLEGE;
+}
+
+MetricFamily FamilyOf(v1::Metric metric) {
+  if (metric >= v1::METRIC_OFFICERS_TRAINED && metric <= v1::METRIC_CERTIFICATES_EXPIRED) {
+    return MetricFamily::kTraining;
+  }
+  if (metric >= v1::METRIC_CAMPAIGN_IMPRESSIONS) return MetricFamily::kCampaign;
+  return MetricFamily::kWorkshop;
+}
+
+bool SupportsGroupBy(v1::Metric m, v1::GroupBy g) {
+  if (g == v1::GROUP_BY_UNSPECIFIED) return true;
+  switch (m) {
+    case v1::METRIC_WORKSHOPS_DELIVERED:
+    case v1::METRIC_PEOPLE_REACHED:
+      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_TOPIC || g == v1::GROUP_BY_AUDIENCE;
+    case v1::METRIC_PUPILS_REACHED:
+    case v1::METRIC_PARENTS_REACHED:
+    case v1::METRIC_STAFF_REACHED:
+    case v1::METRIC_SAFEGUARDING_DISCLOSURES:
+    case v1::METRIC_FEEDBACK_MEAN_RATING:
+      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_TOPIC;
+    case v1::METRIC_SCHOOLS_COVERED:
+      return g == v1::GROUP_BY_AREA;
+    case v1::METRIC_OFFICERS_TRAINED:
+    case v1::METRIC_COURSE_COMPLETIONS:
+    case v1::METRIC_OFFICERS_CURRENT:
+    case v1::METRIC_COMPLIANCE_PERCENT:
+    case v1::METRIC_CERTIFICATES_EXPIRED:
+      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_ROLE;
+    case v1::METRIC_EVENT_ATTENDANCE:
+    case v1::METRIC_LEAFLETS_DISTRIBUTED:
+      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_AUDIENCE;
+    case v1::METRIC_CAMPAIGN_IMPRESSIONS:
+    case v1::METRIC_CAMPAIGN_REACH:
+    case v1::METRIC_CAMPAIGN_ENGAGEMENTS:
+    case v1::METRIC_CAMPAIGN_CLICKS:
+    case v1::METRIC_CAMPAIGN_SHARES:
+    case v1::METRIC_CAMPAIGN_ENGAGEMENT_RATE:
+    case v1::METRIC_ACTIVITIES_PUBLISHED:
+      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_AUDIENCE || g == v1::GROUP_BY_CHANNEL;
+    default:
+      return false;
+  }
+}
+
+absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view force) {
+  std::vector<FieldViolation> bad;
+  if (s.display_name().size() > 200) {
+    bad.push_back({"force_settings.display_name", "must be at most 200 characters"});
+  }
+  if (!(s.school_coverage_target_percent() >= 0 && s.school_coverage_target_percent() <= 100)) {
+    bad.push_back({"force_settings.school_coverage_target_percent", "must be 0-100"});
+  }
+  if (s.training_targets_size() > 20) {
+    bad.push_back({"force_settings.training_targets", "at most 20 targets"});
+  }
+  std::set<std::string> courses;
+  for (int i = 0; i < s.training_targets_size() && i < 20; ++i) {
+    const auto& t = s.training_targets(i);
+    const std::string f = absl::StrCat("force_settings.training_targets[", i, "]");
+    auto r = CheckName("course", t.course(), force, true);
+    std::vector<absl::string_view> parts = absl::StrSplit(t.course(), '/');
+    if (r.has_value() || parts.size() != 4 || parts[2] != "courses") {
+      bad.push_back({f + ".course", "must be forces/{force}/courses/{course} of this force"});
+    } else if (!courses.insert(t.course()).second) {
+      bad.push_back({f + ".course", "each course may have one target only"});
+    }
+    if (t.display_name().size() > 200) {
+      bad.push_back({f + ".display_name", "must be at most 200 characters"});
+    }
+    std::set<int> roles;
+    if (t.roles_size() > 20) bad.push_back({f + ".roles", "at most 20 roles"});
+    for (int r2 : t.roles()) {
+      if (r2 == cv1::OFFICER_ROLE_UNSPECIFIED || !cv1::OfficerRole_IsValid(r2) ||
+          !roles.insert(r2).second) {
+        bad.push_back({f + ".roles", "roles must be set and distinct"});
+        break;
+      }
+    }
+    switch (t.target_case()) {
+      case v1::TrainingTarget::kOfficers:
+        if (t.officers() < 1 || t.officers() > 1000000) {
+          bad.push_back({f + ".officers", "must be 1-1000000"});
+        }
+        break;
+      case v1::TrainingTarget::kPercent:
+        if (!(t.percent() > 0 && t.percent() <= 100)) {
+          bad.push_back({f + ".percent", "must be more than 0 and at most 100"});
+        }
+        break;
+      default:
+        bad.push_back({f + ".target", "officers or percent is required"});
+    }
+  }
+  if (!bad.empty()) return InvalidArguments(bad);
+  return absl::OkStatus();
+}
+
+void FinishTargetStatus(v1::TrainingTargetStatus* s) {
+  const int64_t scope = s->officers_in_scope();
+  s->set_compliance_percent(scope == 0 ? 0.0
+                                       : 100.0 * static_cast<double>(s->officers_current()) /
+                                             static_cast<double>(scope));
+  int64_t required = 0;
+  if (s->target().target_case() == v1::TrainingTarget::kOfficers) {
+    required = s->target().officers();
+  } else if (s->target().target_case() == v1::TrainingTarget::kPercent) {
+    // Rounded up, with a little slack so that 10% of 50 is 5, not 6.
+    required = static_cast<int64_t>(
+        std::ceil(s->target().percent() * static_cast<double>(scope) / 100.0 - 1e-9));
+  }
+  s->set_target_officers_required(required);
+  s->set_target_met(s->officers_current() >= required);
+  s->set_shortfall(std::max<int64_t>(0, required - s->officers_current()));
+}
+
+std::string LastSegment(absl::string_view name) {
+  const size_t slash = name.rfind('/');
+  return std::string(slash == absl::string_view::npos ? name : name.substr(slash + 1));
+}
+
+}  // namespace outreach::metrics

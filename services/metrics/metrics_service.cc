@@ -1,0 +1,472 @@
+#include "services/metrics/metrics_service.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/calendar.h"
+#include "common/errors.h"
+#include "common/field_mask.h"
+#include "common/log.h"
+#include "common/resource_name.h"
+#include "common/store_support.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace outreach::metrics {
+namespace {
+
+const ResourcePattern& DashboardPattern() {
+  static const ResourcePattern p("forces/{force}/dashboard");
+  return p;
+}
+const ResourcePattern& SettingsPattern() {
+  static const ResourcePattern p("forces/{force}/settings");
+  return p;
+}
+
+grpc::Status ToGrpc(const absl::Status& s, absl::string_view method) {
+  return ToGrpcStatus(s, kErrorDomain, method);
+}
+
+grpc::Status Draining() {
+  google::rpc::Status rich;
+  rich.set_code(grpc::StatusCode::UNAVAILABLE);
+  rich.set_message("the server is shutting down; reconnect and continue");
+  google::rpc::ErrorInfo info;
+  info.set_reason("SERVER_DRAINING");
+  info.set_domain(kErrorDomain);
+  rich.add_details()->PackFrom(info);
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, rich.message(), rich.SerializeAsString());
+}
+
+// A dashboard request, validated.
+struct DashboardQuery {
+  std::string force;
+  DayRange days;
+  std::string area;
+};
+
+absl::StatusOr<DashboardQuery> ParseDashboard(const std::string& name, const v1::Period& period,
+                                              const std::string& area, absl::CivilDay today) {
+  auto ids = DashboardPattern().Parse("name", name);
+  if (!ids.ok()) return ids.status();
+  if (!IsValidArea(area)) return InvalidArgument("area", "must be 1-32 characters of [A-Za-z0-9-]");
+  auto days = ResolvePeriod("period", period, today);
+  if (!days.ok()) return days.status();
+  return DashboardQuery{(*ids)[0], *days, area};
+}
+
+// The reply depends on the clock while its period reaches into the future (certificates and
+// accreditations expire); such replies are cached per minute.
+std::string DashboardFingerprint(const DashboardQuery& q, absl::Time now) {
+  std::string fp =
+      absl::StrCat("d|", FormatDay(q.days.start), "|", FormatDay(q.days.end), "|", q.area);
+  if (StartOfLocalDay(q.days.end + 1) > now) {
+    absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
+  }
+  return fp;
+}
+
+}  // namespace
+
+MetricsServiceImpl::MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
+                                       std::unique_ptr<ReplyCache> cache, MetricsRegistry* registry)
+    : store_(std::move(store)), clock_(clock), cache_(std::move(cache)), registry_(registry) {}
+
+MetricsServiceImpl::~MetricsServiceImpl() { BeginDrain(); }
+
+void MetricsServiceImpl::BeginDrain() {
+  absl::MutexLock lock(&watch_mu_);
+  draining_ = true;
+  watch_cv_.SignalAll();
+}
+
+void MetricsServiceImpl::Changed(const std::string& force, int64_t version) {
+  if (cache_ != nullptr) cache_->Publish(force, version);
+  absl::MutexLock lock(&watch_mu_);
+  ++changes_;
+  watch_cv_.SignalAll();
+}
+
+grpc::Status MetricsServiceImpl::IngestEvents(grpc::ServerContext*,
+                                              const v1::IngestEventsRequest* request,
+                                              v1::IngestEventsResponse* response) {
+  constexpr char kMethod[] = "IngestEvents";
+  auto ids = ForcePattern().Parse("parent", request->parent());
+  if (!ids.ok()) return ToGrpc(ids.status(), kMethod);
+  if (request->events_size() == 0) {
+    return ToGrpc(InvalidArgument("events", "must hold 1-1000 events"), kMethod);
+  }
+  if (request->events_size() > 1000) {
+    return ToGrpc(InvalidArgument("events", "must hold at most 1000 events"), kMethod);
+  }
+  const std::string& force = (*ids)[0];
+  auto out = store_->Ingest(force, request->events(), clock_->Now());
+  if (!out.ok()) {
+    absl::Status s = out.status();
+    if (absl::IsUnavailable(s)) s = StorageUnavailable();
+    return ToGrpc(s, kMethod);
+  }
+  if (out->changed) Changed(force, out->data_version);
+  *response = std::move(out->response);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::Dashboard> MetricsServiceImpl::DashboardFor(const std::string& force,
+                                                               DayRange days,
+                                                               const std::string& area) {
+  const absl::Time now = clock_->Now();
+  DashboardQuery q{force, days, area};
+  const std::string fp = DashboardFingerprint(q, now);
+  v1::Dashboard d;
+  if (cache_ != nullptr && cache_->enabled()) {
+    if (auto hit = cache_->NearGet(force, fp); hit.has_value() && d.ParseFromString(*hit)) {
+      return d;
+    }
+    auto version = store_->DataVersion(force);
+    if (version.ok()) {
+      const int64_t generation = cache_->NoteVersion(force, *version);
+      if (auto hit = cache_->Get(force, *version, fp, generation);
+          hit.has_value() && d.ParseFromString(*hit)) {
+        return d;
+      }
+      auto computed = store_->ComputeDashboard(force, days, area, now);
+      if (!computed.ok()) return computed.status();
+      cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
+      return computed;
+    }
+  }
+  return store_->ComputeDashboard(force, days, area, now);
+}
+
+absl::StatusOr<v1::Dashboard> MetricsServiceImpl::Dashboard(
+    const v1::GetDashboardRequest& request) {
+  auto q =
+      ParseDashboard(request.name(), request.period(), request.area(), LocalDay(clock_->Now()));
+  if (!q.ok()) return q.status();
+  auto d = DashboardFor(q->force, q->days, q->area);
+  if (!d.ok()) return d.status();
+  d->set_name(request.name());
+  *d->mutable_period() = request.period();
+  return d;
+}
+
+grpc::Status MetricsServiceImpl::GetDashboard(grpc::ServerContext*,
+                                              const v1::GetDashboardRequest* request,
+                                              v1::Dashboard* response) {
+  auto d = Dashboard(*request);
+  if (!d.ok()) return ToGrpc(d.status(), "GetDashboard");
+  *response = std::move(*d);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsServiceImpl::WatchDashboard(grpc::ServerContext* context,
+                                                const v1::WatchDashboardRequest* request,
+                                                grpc::ServerWriter<v1::Dashboard>* writer) {
+  constexpr char kMethod[] = "WatchDashboard";
+  constexpr absl::Duration kMinGap = absl::Milliseconds(500);
+  constexpr absl::Duration kPoll = absl::Milliseconds(200);
+  auto first =
+      ParseDashboard(request->name(), request->period(), request->area(), LocalDay(clock_->Now()));
+  if (!first.ok()) return ToGrpc(first.status(), kMethod);
+  const std::string force = first->force;
+  int64_t sent_version = -1;
+  std::optional<DayRange> sent_days;
+  absl::Time sent_at = absl::InfinitePast();
+  int64_t seen_changes = -1;
+  for (;;) {
+    {
+      absl::MutexLock lock(&watch_mu_);
+      if (draining_) return Draining();
+      if (context->IsCancelled()) return grpc::Status::CANCELLED;
+      if (seen_changes == changes_) {
+        // Wake on a local ingest, a drain, or the poll (other replicas, midnight, cancel).
+        watch_cv_.WaitWithTimeout(&watch_mu_, kPoll);
+        if (draining_) return Draining();
+      }
+      seen_changes = changes_;
+    }
+    if (context->IsCancelled()) return grpc::Status::CANCELLED;
+    // With no anchor the period follows "today".
+    auto days = ResolvePeriod("period", request->period(), LocalDay(clock_->Now()));
+    if (!days.ok()) return ToGrpc(days.status(), kMethod);
+    auto version = store_->DataVersion(force);
+    if (!version.ok()) continue;  // the store is busy: try again on the next poll
+    if (*version == sent_version && sent_days == *days) continue;
+    // Coalesce: at most one message per kMinGap.
+    const absl::Duration since = absl::Now() - sent_at;
+    if (since < kMinGap) {
+      absl::MutexLock lock(&watch_mu_);
+      watch_mu_.AwaitWithTimeout(absl::Condition(&draining_), kMinGap - since);
+      if (draining_) return Draining();
+    }
+    auto d = DashboardFor(force, *days, first->area);
+    if (!d.ok()) continue;
+    d->set_name(request->name());
+    *d->mutable_period() = request->period();
+    if (!writer->Write(*d)) return grpc::Status::CANCELLED;
+    sent_version = d->data_version();
+    sent_days = *days;
+    sent_at = absl::Now();
+  }
+}
+
+grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext*,
+                                             const v1::QuerySeriesRequest* request,
+                                             v1::QuerySeriesResponse* response) {
+  constexpr char kMethod[] = "QuerySeries";
+  auto ids = ForcePattern().Parse("parent", request->parent());
+  if (!ids.ok()) return ToGrpc(ids.status(), kMethod);
+  const std::string& force = (*ids)[0];
+  std::vector<FieldViolation> bad;
+  if (request->metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(request->metric())) {
+    bad.push_back({"metric", "is required"});
+  }
+  if (!v1::GroupBy_IsValid(request->group_by()) ||
+      (v1::Metric_IsValid(request->metric()) && request->metric() != v1::METRIC_UNSPECIFIED &&
+       !SupportsGroupBy(request->metric(), request->group_by()))) {
+    bad.push_back({"group_by", "is not supported by this metric"});
+  }
+  if (!IsValidArea(request->area())) {
+    bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
+  }
+  if (!request->course().empty()) {
+    auto course =
+        ResourcePattern("forces/{force}/courses/{course}").Parse("course", request->course());
+    if (!course.ok() || (*course)[0] != force) {
+      bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
+    } else if (v1::Metric_IsValid(request->metric()) &&
+               FamilyOf(request->metric()) != MetricFamily::kTraining) {
+      bad.push_back({"course", "applies to training metrics only"});
+    }
+  }
+  if (!request->has_date_range()) bad.push_back({"date_range", "is required"});
+  if (!bad.empty()) return ToGrpc(InvalidArguments(bad), kMethod);
+  auto range = ParseDateRange("date_range", request->date_range());
+  if (!range.ok()) return ToGrpc(range.status(), kMethod);
+  auto buckets = MakeBuckets(request->granularity(), *range);
+  if (!buckets.ok()) return ToGrpc(buckets.status(), kMethod);
+
+  const absl::Time now = clock_->Now();
+  std::string fp =
+      absl::StrCat("s|", request->metric(), "|", request->granularity(), "|", request->group_by(),
+                   "|", FormatDay(range->start), "|", FormatDay(range->end), "|", request->area(),
+                   "|", request->course());
+  if (StartOfLocalDay(range->end + 1) > now)
+    absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
+  if (cache_ != nullptr && cache_->enabled()) {
+    if (auto hit = cache_->NearGet(force, fp); hit.has_value() && response->ParseFromString(*hit)) {
+      return grpc::Status::OK;
+    }
+    auto version = store_->DataVersion(force);
+    if (version.ok()) {
+      const int64_t generation = cache_->NoteVersion(force, *version);
+      if (auto hit = cache_->Get(force, *version, fp, generation);
+          hit.has_value() && response->ParseFromString(*hit)) {
+        return grpc::Status::OK;
+      }
+      auto computed = store_->ComputeSeries(force, *request, *buckets, now);
+      if (!computed.ok()) return ToGrpc(computed.status(), kMethod);
+      cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
+      *response = std::move(*computed);
+      return grpc::Status::OK;
+    }
+  }
+  auto computed = store_->ComputeSeries(force, *request, *buckets, now);
+  if (!computed.ok()) return ToGrpc(computed.status(), kMethod);
+  *response = std::move(*computed);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsServiceImpl::GetForceSettings(grpc::ServerContext*,
+                                                  const v1::GetForceSettingsRequest* request,
+                                                  v1::ForceSettings* response) {
+  auto ids = SettingsPattern().Parse("name", request->name());
+  if (!ids.ok()) return ToGrpc(ids.status(), "GetForceSettings");
+  auto s = store_->GetSettings((*ids)[0]);
+  if (!s.ok()) return ToGrpc(s.status(), "GetForceSettings");
+  *response = std::move(*s);
+  return grpc::Status::OK;
+}
+
+grpc::Status MetricsServiceImpl::UpdateForceSettings(grpc::ServerContext*,
+                                                     const v1::UpdateForceSettingsRequest* request,
+                                                     v1::ForceSettings* response) {
+  constexpr char kMethod[] = "UpdateForceSettings";
+  const v1::ForceSettings& in = request->force_settings();
+  auto ids = SettingsPattern().Parse("force_settings.name", in.name());
+  if (!ids.ok()) return ToGrpc(ids.status(), kMethod);
+  const std::string& force = (*ids)[0];
+  auto paths = ValidateUpdateMask(request->update_mask(), {"display_name", "training_targets",
+                                                           "school_coverage_target_percent"});
+  if (!paths.ok()) return ToGrpc(paths.status(), kMethod);
+  if (in.etag().empty()) {
+    return ToGrpc(InvalidArgument("force_settings.etag", "is required (read the settings first)"),
+                  kMethod);
+  }
+  if (absl::Status s = ValidateSettings(in, force); !s.ok()) return ToGrpc(s, kMethod);
+  int64_t version = 0;
+  auto out = store_->UpdateSettings(force, in, *paths, clock_->Now(), &version);
+  if (!out.ok()) return ToGrpc(out.status(), kMethod);
+  Changed(force, version);
+  *response = std::move(*out);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(
+    const std::multimap<std::string, std::string>& query) {
+  auto get = [&](const std::string& key) -> std::string {
+    auto it = query.find(key);
+    return it == query.end() ? "" : it->second;
+  };
+  v1::GetDashboardRequest req;
+  const std::string force = get("force");
+  if (!IsValidResourceId(force)) return InvalidArgument("force", "a force id is required");
+  req.set_name(absl::StrCat("forces/", force, "/dashboard"));
+  req.set_area(get("area"));
+  std::string kind = absl::AsciiStrToUpper(get("period"));
+  if (kind.empty()) kind = "ACADEMIC_YEAR";
+  v1::PeriodKind k;
+  if (!v1::PeriodKind_Parse(absl::StrCat("PERIOD_KIND_", kind), &k) ||
+      k == v1::PERIOD_KIND_UNSPECIFIED) {
+    return InvalidArgument("period",
+                           "DAY_RANGE, WEEK, MONTH, TERM, ACADEMIC_YEAR or "
+                           "FINANCIAL_YEAR");
+  }
+  req.mutable_period()->set_kind(k);
+  auto parse_day = [](const std::string& field, const std::string& text,
+                      cv1::Date* out) -> absl::Status {
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(text, &day)) return InvalidArgument(field, "must be YYYY-MM-DD");
+    *out = ToProtoDate(day);
+    return absl::OkStatus();
+  };
+  if (!get("anchor").empty()) {
+    if (auto s = parse_day("anchor", get("anchor"), req.mutable_period()->mutable_anchor_date());
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!get("start").empty() || !get("end").empty()) {
+    auto* r = req.mutable_period()->mutable_date_range();
+    if (auto s = parse_day("start", get("start"), r->mutable_start_date()); !s.ok()) return s;
+    if (auto s = parse_day("end", get("end"), r->mutable_end_date()); !s.ok()) return s;
+  }
+  return req;
+}
+
+void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
+  runtime.AddHttpRoute("/dashboard", [this](const std::multimap<std::string, std::string>& q) {
+    HttpResponse res;
+    res.content_type = "application/json";
+    auto req = DashboardRequestFromQuery(q);
+    absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
+    if (!d.ok()) {
+      const bool bad = absl::IsInvalidArgument(d.status());
+      res.status = bad ? 400 : 503;
+      std::string detail = IsPublicError(d.status()) ? std::string(d.status().message())
+                                                     : "the dashboard is unavailable";
+      auto fields = FieldViolations(d.status());
+      if (!fields.empty()) detail = absl::StrCat(fields[0].field, ": ", fields[0].description);
+      google::protobuf::Value v;
+      v.set_string_value(detail);
+      std::string quoted;
+      (void)google::protobuf::util::MessageToJsonString(v, &quoted);
+      res.body = absl::StrCat("{\"error\":", quoted, "}\n");
+      return res;
+    }
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    options.add_whitespace = true;
+    if (!google::protobuf::util::MessageToJsonString(*d, &res.body, options).ok()) {
+      res.status = 500;
+      res.body = "{\"error\":\"encoding failed\"}\n";
+    }
+    return res;
+  });
+
+  MetricsRegistry& m = runtime.metrics();
+  struct Gauge {
+    const char* name;
+    const char* help;
+    std::function<double(const v1::Dashboard&)> value;
+  };
+  static const std::vector<Gauge>* gauges = new std::vector<Gauge>{
+      {"outreach_kpi_workshops_delivered", "Workshops delivered, academic year to date.",
+       [](const v1::Dashboard& d) { return d.workshops().workshops_delivered(); }},
+      {"outreach_kpi_pupils_reached", "Pupils reached, academic year to date.",
+       [](const v1::Dashboard& d) { return d.workshops().pupils_reached(); }},
+      {"outreach_kpi_parents_reached", "Parents and carers reached, academic year to date.",
+       [](const v1::Dashboard& d) { return d.workshops().parents_reached(); }},
+      {"outreach_kpi_staff_reached", "Teachers and staff reached, academic year to date.",
+       [](const v1::Dashboard& d) { return d.workshops().staff_reached(); }},
+      {"outreach_kpi_schools_covered_percent", "Schools covered of total (%), academic year.",
+       [](const v1::Dashboard& d) { return d.workshops().schools_covered_percent(); }},
+      {"outreach_kpi_safeguarding_disclosures", "Safeguarding disclosures, academic year.",
+       [](const v1::Dashboard& d) { return d.workshops().safeguarding_disclosures(); }},
+      {"outreach_kpi_officers_trained", "Officers trained, academic year to date.",
+       [](const v1::Dashboard& d) { return d.training().officers_trained(); }},
+      {"outreach_kpi_officers_current", "Active officers holding a current certificate.",
+       [](const v1::Dashboard& d) { return d.training().officers_current(); }},
+      {"outreach_kpi_compliance_percent", "Headline training target compliance (%).",
+       [](const v1::Dashboard& d) {
+         return d.training().targets_size() > 0 ? d.training().targets(0).compliance_percent()
+                                                : 0.0;
+       }},
+      {"outreach_kpi_campaign_impressions", "Campaign impressions, academic year to date.",
+       [](const v1::Dashboard& d) { return d.campaigns().impressions(); }},
+      {"outreach_kpi_campaign_reach", "Campaign reach (sum of daily), academic year.",
+       [](const v1::Dashboard& d) { return d.campaigns().reach(); }},
+      {"outreach_kpi_campaign_engagement_rate", "Campaign engagements / impressions.",
+       [](const v1::Dashboard& d) { return d.campaigns().engagement_rate(); }},
+      {"outreach_kpi_data_version", "The force's data version.",
+       [](const v1::Dashboard& d) { return static_cast<double>(d.data_version()); }},
+  };
+  for (const auto& g : *gauges) m.DefineGauge(g.name, g.help);
+  m.AddRefresher([this](MetricsRegistry& reg) {
+    auto forces = store_->ListForces(50);
+    if (!forces.ok()) return;
+    const DayRange year = AcademicYearOfDay(LocalDay(clock_->Now()));
+    for (const auto& force : *forces) {
+      std::vector<std::string> areas = {""};
+      if (auto more = store_->ListAreas(force, 50); more.ok()) {
+        areas.insert(areas.end(), more->begin(), more->end());
+      }
+      for (const auto& area : areas) {
+        auto d = DashboardFor(force, year, area);
+        if (!d.ok()) continue;
+        for (const auto& g : *gauges) {
+          reg.Set(g.name, {{"force", force}, {"area", area.empty() ? "all" : area}}, g.value(*d));
+        }
+      }
+    }
+  });
+}
+
+std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& context,
+                                                       const CacheOptions& cache_options) {
+  std::unique_ptr<ReplyCache> cache;
+  if (cache_options.redis_address != "off") {
+    cache = std::make_unique<ReplyCache>(cache_options, context.metrics);
+  }
+  return std::make_unique<MetricsServiceImpl>(NewSqlMetricsStore(context.db), context.clock,
+                                              std::move(cache), context.metrics);
+}
+
+ServiceSpec MetricsServiceSpec() {
+  ServiceSpec spec;
+  spec.name = "metrics";
+  spec.health_name = "outreach.metrics.v1.MetricsService";
+  spec.default_grpc_address = "127.0.0.1:50054";
+  spec.default_http_address = "127.0.0.1:9104";
+  spec.schema = {CommonMigrations(), MetricsMigrations()};
+  spec.make_service = [](const ServiceContext& context) -> std::unique_ptr<grpc::Service> {
+    return MakeMetricsService(context, CacheOptions{});
+  };
+  return spec;
+}
+
+}  // namespace outreach::metrics

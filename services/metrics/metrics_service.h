@@ -1,0 +1,81 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/server.h"
+#include "common/service_main.h"
+#include "outreach/metrics/v1/metrics.grpc.pb.h"
+#include "services/metrics/cache.h"
+#include "services/metrics/store.h"
+
+namespace outreach::metrics {
+
+// outreach.metrics.v1.MetricsService: proto <-> domain, the reply cache, and WatchDashboard.
+class MetricsServiceImpl final : public v1::MetricsService::Service {
+ public:
+  // `cache` may be null (no caching). `registry` may be null.
+  MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
+                     std::unique_ptr<ReplyCache> cache, MetricsRegistry* registry);
+  ~MetricsServiceImpl() override;
+
+  grpc::Status IngestEvents(grpc::ServerContext* context, const v1::IngestEventsRequest* request,
+                            v1::IngestEventsResponse* response) override;
+  grpc::Status GetDashboard(grpc::ServerContext* context, const v1::GetDashboardRequest* request,
+                            v1::Dashboard* response) override;
+  grpc::Status WatchDashboard(grpc::ServerContext* context,
+                              const v1::WatchDashboardRequest* request,
+                              grpc::ServerWriter<v1::Dashboard>* writer) override;
+  grpc::Status QuerySeries(grpc::ServerContext* context, const v1::QuerySeriesRequest* request,
+                           v1::QuerySeriesResponse* response) override;
+  grpc::Status GetForceSettings(grpc::ServerContext* context,
+                                const v1::GetForceSettingsRequest* request,
+                                v1::ForceSettings* response) override;
+  grpc::Status UpdateForceSettings(grpc::ServerContext* context,
+                                   const v1::UpdateForceSettingsRequest* request,
+                                   v1::ForceSettings* response) override;
+
+  // The dashboard as GetDashboard computes it (cache included); for the HTTP route.
+  absl::StatusOr<v1::Dashboard> Dashboard(const v1::GetDashboardRequest& request);
+  // Ends every WatchDashboard stream with UNAVAILABLE SERVER_DRAINING; call before the server's
+  // Shutdown so that drain does not wait for the streams' deadline.
+  void BeginDrain();
+  // Adds the /dashboard JSON route and the KPI gauges (academic year to date, by force and area)
+  // to a runtime before Start.
+  void RegisterHttp(ServerRuntime& runtime);
+
+  ReplyCache* cache() { return cache_.get(); }
+  MetricsStore* store() { return store_.get(); }
+
+ private:
+  absl::StatusOr<v1::Dashboard> DashboardFor(const std::string& force, DayRange days,
+                                             const std::string& area);
+  void Changed(const std::string& force, int64_t version);
+
+  std::unique_ptr<MetricsStore> store_;
+  const Clock* clock_;
+  std::unique_ptr<ReplyCache> cache_;
+  MetricsRegistry* registry_;
+  absl::Mutex watch_mu_;
+  absl::CondVar watch_cv_;
+  int64_t changes_ ABSL_GUARDED_BY(watch_mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(watch_mu_) = false;
+};
+
+// Builds the service over a context's store and clock with `cache_options` ("off" = no cache).
+std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& context,
+                                                       const CacheOptions& cache_options);
+
+// The spec of the metrics service with the cache off (ServiceHarness, tests).
+ServiceSpec MetricsServiceSpec();
+
+// Parses the /dashboard query (force, period, anchor, start, end, area) into a request.
+absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(
+    const std::multimap<std::string, std::string>& query);
+
+}  // namespace outreach::metrics

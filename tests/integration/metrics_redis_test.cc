@@ -1,0 +1,399 @@
+// The metrics service against a real redis-server started by the fixture on a free loopback
+// port: cache hits, invalidation after ingest, TTL, Redis killed and back, two replicas sharing
+// one Redis, a lost pub/sub connection, and the HTTP monitor routes.
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/redis.h"
+#include "common/store_support.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "services/metrics/metrics_service.h"
+#include "tests/support/process.h"
+#include "tests/support/service_harness.h"
+#include "tests/support/temp_dir.h"
+#include "tests/unit/metrics_test_events.h"
+
+namespace outreach::metrics {
+namespace {
+
+using ::outreach::testing::ChildProcess;
+using ::outreach::testing::Ctx;
+using ::outreach::testing::ReasonOf;
+using testing::Utc;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Polls `done` every 20 ms for up to 10 s (waiting for asynchronous effects, not timing them).
+bool Eventually(const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return done();
+}
+
+// A real redis-server in a temporary directory; killed (-9) on destruction.
+class RedisServer {
+ public:
+  explicit RedisServer(const std::string& dir) : dir_(dir), port_(FreePort()) { Start(); }
+  void Start() {
+    process_ = std::make_unique<ChildProcess>(
+        "/usr/bin/redis-server",
+        std::vector<std::string>{"--port", absl::StrCat(port_), "--bind", "127.0.0.1", "--dir",
+                                 dir_, "--save", "", "--appendonly", "no", "--logfile",
+                                 dir_ + "/redis.log"});
+    ASSERT_TRUE(process_->Start());
+    redis::Options o;
+    o.port = port_;
+    o.retry_interval = absl::ZeroDuration();
+    redis::Client probe(o);
+    ASSERT_TRUE(Eventually([&] { return probe.Command({"PING"}).ok(); })) << "redis not up";
+  }
+  void Kill() {
+    process_->Signal(SIGKILL);
+    process_->Wait(absl::Seconds(5));
+    process_.reset();
+  }
+  void Signal(int sig) { process_->Signal(sig); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  absl::StatusOr<redis::Reply> Command(const std::vector<std::string>& args) {
+    redis::Options o;
+    o.port = port_;
+    o.command_timeout = absl::Seconds(1);
+    redis::Client c(o);
+    return c.Command(args);
+  }
+
+ private:
+  std::string dir_;
+  int port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// One metrics replica: its own server and cache, over a shared SQLite file.
+class Replica {
+ public:
+  Replica(const std::string& db_path, FakeClock* clock, CacheOptions cache,
+          bool with_http = false) {
+    auto db = db::Database::Open(db_path, MetricsServiceSpec().schema);
+    EXPECT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    RuntimeConfig config;
+    config.service_name = "metrics";
+    config.drain_timeout = absl::Seconds(2);
+    if (with_http) config.http_address = "127.0.0.1:0";
+    runtime_ = std::make_unique<ServerRuntime>(config);
+    ServiceContext context{db_.get(), clock, &page_tokens_, &runtime_->metrics()};
+    service_ = MakeMetricsService(context, cache);
+    service_->RegisterHttp(*runtime_);
+    runtime_->AddService(service_.get(), "outreach.metrics.v1.MetricsService",
+                         [this] { return db_->Ping(); });
+    EXPECT_TRUE(runtime_->Start().ok());
+    stub_ = v1::MetricsService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", runtime_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+  ~Replica() {
+    service_->BeginDrain();
+    runtime_->Shutdown();
+  }
+
+  v1::IngestEventsResponse Ingest(std::vector<ev::OutreachEvent> events) {
+    v1::IngestEventsRequest req;
+    req.set_parent("forces/derbyshire");
+    for (auto& e : events) *req.add_events() = std::move(e);
+    v1::IngestEventsResponse resp;
+    grpc::Status s = stub_->IngestEvents(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+  v1::Dashboard Dashboard() {
+    v1::GetDashboardRequest req;
+    req.set_name("forces/derbyshire/dashboard");
+    req.mutable_period()->set_kind(v1::PERIOD_KIND_ACADEMIC_YEAR);
+    *req.mutable_period()->mutable_anchor_date() = ToProtoDate(testing::D(2024, 10, 1));
+    v1::Dashboard d;
+    grpc::Status s = stub_->GetDashboard(Ctx().get(), req, &d);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return d;
+  }
+  v1::QuerySeriesResponse Series() {
+    v1::QuerySeriesRequest req;
+    req.set_parent("forces/derbyshire");
+    req.set_metric(v1::METRIC_WORKSHOPS_DELIVERED);
+    req.set_granularity(v1::GRANULARITY_MONTH);
+    *req.mutable_date_range()->mutable_start_date() = ToProtoDate(testing::D(2024, 9, 1));
+    *req.mutable_date_range()->mutable_end_date() = ToProtoDate(testing::D(2024, 12, 31));
+    v1::QuerySeriesResponse r;
+    grpc::Status s = stub_->QuerySeries(Ctx().get(), req, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return r;
+  }
+  const ReplyCache::Stats& stats() { return service_->cache()->stats(); }
+  ReplyCache& cache() { return *service_->cache(); }
+  MetricsServiceImpl& service() { return *service_; }
+  v1::MetricsService::Stub& stub() { return *stub_; }
+  ServerRuntime& runtime() { return *runtime_; }
+
+ private:
+  PageTokenCodec page_tokens_{"k"};
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<ServerRuntime> runtime_;
+  std::unique_ptr<MetricsServiceImpl> service_;
+  std::unique_ptr<v1::MetricsService::Stub> stub_;
+};
+
+ev::OutreachEvent Workshop(int i) {
+  testing::Delivery d;
+  d.workshop = absl::StrCat("w", i);
+  d.delivered = Utc(2024, 10, 1) + absl::Minutes(i);
+  return testing::Delivered(absl::StrCat("e", i), d);
+}
+
+class MetricsRedisTest : public ::testing::Test {
+ protected:
+  MetricsRedisTest() : redis_(dir_.path()) {}
+
+  CacheOptions Cache(bool near = true) {
+    CacheOptions o;
+    o.redis_address = redis_.address();
+    o.near_cache = near;
+    o.retry_interval = absl::Milliseconds(100);
+    o.key_prefix = "test";
+    return o;
+  }
+  std::string DbPath() const { return dir_.File("metrics.db"); }
+
+  TempDir dir_;
+  FakeClock clock_{Utc(2025, 1, 15)};
+  RedisServer redis_;
+};
+
+TEST_F(MetricsRedisTest, HitThenInvalidationAfterIngest) {
+  Replica r(DbPath(), &clock_, Cache());
+  ASSERT_TRUE(Eventually([&] { return r.cache().subscribed(); }));
+  r.Ingest({Workshop(1)});
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(r.stats().misses.load(), 1);
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(r.stats().near_hits.load(), 1);
+  // The reply is in Redis under the version it was computed from, with a TTL.
+  auto keys = redis_.Command({"KEYS", "test:reply:derbyshire:1:*"});
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->elements.size(), 1u);
+  auto ttl = redis_.Command({"PTTL", keys->elements[0].str});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 60000);
+  // The shared version follows the store.
+  auto version = redis_.Command({"GET", r.cache().VersionKey("derbyshire")});
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->str, "1");
+
+  // An acknowledged ingest is visible to the very next read.
+  r.Ingest({Workshop(2)});
+  v1::Dashboard after = r.Dashboard();
+  EXPECT_EQ(after.workshops().workshops_delivered(), 2);
+  EXPECT_EQ(after.data_version(), 2);
+  EXPECT_EQ(r.stats().misses.load(), 2);
+  // Series are cached the same way.
+  EXPECT_EQ(r.Series().series(0).points(1).value(), 2);
+  EXPECT_EQ(r.Series().series(0).points(1).value(), 2);
+  EXPECT_EQ(r.stats().near_hits.load(), 2);
+}
+
+TEST_F(MetricsRedisTest, RedisLevelHitsAndTtl) {
+  CacheOptions o = Cache(/*near=*/false);
+  o.ttl = absl::Milliseconds(300);
+  Replica r(DbPath(), &clock_, o);
+  r.Ingest({Workshop(1)});
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(r.stats().misses.load(), 1);
+  EXPECT_EQ(r.stats().redis_hits.load(), 1);
+  EXPECT_EQ(r.stats().near_hits.load(), 0);
+  auto keys = redis_.Command({"KEYS", "test:reply:*"});
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->elements.size(), 1u);
+  const std::string key = keys->elements[0].str;
+  auto ttl = redis_.Command({"PTTL", key});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 300);
+  // The entry expires by itself; the next read computes again.
+  ASSERT_TRUE(Eventually([&] { return redis_.Command({"EXISTS", key})->integer == 0; }));
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(r.stats().misses.load(), 2);
+}
+
+TEST_F(MetricsRedisTest, RedisDownStillServesAndCacheReturnsWithRedis) {
+  Replica r(DbPath(), &clock_, Cache());
+  ASSERT_TRUE(Eventually([&] { return r.cache().subscribed(); }));
+  r.Ingest({Workshop(1)});
+  r.Dashboard();
+  r.Dashboard();
+  EXPECT_EQ(r.stats().near_hits.load(), 1);
+
+  redis_.Kill();
+  ASSERT_TRUE(Eventually([&] { return !r.cache().subscribed(); }));
+  // Ingest and reads keep working, from the store, with correct numbers.
+  EXPECT_EQ(r.Ingest({Workshop(2)}).accepted(), 1);
+  for (int i = 0; i < 3; ++i) {
+    v1::Dashboard d = r.Dashboard();
+    EXPECT_EQ(d.workshops().workshops_delivered(), 2);
+  }
+  EXPECT_GT(r.stats().errors.load(), 0);
+  EXPECT_EQ(r.stats().near_hits.load(), 1);  // the near-cache is off while unsubscribed
+
+  redis_.Start();
+  ASSERT_TRUE(Eventually([&] { return r.cache().subscribed(); }));
+  // The client reconnects by itself: the cache is used again.
+  ASSERT_TRUE(Eventually([&] {
+    r.Dashboard();
+    return r.stats().near_hits.load() >= 2;
+  }));
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 2);
+}
+
+TEST_F(MetricsRedisTest, SlowRedisNeverFailsACall) {
+  CacheOptions o = Cache();
+  o.command_timeout = absl::Milliseconds(50);
+  Replica r(DbPath(), &clock_, o);
+  r.Ingest({Workshop(1)});
+  redis_.Signal(SIGSTOP);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(r.Ingest({Workshop(2)}).accepted(), 1);
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 2);
+  EXPECT_GT(r.stats().errors.load(), 0);
+  // A stalled server answers no PING: the subscription counts as lost and the near-cache is off.
+  ASSERT_TRUE(Eventually([&] { return !r.cache().subscribed(); }));
+  const int64_t near_hits = r.stats().near_hits.load();
+  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 2);
+  EXPECT_EQ(r.stats().near_hits.load(), near_hits);
+  redis_.Signal(SIGCONT);
+  ASSERT_TRUE(Eventually([&] { return r.cache().subscribed(); }));
+}
+
+TEST_F(MetricsRedisTest, TwoReplicasNeverServeOlderThanAnAcknowledgedIngest) {
+  Replica a(DbPath(), &clock_, Cache());
+  Replica b(DbPath(), &clock_, Cache());
+  ASSERT_TRUE(Eventually([&] { return a.cache().subscribed() && b.cache().subscribed(); }));
+  a.Ingest({Workshop(0)});
+  for (int round = 1; round <= 5; ++round) {
+    // B holds the current dashboard in its near-cache.
+    b.Dashboard();
+    ASSERT_EQ(b.Dashboard().workshops().workshops_delivered(), round);
+    const int64_t hits = b.stats().near_hits.load();
+    EXPECT_GE(hits, round);
+    // A acknowledges an ingest; once B has the invalidation, B never answers older data.
+    v1::IngestEventsResponse ack = a.Ingest({Workshop(round)});
+    ASSERT_EQ(ack.accepted(), 1);
+    const int64_t acked_version = round + 1;
+    ASSERT_TRUE(Eventually([&] { return b.cache().KnownVersion("derbyshire") >= acked_version; }));
+    v1::Dashboard d = b.Dashboard();
+    EXPECT_EQ(d.data_version(), acked_version);
+    EXPECT_EQ(d.workshops().workshops_delivered(), round + 1);
+  }
+  // And A shares B's computed replies through Redis.
+  const int64_t redis_hits = a.stats().redis_hits.load();
+  a.Dashboard();
+  EXPECT_EQ(a.stats().redis_hits.load(), redis_hits + 1);
+}
+
+TEST_F(MetricsRedisTest, LostSubscriptionDropsTheNearCache) {
+  Replica a(DbPath(), &clock_, Cache());
+  CacheOptions off;  // a writer that never publishes (e.g. a replica cut off from Redis)
+  Replica writer(DbPath(), &clock_, off);
+  ASSERT_TRUE(Eventually([&] { return a.cache().subscribed(); }));
+  writer.Ingest({Workshop(1)});
+  a.Dashboard();
+  EXPECT_EQ(a.Dashboard().workshops().workshops_delivered(), 1);
+  EXPECT_EQ(a.stats().near_hits.load(), 1);
+  // A change A is never told about...
+  writer.Ingest({Workshop(2)});
+  // ...then A's subscription is cut: it may have missed invalidations, so it drops L1.
+  const int64_t lost = a.stats().disconnects.load();
+  auto killed = redis_.Command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  ASSERT_TRUE(killed.ok());
+  EXPECT_GE(killed->integer, 1);
+  ASSERT_TRUE(Eventually([&] { return a.stats().disconnects.load() > lost; }));
+  EXPECT_EQ(a.Dashboard().workshops().workshops_delivered(), 2);
+  ASSERT_TRUE(Eventually([&] { return a.cache().subscribed(); }));
+  EXPECT_EQ(a.Dashboard().workshops().workshops_delivered(), 2);
+}
+
+TEST_F(MetricsRedisTest, WatchUpdatesAfterIngestAndEndsOnDrain) {
+  Replica r(DbPath(), &clock_, Cache());
+  v1::WatchDashboardRequest req;
+  req.set_name("forces/derbyshire/dashboard");
+  req.mutable_period()->set_kind(v1::PERIOD_KIND_ACADEMIC_YEAR);
+  *req.mutable_period()->mutable_anchor_date() = ToProtoDate(testing::D(2024, 10, 1));
+  auto ctx = Ctx();
+  auto reader = r.stub().WatchDashboard(ctx.get(), req);
+  v1::Dashboard d;
+  ASSERT_TRUE(reader->Read(&d));
+  EXPECT_EQ(d.workshops().workshops_delivered(), 0);
+  r.Ingest({Workshop(1)});
+  ASSERT_TRUE(reader->Read(&d));
+  EXPECT_EQ(d.workshops().workshops_delivered(), 1);
+  r.service().BeginDrain();
+  while (reader->Read(&d)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ReasonOf(s), "SERVER_DRAINING");
+}
+
+TEST_F(MetricsRedisTest, HttpDashboardJsonAndPrometheusGauges) {
+  Replica r(DbPath(), &clock_, Cache(), /*with_http=*/true);
+  r.Ingest({testing::Venue("v1", "derbyshire", "school-a", cv1::VENUE_KIND_SECONDARY, "north",
+                           Utc(2024, 9, 1)),
+            Workshop(1)});
+  httplib::Client http("127.0.0.1", r.runtime().http_port());
+  auto res = http.Get("/dashboard?force=derbyshire&period=ACADEMIC_YEAR&anchor=2024-10-01");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  v1::Dashboard parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &parsed).ok()) << res->body;
+  EXPECT_EQ(parsed.workshops().workshops_delivered(), 1);
+  EXPECT_THAT(res->body, ::testing::HasSubstr("\"workshopsDelivered\": \"1\""));
+
+  auto bad = http.Get("/dashboard?force=derbyshire&period=FORTNIGHT");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, ::testing::HasSubstr("period"));
+
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              ::testing::HasSubstr("outreach_kpi_workshops_delivered{force=\"derbyshire\",area="
+                                   "\"all\"} 1"));
+  EXPECT_THAT(metrics->body,
+              ::testing::HasSubstr("outreach_kpi_pupils_reached{force=\"derbyshire\",area="
+                                   "\"north\"} 30"));
+  EXPECT_THAT(metrics->body, ::testing::HasSubstr("outreach_metrics_cache_requests_total"));
+}
+
+}  // namespace
+}  // namespace outreach::metrics

@@ -1,0 +1,14 @@
+# Tests of the metrics service (owned with services/metrics).
+set(metrics_test_libs outreach_metrics outreach_test_support)
+outreach_test(metrics_domain_test LABEL unit SOURCES unit/metrics_domain_test.cc
+  LIBS ${metrics_test_libs})
+outreach_test(metrics_store_test LABEL unit SOURCES unit/metrics_store_test.cc
+  LIBS ${metrics_test_libs})
+outreach_test(metrics_service_test LABEL service SOURCES service/metrics_service_test.cc
+  LIBS ${metrics_test_libs})
+# Against a real redis-server the fixture starts on a free loopback port.
+outreach_test(metrics_redis_test LABEL integration SOURCES integration/metrics_redis_test.cc
+  LIBS ${metrics_test_libs} PkgConfig::HTTPLIB TIMEOUT 120)
+outreach_test(metrics_process_test LABEL e2e SOURCES e2e/metrics_process_test.cc
+  LIBS ${metrics_test_libs} ENV "METRICS_BINARY=$<TARGET_FILE:metrics>")
+add_dependencies(metrics_process_test metrics)

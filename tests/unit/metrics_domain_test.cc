@@ -1,0 +1,307 @@
+#include "common/calendar.h"
+#include "common/errors.h"
+#include "gtest/gtest.h"
+#include "services/metrics/domain.h"
+#include "tests/unit/metrics_test_events.h"
+
+namespace outreach::metrics {
+namespace {
+
+using testing::D;
+using testing::Utc;
+
+v1::Period Anchored(v1::PeriodKind kind, absl::CivilDay anchor) {
+  v1::Period p;
+  p.set_kind(kind);
+  *p.mutable_anchor_date() = ToProtoDate(anchor);
+  return p;
+}
+
+DayRange Days(absl::CivilDay a, absl::CivilDay b) { return {a, b}; }
+
+TEST(MetricsPeriodTest, ResolvesEveryKind) {
+  const absl::CivilDay today(2025, 1, 15);  // a Wednesday
+  struct Case {
+    v1::PeriodKind kind;
+    absl::CivilDay anchor;
+    DayRange want;
+  } cases[] = {
+      {v1::PERIOD_KIND_WEEK, D(2025, 1, 15), Days(D(2025, 1, 13), D(2025, 1, 19))},
+      {v1::PERIOD_KIND_WEEK, D(2025, 1, 19), Days(D(2025, 1, 13), D(2025, 1, 19))},  // Sunday
+      {v1::PERIOD_KIND_WEEK, D(2025, 1, 1), Days(D(2024, 12, 30), D(2025, 1, 5))},
+      {v1::PERIOD_KIND_MONTH, D(2024, 2, 10), Days(D(2024, 2, 1), D(2024, 2, 29))},
+      {v1::PERIOD_KIND_TERM, D(2024, 9, 1), Days(D(2024, 9, 1), D(2024, 12, 31))},
+      {v1::PERIOD_KIND_TERM, D(2025, 3, 31), Days(D(2025, 1, 1), D(2025, 3, 31))},
+      {v1::PERIOD_KIND_TERM, D(2025, 4, 1), Days(D(2025, 4, 1), D(2025, 8, 31))},
+      {v1::PERIOD_KIND_ACADEMIC_YEAR, D(2025, 8, 31), Days(D(2024, 9, 1), D(2025, 8, 31))},
+      {v1::PERIOD_KIND_ACADEMIC_YEAR, D(2025, 9, 1), Days(D(2025, 9, 1), D(2026, 8, 31))},
+      {v1::PERIOD_KIND_FINANCIAL_YEAR, D(2025, 3, 31), Days(D(2024, 4, 1), D(2025, 3, 31))},
+      {v1::PERIOD_KIND_FINANCIAL_YEAR, D(2025, 4, 1), Days(D(2025, 4, 1), D(2026, 3, 31))},
+  };
+  for (const auto& c : cases) {
+    auto got = ResolvePeriod("period", Anchored(c.kind, c.anchor), today);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->start, c.want.start) << v1::PeriodKind_Name(c.kind) << " " << c.anchor;
+    EXPECT_EQ(got->end, c.want.end) << v1::PeriodKind_Name(c.kind) << " " << c.anchor;
+  }
+  // No anchor: today.
+  v1::Period p;
+  p.set_kind(v1::PERIOD_KIND_ACADEMIC_YEAR);
+  auto got = ResolvePeriod("period", p, today);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->start, absl::CivilDay(2024, 9, 1));
+}
+
+TEST(MetricsPeriodTest, RefusesBadPeriodsNamingTheField) {
+  const absl::CivilDay today(2025, 1, 15);
+  struct Case {
+    const char* what;
+    v1::Period period;
+    const char* field;
+  };
+  std::vector<Case> cases;
+  {
+    v1::Period p;
+    cases.push_back({"no kind", p, "period.kind"});
+  }
+  {
+    v1::Period p;
+    p.set_kind(v1::PERIOD_KIND_DAY_RANGE);
+    cases.push_back({"day range without range", p, "period.date_range"});
+  }
+  {
+    v1::Period p = Anchored(v1::PERIOD_KIND_DAY_RANGE, today);
+    cases.push_back({"day range with anchor", p, "period.anchor_date"});
+  }
+  {
+    v1::Period p = Anchored(v1::PERIOD_KIND_MONTH, today);
+    *p.mutable_date_range()->mutable_start_date() = ToProtoDate(today);
+    *p.mutable_date_range()->mutable_end_date() = ToProtoDate(today);
+    cases.push_back({"month with range", p, "period.date_range"});
+  }
+  {
+    v1::Period p;
+    p.set_kind(v1::PERIOD_KIND_MONTH);
+    p.mutable_anchor_date()->set_year(2024);
+    p.mutable_anchor_date()->set_month(2);
+    p.mutable_anchor_date()->set_day(30);
+    cases.push_back({"impossible anchor", p, "period.anchor_date"});
+  }
+  {
+    v1::Period p;
+    p.set_kind(v1::PERIOD_KIND_DAY_RANGE);
+    *p.mutable_date_range()->mutable_start_date() = ToProtoDate(D(2025, 2, 1));
+    *p.mutable_date_range()->mutable_end_date() = ToProtoDate(D(2025, 1, 1));
+    cases.push_back({"reversed range", p, "period.date_range.end_date"});
+  }
+  {
+    v1::Period p;
+    p.set_kind(v1::PERIOD_KIND_DAY_RANGE);
+    *p.mutable_date_range()->mutable_start_date() = ToProtoDate(D(2010, 1, 1));
+    *p.mutable_date_range()->mutable_end_date() = ToProtoDate(D(2025, 1, 1));
+    cases.push_back({"too long", p, "period.date_range"});
+  }
+  {
+    v1::Period p;
+    p.set_kind(static_cast<v1::PeriodKind>(99));
+    cases.push_back({"unknown kind", p, "period.kind"});
+  }
+  for (const auto& c : cases) {
+    auto got = ResolvePeriod("period", c.period, today);
+    ASSERT_FALSE(got.ok()) << c.what;
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << c.what;
+    auto fields = FieldViolations(got.status());
+    ASSERT_EQ(fields.size(), 1u) << c.what;
+    EXPECT_EQ(fields[0].field, c.field) << c.what;
+  }
+}
+
+TEST(MetricsPeriodTest, LocalDaysFollowBritishSummerTime) {
+  // 30 Jun 23:30 UTC is 1 Jul 00:30 BST: July, a new month, quarter-term unchanged.
+  EXPECT_EQ(LocalDay(Utc(2024, 6, 30, 23, 30)), absl::CivilDay(2024, 7, 1));
+  // 31 Aug 23:30 UTC is 1 Sep in London: the next academic year.
+  const absl::CivilDay d = LocalDay(Utc(2024, 8, 31, 23, 30));
+  EXPECT_EQ(AcademicYearOfDay(d).start, absl::CivilDay(2024, 9, 1));
+  // In winter London is UTC: 31 Dec 23:30 UTC stays in December.
+  EXPECT_EQ(LocalDay(Utc(2024, 12, 31, 23, 30)), absl::CivilDay(2024, 12, 31));
+  // 31 Mar 2024: clocks go forward at 01:00 UTC; 23:30 UTC that day is 00:30 on 1 Apr (new FY).
+  EXPECT_EQ(FinancialYearOfDay(LocalDay(Utc(2024, 3, 31, 23, 30))).start,
+            absl::CivilDay(2024, 4, 1));
+  // 27 Oct 2024: clocks go back at 01:00 UTC; 00:30 UTC is 01:30 BST the same day.
+  EXPECT_EQ(LocalDay(Utc(2024, 10, 27, 0, 30)), absl::CivilDay(2024, 10, 27));
+  // The local day of the clock change is 25 hours long.
+  EXPECT_EQ(StartOfLocalDay(D(2024, 10, 28)) - StartOfLocalDay(D(2024, 10, 27)), absl::Hours(25));
+  EXPECT_EQ(StartOfLocalDay(D(2024, 4, 1)) - StartOfLocalDay(D(2024, 3, 31)), absl::Hours(23));
+}
+
+TEST(MetricsBucketTest, LabelsAndClipping) {
+  auto b = MakeBuckets(v1::GRANULARITY_WEEK, {D(2024, 12, 28), D(2025, 1, 8)});
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 3u);
+  EXPECT_EQ((*b)[0].label, "2024-W52");
+  EXPECT_EQ((*b)[0].days.start, absl::CivilDay(2024, 12, 28));  // clipped
+  EXPECT_EQ((*b)[0].days.end, absl::CivilDay(2024, 12, 29));
+  EXPECT_EQ((*b)[1].label, "2025-W01");  // week of 30 Dec 2024 belongs to ISO 2025
+  EXPECT_EQ((*b)[2].days.end, absl::CivilDay(2025, 1, 8));
+  EXPECT_EQ(IsoWeekLabel(D(2021, 1, 3)), "2020-W53");
+  EXPECT_EQ(IsoWeekLabel(D(2024, 9, 2)), "2024-W36");
+
+  auto terms = MakeBuckets(v1::GRANULARITY_TERM, {D(2024, 8, 15), D(2025, 4, 2)});
+  ASSERT_TRUE(terms.ok());
+  std::vector<std::string> labels;
+  for (const auto& t : *terms) labels.push_back(t.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"AY2023-summer", "AY2024-autumn", "AY2024-spring",
+                                              "AY2024-summer"}));
+  auto months = MakeBuckets(v1::GRANULARITY_MONTH, {D(2024, 9, 10), D(2024, 10, 1)});
+  ASSERT_TRUE(months.ok());
+  EXPECT_EQ((*months)[0].label, "2024-09");
+  auto fy = MakeBuckets(v1::GRANULARITY_FINANCIAL_YEAR, {D(2024, 3, 1), D(2024, 4, 1)});
+  ASSERT_TRUE(fy.ok());
+  EXPECT_EQ((*fy)[0].label, "FY2023");
+  EXPECT_EQ((*fy)[1].label, "FY2024");
+  auto ay = MakeBuckets(v1::GRANULARITY_ACADEMIC_YEAR, {D(2024, 3, 1), D(2024, 9, 1)});
+  ASSERT_TRUE(ay.ok());
+  EXPECT_EQ((*ay)[1].label, "AY2024");
+
+  auto too_many = MakeBuckets(v1::GRANULARITY_DAY, {D(2020, 1, 1), D(2026, 1, 1)});
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(FieldViolations(too_many.status())[0].field, "date_range");
+  auto no_gran = MakeBuckets(v1::GRANULARITY_UNSPECIFIED, {D(2020, 1, 1), D(2020, 1, 1)});
+  ASSERT_FALSE(no_gran.ok());
+  EXPECT_EQ(FieldViolations(no_gran.status())[0].field, "granularity");
+}
+
+TEST(MetricsEventValidationTest, RejectsWithReasonAndField) {
+  const absl::Time now = Utc(2024, 10, 2);
+  testing::Delivery d;
+  const ev::OutreachEvent good = testing::Delivered("e1", d);
+  ASSERT_FALSE(ValidateEvent(good, "derbyshire", now).has_value());
+
+  struct Case {
+    const char* what;
+    std::function<void(ev::OutreachEvent&)> mutate;
+    const char* reason;
+    const char* field;
+  } cases[] = {
+      {"empty id", [](auto& e) { e.set_event_id(""); }, "FIELD_INVALID", "event_id"},
+      {"space in id", [](auto& e) { e.set_event_id("a b"); }, "FIELD_INVALID", "event_id"},
+      {"long id", [](auto& e) { e.set_event_id(std::string(65, 'x')); }, "FIELD_INVALID",
+       "event_id"},
+      {"other force", [](auto& e) { e.set_force("notts"); }, "EVENT_FORCE_MISMATCH", "force"},
+      {"bad source", [](auto& e) { e.set_source("Work Shops"); }, "FIELD_INVALID", "source"},
+      {"no time", [](auto& e) { e.clear_occurred_time(); }, "FIELD_INVALID", "occurred_time"},
+      {"future", [&](auto& e) { *e.mutable_occurred_time() = ToProtoTime(now + absl::Minutes(6)); },
+       "EVENT_TIME_IN_FUTURE", "occurred_time"},
+      {"subject of other force", [](auto& e) { e.set_subject("forces/notts/workshops/w1"); },
+       "EVENT_FORCE_MISMATCH", "subject"},
+      {"bad subject", [](auto& e) { e.set_subject("workshops/w1"); }, "FIELD_INVALID", "subject"},
+      {"no payload", [](auto& e) { e.clear_payload(); }, "EVENT_PAYLOAD_MISSING", ""},
+      {"venue of other force",
+       [](auto& e) { e.mutable_workshop_delivered()->set_venue("forces/notts/venues/v"); },
+       "EVENT_FORCE_MISMATCH", "workshop_delivered.venue"},
+      {"negative parents",
+       [](auto& e) { e.mutable_workshop_delivered()->mutable_headcount()->set_parents(-1); },
+       "FIELD_INVALID", "workshop_delivered.headcount.parents"},
+      {"ratings sum too high",
+       [](auto& e) { e.mutable_workshop_delivered()->mutable_feedback()->set_ratings_sum(51); },
+       "FIELD_INVALID", "workshop_delivered.feedback.ratings_sum"},
+      {"bad area", [](auto& e) { e.mutable_workshop_delivered()->set_area("north east"); },
+       "FIELD_INVALID", "workshop_delivered.area"},
+  };
+  for (const auto& c : cases) {
+    ev::OutreachEvent e = good;
+    c.mutate(e);
+    auto r = ValidateEvent(e, "derbyshire", now);
+    ASSERT_TRUE(r.has_value()) << c.what;
+    EXPECT_EQ(r->reason, c.reason) << c.what;
+    if (std::string(c.reason) == "FIELD_INVALID" || std::string(c.field) != "") {
+      EXPECT_EQ(r->field, c.field) << c.what;
+    }
+  }
+  // Engagement numbers: reach above impressions, revision 0.
+  ev::OutreachEvent eng =
+      testing::Engagement("e2", "derbyshire", "a1", D(2024, 10, 1), 1, 100, 50, 5);
+  ASSERT_FALSE(ValidateEvent(eng, "derbyshire", now).has_value());
+  eng.mutable_engagement_reported()->set_reach(101);
+  EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.reach");
+  eng.mutable_engagement_reported()->set_reach(1);
+  eng.mutable_engagement_reported()->set_revision(0);
+  EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.revision");
+}
+
+TEST(MetricsSettingsTest, ValidatesTargets) {
+  v1::ForceSettings s;
+  auto* t = s.add_training_targets();
+  t->set_course("forces/derbyshire/courses/cyber");
+  t->set_percent(80);
+  EXPECT_TRUE(ValidateSettings(s, "derbyshire").ok());
+
+  struct Case {
+    const char* what;
+    std::function<void(v1::ForceSettings&)> mutate;
+    const char* field;
+  } cases[] = {
+      {"percent 0", [](auto& s) { s.mutable_training_targets(0)->set_percent(0); },
+       "force_settings.training_targets[0].percent"},
+      {"percent 101", [](auto& s) { s.mutable_training_targets(0)->set_percent(101); },
+       "force_settings.training_targets[0].percent"},
+      {"officers 0", [](auto& s) { s.mutable_training_targets(0)->set_officers(0); },
+       "force_settings.training_targets[0].officers"},
+      {"no target", [](auto& s) { s.mutable_training_targets(0)->clear_target(); },
+       "force_settings.training_targets[0].target"},
+      {"other force course",
+       [](auto& s) { s.mutable_training_targets(0)->set_course("forces/notts/courses/c"); },
+       "force_settings.training_targets[0].course"},
+      {"duplicate course", [](auto& s) { *s.add_training_targets() = s.training_targets(0); },
+       "force_settings.training_targets[1].course"},
+      {"duplicate role",
+       [](auto& s) {
+         s.mutable_training_targets(0)->add_roles(cv1::OFFICER_ROLE_SUPERVISOR);
+         s.mutable_training_targets(0)->add_roles(cv1::OFFICER_ROLE_SUPERVISOR);
+       },
+       "force_settings.training_targets[0].roles"},
+      {"coverage 120", [](auto& s) { s.set_school_coverage_target_percent(120); },
+       "force_settings.school_coverage_target_percent"},
+      {"long name", [](auto& s) { s.set_display_name(std::string(201, 'x')); },
+       "force_settings.display_name"},
+  };
+  for (const auto& c : cases) {
+    v1::ForceSettings copy = s;
+    c.mutate(copy);
+    absl::Status st = ValidateSettings(copy, "derbyshire");
+    ASSERT_FALSE(st.ok()) << c.what;
+    EXPECT_EQ(FieldViolations(st)[0].field, c.field) << c.what;
+  }
+}
+
+TEST(MetricsSettingsTest, TargetArithmetic) {
+  v1::TrainingTargetStatus s;
+  s.mutable_target()->set_percent(10);
+  s.set_officers_in_scope(50);
+  s.set_officers_current(4);
+  FinishTargetStatus(&s);
+  EXPECT_EQ(s.target_officers_required(), 5);
+  EXPECT_FALSE(s.target_met());
+  EXPECT_EQ(s.shortfall(), 1);
+  EXPECT_DOUBLE_EQ(s.compliance_percent(), 8.0);
+  s.mutable_target()->set_percent(33);
+  s.set_officers_in_scope(10);  // 3.3 -> 4
+  FinishTargetStatus(&s);
+  EXPECT_EQ(s.target_officers_required(), 4);
+  EXPECT_TRUE(s.target_met());
+  EXPECT_EQ(s.shortfall(), 0);
+}
+
+TEST(MetricsGroupByTest, SupportMatrix) {
+  EXPECT_TRUE(SupportsGroupBy(v1::METRIC_WORKSHOPS_DELIVERED, v1::GROUP_BY_TOPIC));
+  EXPECT_FALSE(SupportsGroupBy(v1::METRIC_WORKSHOPS_DELIVERED, v1::GROUP_BY_CHANNEL));
+  EXPECT_TRUE(SupportsGroupBy(v1::METRIC_SCHOOLS_COVERED, v1::GROUP_BY_AREA));
+  EXPECT_FALSE(SupportsGroupBy(v1::METRIC_SCHOOLS_COVERED, v1::GROUP_BY_TOPIC));
+  EXPECT_TRUE(SupportsGroupBy(v1::METRIC_OFFICERS_TRAINED, v1::GROUP_BY_ROLE));
+  EXPECT_FALSE(SupportsGroupBy(v1::METRIC_EVENT_ATTENDANCE, v1::GROUP_BY_CHANNEL));
+  EXPECT_TRUE(SupportsGroupBy(v1::METRIC_CAMPAIGN_REACH, v1::GROUP_BY_CHANNEL));
+  EXPECT_TRUE(SupportsGroupBy(v1::METRIC_CAMPAIGN_REACH, v1::GROUP_BY_UNSPECIFIED));
+}
+
+}  // namespace
+}  // namespace outreach::metrics
