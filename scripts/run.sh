@@ -35,22 +35,45 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-for name in workshops training campaigns metrics; do
+# Redis caches the dashboards: use $OUTREACH_REDIS_ADDRESS if given, else a local redis-server
+# on a free loopback port with its files under the data folder.
+REDIS_ADDRESS=${OUTREACH_REDIS_ADDRESS:-}
+if [[ -z $REDIS_ADDRESS ]]; then
+  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$DATA_DIR/redis"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$DATA_DIR/redis" --appendonly yes \
+    --save "" >"$DATA_DIR/logs/redis.log" 2>&1 &
+  pids+=($!)
+  started+=(redis)
+  REDIS_ADDRESS=127.0.0.1:$redis_port
+  step "redis-server on $REDIS_ADDRESS"
+fi
+
+# Metrics first, so the domain services' outbox publishers find it.
+for name in metrics workshops training campaigns; do
   bin=$BUILD/services/$name/$name
   [[ -x $bin ]] || continue
+  extra=()
+  if [[ $name == metrics ]]; then
+    extra+=(--redis-address="$REDIS_ADDRESS")
+  elif [[ -x $BUILD/services/metrics/metrics ]]; then
+    extra+=(--metrics-address="127.0.0.1:${GRPC_PORT[metrics]}")
+  fi
   "$bin" --grpc-address="127.0.0.1:${GRPC_PORT[$name]}" \
          --http-address="127.0.0.1:${HTTP_PORT[$name]}" \
-         --db-path="$DATA_DIR/$name.db" 2>>"$DATA_DIR/logs/$name.log" &
+         --db-path="$DATA_DIR/$name.db" "${extra[@]}" 2>>"$DATA_DIR/logs/$name.log" &
   pids+=($!)
   started+=("$name")
 done
-if ((${#started[@]} == 0)); then
+services=()
+for name in "${started[@]}"; do [[ $name == redis ]] || services+=("$name"); done
+if ((${#services[@]} == 0)); then
   echo "run: no service binaries were built (expected build/default/services/<name>/<name>)" >&2
   exit 1
 fi
 
-step "waiting for ${started[*]} to report SERVING"
-for name in "${started[@]}"; do
+step "waiting for ${services[*]} to report SERVING"
+for name in "${services[@]}"; do
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:${HTTP_PORT[$name]}/healthz" >/dev/null 2>&1; then break; fi
     sleep 0.1
@@ -62,7 +85,7 @@ for name in "${started[@]}"; do
   fi
 done
 
-for name in "${started[@]}"; do
+for name in "${services[@]}"; do
   demo=$BUILD/services/$name/${name}_demo
   if [[ -x $demo ]]; then
     step "loading $name demo data for forces/$FORCE"
@@ -72,11 +95,25 @@ done
 
 echo
 printf "%-10s %-18s %-40s %s\n" service gRPC "metrics / health" store
-for name in "${started[@]}"; do
+for name in "${services[@]}"; do
   printf "%-10s %-18s %-40s %s\n" "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
     "http://127.0.0.1:${HTTP_PORT[$name]}/metrics" "$DATA_DIR/$name.db"
 done
+if [[ " ${services[*]} " == *" metrics "* ]]; then
+  step "waiting for the outbox events to reach metrics"
+  sleep 2
+  dashboard="http://127.0.0.1:${HTTP_PORT[metrics]}/dashboard?force=$FORCE&period=ACADEMIC_YEAR"
+  echo "forces/$FORCE dashboard, this academic year ($dashboard):"
+  curl -fsS "$dashboard" | python3 -m json.tool || echo "(dashboard not available yet)"
+  last_year=$(( $(date +%Y) - 1 ))-$(date +%m-%d)
+  echo "and last academic year (the 128 trained investigators):"
+  curl -fsS "$dashboard&anchor=$last_year" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for section in ("workshops", "training", "campaigns"):
+    print(section, json.dumps(d.get(section, {}), indent=1))' || true
+fi
 echo
-echo "logs: $DATA_DIR/logs/   Ctrl-C stops everything."
+echo "redis: $REDIS_ADDRESS   logs: $DATA_DIR/logs/   Ctrl-C stops everything."
 wait -n "${pids[@]}" || true
 echo "run: a service exited; see $DATA_DIR/logs/" >&2

@@ -1,0 +1,337 @@
+// The suite end to end: real `redis-server`, `metrics` and `workshops` binaries as processes on
+// loopback. A scripted scenario goes through the public gRPC APIs; the dashboard served by
+// metrics must then equal the totals computed here from the scenario, exactly — also when
+// metrics is down for the whole scenario, when workshops is killed -9 half-way, and when Redis
+// stops mid-scenario.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/calendar.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "outreach/metrics/v1/metrics.grpc.pb.h"
+#include "outreach/workshops/v1/workshops.grpc.pb.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace outreach {
+namespace {
+
+using outreach::testing::ChildProcess;
+namespace ws = outreach::workshops::v1;
+namespace mt = outreach::metrics::v1;
+namespace cm = outreach::common::v1;
+
+constexpr char kForce[] = "forces/derbyshire";
+
+std::string Env(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
+
+// A loopback port that was free a moment ago (bind to 0, read it back, release it).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool PortAnswers(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return ctx;
+}
+
+struct Totals {
+  int64_t delivered = 0;
+  int64_t pupils = 0;
+  int64_t parents = 0;
+  int64_t staff = 0;
+  int64_t disclosures = 0;
+};
+
+class Suite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_time_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60);
+    redis_port_ = FreePort();
+    metrics_port_ = FreePort();
+    workshops_port_ = FreePort();
+    StartRedis();
+    StartMetrics();
+    StartWorkshops();
+  }
+
+  void StartRedis() {
+    redis_ = std::make_unique<ChildProcess>(
+        Env("OUTREACH_REDIS_SERVER", "/usr/bin/redis-server"),
+        std::vector<std::string>{"--port", std::to_string(redis_port_), "--bind", "127.0.0.1",
+                                 "--dir", dir_.path(), "--save", "", "--appendonly", "no",
+                                 "--logfile", dir_.File("redis.log")});
+    ASSERT_TRUE(redis_->Start());
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!PortAnswers(redis_port_) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_TRUE(PortAnswers(redis_port_));
+  }
+
+  void StopRedis() {
+    redis_->Signal(SIGKILL);
+    redis_->Wait(absl::Seconds(5));
+  }
+
+  void StartMetrics() {
+    metrics_ = std::make_unique<ChildProcess>(
+        Env("OUTREACH_METRICS_BIN", "metrics"),
+        std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", metrics_port_),
+                                 "--http-address=off", "--db-path=" + dir_.File("metrics.db"),
+                                 absl::StrCat("--redis-address=127.0.0.1:", redis_port_)});
+    ASSERT_TRUE(metrics_->Start());
+    ASSERT_FALSE(metrics_->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
+        << metrics_->Stderr();
+    metrics_stub_ = mt::MetricsService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", metrics_port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void StartWorkshops() {
+    workshops_ = std::make_unique<ChildProcess>(
+        Env("OUTREACH_WORKSHOPS_BIN", "workshops"),
+        std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", workshops_port_),
+                                 "--http-address=off", "--db-path=" + dir_.File("workshops.db"),
+                                 absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)});
+    ASSERT_TRUE(workshops_->Start());
+    ASSERT_FALSE(workshops_->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
+        << workshops_->Stderr();
+    workshops_stub_ = ws::WorkshopsService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", workshops_port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void Kill(std::unique_ptr<ChildProcess>& process) {
+    process->Signal(SIGKILL);
+    EXPECT_EQ(process->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  }
+
+  void Stop(std::unique_ptr<ChildProcess>& process) {
+    process->Signal(SIGTERM);
+    EXPECT_EQ(process->Wait(absl::Seconds(15)), 0) << process->Stderr();
+  }
+
+  // The catalogue the workshops need: two schools, an accredited presenter, a topic.
+  void CreateCatalogue() {
+    for (const auto& [id, roll] :
+         {std::pair<std::string, int>{"example-academy", 1200}, {"sample-primary", 300}}) {
+      ws::CreateVenueRequest req;
+      req.set_parent(kForce);
+      req.set_venue_id(id);
+      req.set_request_id("venue-" + id);
+      req.mutable_venue()->set_display_name("School " + id);
+      req.mutable_venue()->set_kind(roll > 500 ? cm::VENUE_KIND_SECONDARY : cm::VENUE_KIND_PRIMARY);
+      req.mutable_venue()->set_area("derby-city");
+      req.mutable_venue()->set_pupil_roll(roll);
+      ws::Venue venue;
+      ASSERT_TRUE(workshops_stub_->CreateVenue(Ctx().get(), req, &venue).ok());
+    }
+    ws::CreatePresenterRequest preq;
+    preq.set_parent(kForce);
+    preq.set_presenter_id("snt-officer-1");
+    preq.set_request_id("presenter-1");
+    preq.mutable_presenter()->set_display_name("Safer Neighbourhood officer 1");
+    preq.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
+    ws::Presenter presenter;
+    ASSERT_TRUE(workshops_stub_->CreatePresenter(Ctx().get(), preq, &presenter).ok());
+    ws::GrantAccreditationRequest grant;
+    grant.set_name(presenter.name());
+    grant.set_etag(presenter.etag());
+    *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
+    grpc::Status granted = workshops_stub_->GrantAccreditation(Ctx().get(), grant, &presenter);
+    ASSERT_TRUE(granted.ok()) << granted.error_message();
+
+    ws::CreateTopicRequest treq;
+    treq.set_parent(kForce);
+    treq.set_topic_id("sexting");
+    treq.set_request_id("topic-sexting");
+    treq.mutable_topic()->set_display_name("Sexting: the law and how to get help");
+    treq.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
+    treq.mutable_topic()->set_min_year_group(5);
+    treq.mutable_topic()->set_max_year_group(13);
+    treq.mutable_topic()->set_suitable_for_pupils(true);
+    treq.mutable_topic()->set_suitable_for_adults(true);
+    treq.mutable_topic()->set_version("1");
+    ws::Topic topic;
+    grpc::Status created = workshops_stub_->CreateTopic(Ctx().get(), treq, &topic);
+    ASSERT_TRUE(created.ok()) << created.error_message();
+  }
+
+  // Schedules and delivers workshop `i` (hours in the past, one hour long) and adds what it
+  // delivered to `expected`. Retries are safe: both calls carry request ids.
+  void DeliverWorkshop(int i, Totals* expected) {
+    const std::string id = absl::StrCat("session-", i);
+    // Derived from a time fixed at set-up, so that a retry sends exactly the same request.
+    const absl::Time start = base_time_ - absl::Hours(2 * (i + 2));
+    ws::ScheduleWorkshopRequest sreq;
+    sreq.set_parent(kForce);
+    sreq.set_workshop_id(id);
+    sreq.set_request_id("schedule-" + id);
+    ws::Workshop* w = sreq.mutable_workshop();
+    w->set_title(absl::StrCat("Staying safe online, session ", i));
+    w->set_venue(i % 2 == 0 ? "forces/derbyshire/venues/example-academy"
+                            : "forces/derbyshire/venues/sample-primary");
+    *w->mutable_start_time() = ToProtoTime(start);
+    *w->mutable_end_time() = ToProtoTime(start + absl::Hours(1));
+    w->set_format(cm::WORKSHOP_FORMAT_WORKSHOP);
+    w->add_audiences(cm::WORKSHOP_AUDIENCE_PUPILS);
+    w->add_audiences(cm::WORKSHOP_AUDIENCE_PARENTS);
+    w->add_audiences(cm::WORKSHOP_AUDIENCE_STAFF);
+    w->add_year_groups(i % 2 == 0 ? 8 : 6);
+    w->add_topics("forces/derbyshire/topics/sexting");
+    w->add_presenters("forces/derbyshire/presenters/snt-officer-1");
+    ws::Workshop scheduled;
+    grpc::Status s = workshops_stub_->ScheduleWorkshop(Ctx().get(), sreq, &scheduled);
+    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+
+    ws::DeliverWorkshopRequest dreq;
+    dreq.set_name(scheduled.name());
+    dreq.set_etag(scheduled.etag());
+    dreq.set_request_id("deliver-" + id);
+    ws::DeliveryRecord* d = dreq.mutable_delivery();
+    *d->mutable_delivered_time() = ToProtoTime(start + absl::Minutes(55));
+    d->set_actual_duration_minutes(55);
+    const int pupils = 20 + 3 * i;
+    auto* yg = d->mutable_headcount()->add_pupils();
+    yg->set_year_group(i % 2 == 0 ? 8 : 6);
+    yg->set_pupils(pupils);
+    d->mutable_headcount()->set_parents(i);
+    d->mutable_headcount()->set_staff(2);
+    d->set_safeguarding_disclosures(i % 3 == 0 ? 1 : 0);
+    if (i % 3 == 0) d->add_referral_references(absl::StrCat("REF-", 1000 + i));
+    ws::Workshop delivered;
+    s = workshops_stub_->DeliverWorkshop(Ctx().get(), dreq, &delivered);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    expected->delivered += 1;
+    expected->pupils += pupils;
+    expected->parents += i;
+    expected->staff += 2;
+    expected->disclosures += i % 3 == 0 ? 1 : 0;
+  }
+
+  std::optional<mt::Dashboard> Dashboard() {
+    mt::GetDashboardRequest req;
+    req.set_name("forces/derbyshire/dashboard");
+    req.mutable_period()->set_kind(mt::PERIOD_KIND_ACADEMIC_YEAR);
+    *req.mutable_period()->mutable_anchor_date() = ToProtoDate(LocalDay(absl::Now()));
+    mt::Dashboard out;
+    if (!metrics_stub_->GetDashboard(Ctx().get(), req, &out).ok()) return std::nullopt;
+    return out;
+  }
+
+  // Polls until the dashboard shows `expected.delivered` workshops (or 30 s pass), then checks
+  // every total exactly.
+  void ExpectDashboard(const Totals& expected) {
+    std::optional<mt::Dashboard> d;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      d = Dashboard();
+      if (d && d->workshops().workshops_delivered() >= expected.delivered) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_TRUE(d.has_value()) << "metrics never answered GetDashboard";
+    EXPECT_EQ(d->workshops().workshops_delivered(), expected.delivered);
+    EXPECT_EQ(d->workshops().pupils_reached(), expected.pupils);
+    EXPECT_EQ(d->workshops().parents_reached(), expected.parents);
+    EXPECT_EQ(d->workshops().staff_reached(), expected.staff);
+    EXPECT_EQ(d->workshops().safeguarding_disclosures(), expected.disclosures);
+    EXPECT_EQ(d->workshops().schools_total(), 2);
+    EXPECT_EQ(d->workshops().schools_covered(), expected.delivered >= 2 ? 2 : expected.delivered);
+    // Still exact a moment later: nothing arrives twice.
+    absl::SleepFor(absl::Milliseconds(500));
+    auto again = Dashboard();
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->workshops().workshops_delivered(), expected.delivered);
+    EXPECT_EQ(again->workshops().pupils_reached(), expected.pupils);
+  }
+
+  TempDir dir_;
+  absl::Time base_time_;
+  int redis_port_ = 0;
+  int metrics_port_ = 0;
+  int workshops_port_ = 0;
+  std::unique_ptr<ChildProcess> redis_;
+  std::unique_ptr<ChildProcess> metrics_;
+  std::unique_ptr<ChildProcess> workshops_;
+  std::unique_ptr<mt::MetricsService::Stub> metrics_stub_;
+  std::unique_ptr<ws::WorkshopsService::Stub> workshops_stub_;
+};
+
+TEST_F(Suite, DeliveriesShowUpOnTheDashboardExactlyOnce) {
+  CreateCatalogue();
+  Totals expected;
+  for (int i = 0; i < 8; ++i) DeliverWorkshop(i, &expected);
+  ExpectDashboard(expected);
+  Stop(workshops_);
+  Stop(metrics_);
+}
+
+TEST_F(Suite, MetricsDownForTheWholeScenarioLosesNothing) {
+  Kill(metrics_);
+  CreateCatalogue();
+  Totals expected;
+  for (int i = 0; i < 8; ++i) DeliverWorkshop(i, &expected);
+  absl::SleepFor(absl::Milliseconds(500));  // the publisher is backing off now
+  StartMetrics();
+  ExpectDashboard(expected);
+}
+
+TEST_F(Suite, WorkshopsKilledMidScenarioLosesAndDoublesNothing) {
+  CreateCatalogue();
+  Totals expected;
+  for (int i = 0; i < 4; ++i) DeliverWorkshop(i, &expected);
+  Kill(workshops_);
+  StartWorkshops();
+  // A client that never heard back retries with the same request ids: no double count.
+  Totals ignored;
+  DeliverWorkshop(3, &ignored);
+  for (int i = 4; i < 8; ++i) DeliverWorkshop(i, &expected);
+  ExpectDashboard(expected);
+}
+
+TEST_F(Suite, RedisStoppedMidScenarioStillServesExactNumbers) {
+  CreateCatalogue();
+  Totals expected;
+  for (int i = 0; i < 4; ++i) DeliverWorkshop(i, &expected);
+  ExpectDashboard(expected);
+  StopRedis();
+  for (int i = 4; i < 8; ++i) DeliverWorkshop(i, &expected);
+  ExpectDashboard(expected);
+  StartRedis();
+  ExpectDashboard(expected);
+}
+
+}  // namespace
+}  // namespace outreach
