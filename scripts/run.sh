@@ -15,7 +15,7 @@ step "dependencies"
 scripts/install-deps.sh
 step "configure + build (default preset; the first build takes a few minutes)"
 cmake --preset default -DOUTREACH_BUILD_TESTS=OFF >/dev/null
-cmake --build --preset default -j "${OUTREACH_JOBS:-$(nproc)}" | grep -E "^\[[0-9]+/[0-9]+\]" \
+cmake --build --preset default -j "${OUTREACH_JOBS:-$(nproc)}" | grep --line-buffered -E "^\[[0-9]+/[0-9]+\]" \
   | awk 'NR % 20 == 1 { print "    " $1 " " $NF; fflush() }' || true
 cmake --build --preset default >/dev/null
 
@@ -32,6 +32,7 @@ stop_all() {
     wait "${pids[@]}" 2>/dev/null || true
   fi
   step "stopped"
+  exit 0
 }
 trap stop_all INT TERM EXIT
 
@@ -102,16 +103,15 @@ done
 if [[ " ${services[*]} " == *" metrics "* ]]; then
   step "waiting for the outbox events to reach metrics"
   sleep 2
-  dashboard="http://127.0.0.1:${HTTP_PORT[metrics]}/dashboard?force=$FORCE&period=ACADEMIC_YEAR"
-  echo "forces/$FORCE dashboard, this academic year ($dashboard):"
-  curl -fsS "$dashboard" | python3 -m json.tool || echo "(dashboard not available yet)"
-  last_year=$(( $(date +%Y) - 1 ))-$(date +%m-%d)
-  echo "and last academic year (the 128 trained investigators):"
-  curl -fsS "$dashboard&anchor=$last_year" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for section in ("workshops", "training", "campaigns"):
-    print(section, json.dumps(d.get(section, {}), indent=1))' || true
+  base="http://127.0.0.1:${HTTP_PORT[metrics]}/dashboard?force=$FORCE"
+  last_year=$(( $(date +%Y) - 1 ))
+  echo
+  echo "forces/$FORCE, this academic year ($base&period=ACADEMIC_YEAR):"
+  curl -fsS "$base&period=ACADEMIC_YEAR" | scripts/dashboard_summary.py || echo "  (dashboard not available)"
+  echo "forces/$FORCE, calendar year $last_year (last year's training package):"
+  curl -fsS "$base&period=DAY_RANGE&start=$last_year-01-01&end=$last_year-12-31" \
+    | scripts/dashboard_summary.py || echo "  (dashboard not available)"
+  echo "  full JSON: curl '$base&period=ACADEMIC_YEAR'"
 fi
 echo
 echo "redis: $REDIS_ADDRESS   logs: $DATA_DIR/logs/   Ctrl-C stops everything."
