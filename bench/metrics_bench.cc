@@ -48,18 +48,6 @@ using outreach::testing::v1::GetNoteRequest;
 using outreach::testing::v1::Note;
 using outreach::testing::v1::ProbeService;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // A bare sync echo of a reply about the size of a dashboard.
 class Echo final : public ProbeService::Service {
  public:
@@ -211,7 +199,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<testing::ChildProcess> redis;
   std::string redis_address = "off";
   if (std::filesystem::exists(redis_binary)) {
-    const int port = FreePort();
+    const int port = ::outreach::testing::FreeLoopbackPort();
     redis = std::make_unique<testing::ChildProcess>(
         redis_binary, std::vector<std::string>{"--port", absl::StrCat(port), "--bind", "127.0.0.1",
                                                "--dir", dir.path(), "--save", "", "--appendonly",

@@ -38,29 +38,6 @@ std::string Env(const char* name, const char* fallback) {
 }
 
 // A loopback port that was free a moment ago (bind to 0, read it back, release it).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool PortAnswers(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -80,9 +57,9 @@ class Suite : public ::testing::Test {
  protected:
   void SetUp() override {
     base_time_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60);
-    redis_port_ = FreePort();
-    metrics_port_ = FreePort();
-    workshops_port_ = FreePort();
+    redis_port_ = ::outreach::testing::FreeLoopbackPort();
+    metrics_port_ = ::outreach::testing::FreeLoopbackPort();
+    workshops_port_ = ::outreach::testing::FreeLoopbackPort();
     StartRedis();
     StartMetrics();
     StartWorkshops();
@@ -96,10 +73,10 @@ class Suite : public ::testing::Test {
                                  "--logfile", dir_.File("redis.log")});
     ASSERT_TRUE(redis_->Start());
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (!PortAnswers(redis_port_) && absl::Now() < deadline) {
+    while (!::outreach::testing::LoopbackPortAnswers(redis_port_) && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(20));
     }
-    ASSERT_TRUE(PortAnswers(redis_port_));
+    ASSERT_TRUE(::outreach::testing::LoopbackPortAnswers(redis_port_));
   }
 
   void StopRedis() {

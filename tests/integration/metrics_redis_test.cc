@@ -31,19 +31,6 @@ using ::outreach::testing::Ctx;
 using ::outreach::testing::ReasonOf;
 using testing::Utc;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Polls `done` every 20 ms for up to 10 s (waiting for asynchronous effects, not timing them).
 bool Eventually(const std::function<bool()>& done) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -57,7 +44,10 @@ bool Eventually(const std::function<bool()>& done) {
 // A real redis-server in a temporary directory; killed (-9) on destruction.
 class RedisServer {
  public:
-  explicit RedisServer(const std::string& dir) : dir_(dir), port_(FreePort()) { Start(); }
+  explicit RedisServer(const std::string& dir)
+      : dir_(dir), port_(::outreach::testing::FreeLoopbackPort()) {
+    Start();
+  }
   void Start() {
     process_ = std::make_unique<ChildProcess>(
         "/usr/bin/redis-server",

@@ -41,6 +41,12 @@ class ChildProcess {
   int exit_code_ = -1;
 };
 
+// A loopback TCP port that was free a moment ago (bound to 0, read back, released), for
+// servers that must be restarted on the same port (Redis, metrics) in e2e tests.
+int FreeLoopbackPort();
+// True when something accepts TCP connections on 127.0.0.1:`port`.
+bool LoopbackPortAnswers(int port);
+
 // Reads the value of `key=` from the first log line containing `event=<event>`.
 std::string FindLogValue(const std::string& log, const std::string& event, const std::string& key);
 
