@@ -123,8 +123,17 @@ void OutboxPublisher::Loop() {
       // The first failure is a warning; repeats while still failing are debug noise.
       const LogLevel level = failing ? LogLevel::kDebug : LogLevel::kWarn;
       if (LogEnabled(level)) {
+        OutboxStats stats;
+        (void)db_->Read([&](db::Connection& c) -> absl::Status {
+          auto got = Outbox::Stats(c);
+          if (got.ok()) stats = *got;
+          return got.status();
+        });
         LogLine(level, "outbox_publish_failed")
             .Kv("source", options_.source)
+            .Kv("backlog", stats.backlog)
+            .Kv("oldest_unsent_age",
+                stats.oldest_unsent ? clock_->Now() - *stats.oldest_unsent : absl::ZeroDuration())
             .Kv("retry_in", wait)
             .Kv("detail", sent.status().message());
       }
