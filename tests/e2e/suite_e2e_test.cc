@@ -17,7 +17,9 @@
 #include "common/calendar.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "outreach/campaigns/v1/campaigns.grpc.pb.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
+#include "outreach/training/v1/training.grpc.pb.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -28,6 +30,8 @@ namespace {
 using outreach::testing::ChildProcess;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
+namespace tr = outreach::training::v1;
+namespace cp = outreach::campaigns::v1;
 namespace cm = outreach::common::v1;
 
 constexpr char kForce[] = "forces/derbyshire";
@@ -108,6 +112,22 @@ class Suite : public ::testing::Test {
         << workshops_->Stderr();
     workshops_stub_ = ws::WorkshopsService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", workshops_port_), grpc::InsecureChannelCredentials()));
+  }
+
+  // Starts another domain service binary (training, campaigns) publishing to metrics.
+  std::shared_ptr<grpc::Channel> StartDomain(const char* env, const std::string& name,
+                                             std::unique_ptr<ChildProcess>* process) {
+    const int port = ::outreach::testing::FreeLoopbackPort();
+    *process = std::make_unique<ChildProcess>(
+        Env(env, name.c_str()),
+        std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", port),
+                                 "--http-address=off", "--db-path=" + dir_.File(name + ".db"),
+                                 absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)});
+    EXPECT_TRUE((*process)->Start());
+    EXPECT_FALSE((*process)->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
+        << (*process)->Stderr();
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                               grpc::InsecureChannelCredentials());
   }
 
   void Kill(std::unique_ptr<ChildProcess>& process) {
@@ -256,6 +276,8 @@ class Suite : public ::testing::Test {
 
   TempDir dir_;
   absl::Time base_time_;
+  std::unique_ptr<ChildProcess> training_;
+  std::unique_ptr<ChildProcess> campaigns_;
   int redis_port_ = 0;
   int metrics_port_ = 0;
   int workshops_port_ = 0;
@@ -273,6 +295,186 @@ TEST_F(Suite, DeliveriesShowUpOnTheDashboardExactlyOnce) {
   ExpectDashboard(expected);
   Stop(workshops_);
   Stop(metrics_);
+}
+
+// Training: officers who pass every mandatory module of a published version are trained.
+int64_t TrainOfficers(tr::TrainingService::Stub& stub, int count, absl::Time now) {
+  tr::CreateCourseRequest course;
+  course.set_parent(kForce);
+  course.set_course_id("cybercrime-investigation");
+  course.set_request_id("course-1");
+  course.mutable_course()->set_display_name("Cybercrime investigation package");
+  course.mutable_course()->set_origin(tr::COURSE_ORIGIN_COLLEGE_OF_POLICING);
+  course.mutable_course()->set_validity_months(24);
+  course.mutable_course()->add_target_roles(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
+  tr::Course created;
+  grpc::Status s = stub.CreateCourse(Ctx().get(), course, &created);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  tr::CreateCourseVersionRequest version;
+  version.set_parent(created.name());
+  version.set_course_version_id("v2");
+  version.set_request_id("version-2");
+  version.mutable_course_version()->set_display_name("Version 2");
+  for (const char* id : {"sexting-law", "digital-evidence"}) {
+    tr::Module* m = version.mutable_course_version()->add_modules();
+    m->set_module_id(id);
+    m->set_title(absl::StrCat("Module ", id));
+    m->set_mandatory(true);
+    m->set_pass_mark(70);
+    m->set_expected_duration_minutes(45);
+    m->set_origin(tr::COURSE_ORIGIN_FORCE);
+  }
+  tr::CourseVersion v;
+  s = stub.CreateCourseVersion(Ctx().get(), version, &v);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  tr::PublishCourseVersionRequest publish;
+  publish.set_name(v.name());
+  publish.set_etag(v.etag());
+  s = stub.PublishCourseVersion(Ctx().get(), publish, &v);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  int64_t trained = 0;
+  for (int i = 0; i < count; ++i) {
+    tr::CreateOfficerRequest officer;
+    officer.set_parent(kForce);
+    officer.set_officer_id(absl::StrCat("officer-", i));
+    officer.set_request_id(absl::StrCat("officer-", i));
+    officer.mutable_officer()->set_staff_number(absl::StrCat("DP", 7000 + i));
+    officer.mutable_officer()->set_role(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
+    officer.mutable_officer()->set_division("derby-city");
+    officer.mutable_officer()->set_active(true);
+    tr::Officer o;
+    s = stub.CreateOfficer(Ctx().get(), officer, &o);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    tr::EnrolOfficerRequest enrol;
+    enrol.set_parent(kForce);
+    enrol.set_enrolment_id(absl::StrCat("enrolment-", i));
+    enrol.set_request_id(absl::StrCat("enrol-", i));
+    enrol.mutable_enrolment()->set_officer(o.name());
+    enrol.mutable_enrolment()->set_course_version(v.name());
+    tr::Enrolment e;
+    s = stub.EnrolOfficer(Ctx().get(), enrol, &e);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    // Every third officer passes only the first module: enrolled, not trained.
+    for (const char* module : {"sexting-law", "digital-evidence"}) {
+      if (i % 3 == 2 && std::string(module) == "digital-evidence") break;
+      tr::RecordModuleResultRequest result;
+      result.set_name(e.name());
+      result.set_module_id(module);
+      result.set_score(85);
+      result.set_passed(true);
+      *result.mutable_completed_time() = ToProtoTime(now - absl::Hours(1));
+      s = stub.RecordModuleResult(Ctx().get(), result, &e);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    if (i % 3 != 2) ++trained;
+  }
+  return trained;
+}
+
+// Campaigns: one published activity, five days reported, the first day re-sent with new
+// numbers (which must replace, not add). Returns the impressions the dashboard must show.
+int64_t RunCampaign(cp::CampaignsService::Stub& stub, absl::Time now) {
+  const absl::CivilDay today = LocalDay(now);
+  cp::CreateCampaignRequest create;
+  create.set_parent(kForce);
+  create.set_campaign_id("protect-yourself-online");
+  create.set_request_id("campaign-1");
+  cp::Campaign* c = create.mutable_campaign();
+  c->set_title("Protect yourself online");
+  c->add_key_messages("Think before you share");
+  c->add_audiences(cm::CAMPAIGN_AUDIENCE_RESIDENTS);
+  c->add_areas("derby-city");
+  *c->mutable_start_date() = ToProtoDate(today - 10);
+  *c->mutable_end_date() = ToProtoDate(today + 30);
+  c->set_reach_target(100000);
+  cp::Campaign campaign;
+  grpc::Status s = stub.CreateCampaign(Ctx().get(), create, &campaign);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  cp::ScheduleCampaignRequest schedule;
+  schedule.set_name(campaign.name());
+  schedule.set_etag(campaign.etag());
+  s = stub.ScheduleCampaign(Ctx().get(), schedule, &campaign);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  cp::ActivateCampaignRequest activate;
+  activate.set_name(campaign.name());
+  activate.set_etag(campaign.etag());
+  s = stub.ActivateCampaign(Ctx().get(), activate, &campaign);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  cp::CreateActivityRequest activity;
+  activity.set_parent(campaign.name());
+  activity.set_activity_id("facebook-launch");
+  activity.set_request_id("activity-1");
+  activity.mutable_activity()->set_title("Launch post");
+  activity.mutable_activity()->set_channel(cm::CHANNEL_FACEBOOK);
+  activity.mutable_activity()->set_message_text("Sexting: know the risks, know who to tell.");
+  activity.mutable_activity()->set_link_uri("https://www.example.org/online-safety");
+  *activity.mutable_activity()->mutable_scheduled_time() =
+      ToProtoTime(StartOfLocalDay(today - 8) + absl::Hours(10));
+  cp::Activity a;
+  s = stub.CreateActivity(Ctx().get(), activity, &a);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  cp::PublishActivityRequest publish;
+  publish.set_name(a.name());
+  publish.set_etag(a.etag());
+  *publish.mutable_publish_time() = ToProtoTime(StartOfLocalDay(today - 8) + absl::Hours(10));
+  s = stub.PublishActivity(Ctx().get(), publish, &a);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  int64_t impressions = 0;
+  cp::ReportEngagementRequest report;
+  report.set_parent(campaign.name());
+  for (int d = 1; d <= 5; ++d) {
+    cp::EngagementReport* r = report.add_reports();
+    r->set_activity(a.name());
+    *r->mutable_day() = ToProtoDate(today - (8 - d));
+    r->set_impressions(1000 * d);
+    r->set_reach(600 * d);
+    r->set_engagements(30 * d);
+    r->set_clicks(10 * d);
+    impressions += 1000 * d;
+  }
+  cp::ReportEngagementResponse response;
+  s = stub.ReportEngagement(Ctx().get(), report, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // The platform corrects day 1: 1000 -> 1500 impressions. Replace, never add.
+  cp::ReportEngagementRequest resend;
+  resend.set_parent(campaign.name());
+  *resend.add_reports() = report.reports(0);
+  resend.mutable_reports(0)->set_impressions(1500);
+  s = stub.ReportEngagement(Ctx().get(), resend, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return impressions + 500;
+}
+
+TEST_F(Suite, AllFourServicesReachTheDashboardExactly) {
+  auto training =
+      tr::TrainingService::NewStub(StartDomain("OUTREACH_TRAINING_BIN", "training", &training_));
+  auto campaigns = cp::CampaignsService::NewStub(
+      StartDomain("OUTREACH_CAMPAIGNS_BIN", "campaigns", &campaigns_));
+  CreateCatalogue();
+  Totals expected;
+  for (int i = 0; i < 4; ++i) DeliverWorkshop(i, &expected);
+  const int64_t trained = TrainOfficers(*training, 9, base_time_);
+  const int64_t impressions = RunCampaign(*campaigns, base_time_);
+  ExpectDashboard(expected);
+  std::optional<mt::Dashboard> d;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    d = Dashboard();
+    if (d && d->training().officers_trained() >= trained &&
+        d->campaigns().impressions() >= impressions) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->training().officers_trained(), trained);
+  EXPECT_EQ(d->training().course_completions(), trained);
+  EXPECT_EQ(d->training().enrolments_created(), 9);
+  EXPECT_EQ(d->campaigns().impressions(), impressions);
+  EXPECT_EQ(d->campaigns().activities_published(), 1);
+  Stop(training_);
+  Stop(campaigns_);
 }
 
 TEST_F(Suite, MetricsDownForTheWholeScenarioLosesNothing) {
