@@ -3,6 +3,8 @@
 # missing, and runs apt-get update only then).
 #   scripts/install-deps.sh          build + run
 #   scripts/install-deps.sh --test   build + run + tests, linters and benchmarks
+#   scripts/install-deps.sh --deploy build + run + the container/manifest tools of
+#                                    scripts/deploy-check.sh (may be combined with --test)
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -17,15 +19,35 @@ TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev
   clang-format
 )
+# scripts/deploy-check.sh: podman with runc (crun fails on this cgroup v1 host) and catatonit
+# (play kube's pause image), debootstrap for a base image without a registry, docker-compose
+# for `config -q`, podman-compose + the CNI dnsname plugin to run the Compose file, promtool (prometheus), python3-kubernetes for the offline schema check,
+# Node.js (checked below) for the gRPC scenario. kubectl with kustomize v5 is not in Debian 12
+# (kubernetes-client is 1.20, kustomize v2): it must already be on the machine.
+DEPLOY_PACKAGES=(
+  podman runc catatonit debootstrap docker-compose podman-compose
+  golang-github-containernetworking-plugin-dnsname prometheus python3-kubernetes python3-yaml curl
+)
+
+packages=("${BUILD_PACKAGES[@]}")
+for arg in "$@"; do
+  case $arg in
+    --test) packages+=("${TEST_PACKAGES[@]}") ;;
+    --deploy) packages+=("${DEPLOY_PACKAGES[@]}") ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+if [[ " $* " == *" --deploy "* ]] && ! command -v kubectl >/dev/null; then
+  echo "install-deps: kubectl with kustomize v5 is needed by scripts/deploy-check.sh and is not" >&2
+  echo "              installed (Debian 12's kubernetes-client is too old); install kubectl" >&2
+fi
+
 # Node.js + npm run the @grpc/grpc-js client tests and the buf linter (both from the npm
 # registry). A machine may already have them from another source (which conflicts with
 # Debian's npm package), so they are checked as commands.
-
-packages=("${BUILD_PACKAGES[@]}")
-if [[ "${1:-}" == "--test" ]]; then packages+=("${TEST_PACKAGES[@]}"); fi
-
 missing=()
-if [[ "${1:-}" == "--test" ]] && ! { command -v node && command -v npm; } >/dev/null; then
+if [[ " $* " == *" --test "* || " $* " == *" --deploy "* ]] &&
+  ! { command -v node && command -v npm; } >/dev/null; then
   missing+=(nodejs npm)
 fi
 for p in "${packages[@]}"; do

@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""Strict offline check of rendered Kubernetes manifests.
+
+  k8s_strict_check.py FILE.yaml...          exit 1 on the first problem of each document
+
+Schema: the API models of Debian's python3-kubernetes (unknown field, wrong type, missing
+required field, unknown kind all fail), plus the gRPC probe (core/v1 GRPCAction, GA in
+Kubernetes 1.27, newer than the packaged models). Policy: the rules deploy/README.md promises
+for every Deployment (probes, resources, securityContext, grace period > drain timeout, one
+replica + Recreate on a ReadWriteOnce volume, a PodDisruptionBudget and a Service per app;
+on the host network every listener on 127.0.0.1).
+"""
+import datetime
+import inspect
+import re
+import sys
+
+import yaml
+import kubernetes.client as k8s
+
+# Fields newer than the packaged models: {model: {json_name: type}}; types as in openapi_types.
+EXTRA_FIELDS = {"V1Probe": {"grpc": "V1GRPCAction"}}
+EXTRA_MODELS = {"V1GRPCAction": ({"port": "int", "service": "str"}, {"port"})}
+
+_required_cache = {}
+
+
+def model_fields(name):
+    """{json_name: type}, required json names for a model class name."""
+    if name in EXTRA_MODELS:
+        return EXTRA_MODELS[name]
+    cls = getattr(k8s, name, None)
+    if cls is None:
+        raise KeyError(name)
+    if name not in _required_cache:
+        fields, required = {}, set()
+        for attr, typ in cls.openapi_types.items():
+            json_name = cls.attribute_map[attr]
+            fields[json_name] = typ
+            setter = getattr(cls, attr).fset
+            if setter and "must not be `None`" in inspect.getsource(setter):
+                required.add(json_name)
+        fields.update(EXTRA_FIELDS.get(name, {}))
+        _required_cache[name] = (fields, required)
+    return _required_cache[name]
+
+
+def check(value, typ, path, errors):
+    if value is None:
+        return  # explicit null: the API server treats it as absent
+    m = re.fullmatch(r"list\[(.+)\]", typ)
+    if m:
+        if not isinstance(value, list):
+            errors.append(f"{path}: expected a list, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            check(item, m.group(1), f"{path}[{i}]", errors)
+        return
+    m = re.fullmatch(r"dict\(str, (.+)\)", typ)
+    if m:
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a map, got {type(value).__name__}")
+            return
+        for k, v in value.items():
+            check(v, m.group(1), f"{path}.{k}", errors)
+        return
+    simple = {
+        "str": (str,),
+        "int": (int,),
+        "float": (int, float),
+        "bool": (bool,),
+        "datetime": (str, datetime.datetime),
+        "date": (str, datetime.date),
+    }
+    if typ in simple:
+        ok = isinstance(value, simple[typ]) and not (typ in ("int", "float") and isinstance(value, bool))
+        if not ok:
+            errors.append(f"{path}: expected {typ}, got {type(value).__name__} {value!r}")
+        return
+    if typ == "object":  # IntOrString, RawExtension, ...
+        if not isinstance(value, (str, int, dict, list)) or isinstance(value, bool):
+            errors.append(f"{path}: unexpected {type(value).__name__}")
+        return
+    try:
+        fields, required = model_fields(typ)
+    except KeyError:
+        errors.append(f"{path}: no model {typ}")
+        return
+    if not isinstance(value, dict):
+        errors.append(f"{path}: expected an object ({typ}), got {type(value).__name__}")
+        return
+    for k, v in value.items():
+        if k not in fields:
+            errors.append(f"{path}.{k}: unknown field of {typ}")
+        else:
+            check(v, fields[k], f"{path}.{k}", errors)
+    for r in sorted(required - set(k for k, v in value.items() if v is not None)):
+        errors.append(f"{path}.{r}: required field of {typ} is missing")
+
+
+def model_for(doc):
+    api = str(doc.get("apiVersion", ""))
+    kind = str(doc.get("kind", ""))
+    version = api.split("/")[-1]
+    return version[:1].upper() + version[1:] + kind
+
+
+def duration_seconds(text):
+    m = re.fullmatch(r"(\d+)(ms|s|m)", text)
+    if not m:
+        return None
+    n = int(m.group(1))
+    return {"ms": n / 1000, "s": n, "m": 60 * n}[m.group(2)]
+
+
+def policy(docs, errors):
+    config = {}
+    for d in docs:
+        if d.get("kind") == "ConfigMap":
+            config.update(d.get("data") or {})
+    drain = duration_seconds(config.get("OUTREACH_DRAIN_TIMEOUT", "10s"))
+    pdb_selectors = [d["spec"]["selector"].get("matchLabels", {}) for d in docs
+                     if d.get("kind") == "PodDisruptionBudget"]
+    service_selectors = [d["spec"].get("selector", {}) for d in docs if d.get("kind") == "Service"]
+    rwo_claims = {d["metadata"]["name"] for d in docs if d.get("kind") == "PersistentVolumeClaim"
+                  and "ReadWriteOnce" in d["spec"].get("accessModes", [])}
+    for d in docs:
+        if d.get("kind") != "Deployment":
+            continue
+        name = d["metadata"]["name"]
+        where = f"Deployment/{name}"
+        spec = d["spec"]
+        pod = spec["template"]["spec"]
+        labels = spec["template"]["metadata"].get("labels", {})
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        if drain is not None and grace <= drain:
+            errors.append(f"{where}: terminationGracePeriodSeconds {grace} <= drain timeout {drain}s")
+        psc = pod.get("securityContext", {})
+        if psc.get("runAsNonRoot") is not True:
+            errors.append(f"{where}: pod securityContext.runAsNonRoot must be true")
+        for c in pod["containers"]:
+            cw = f"{where} container {c['name']}"
+            if pod.get("hostNetwork"):  # local overlay: nothing may listen beyond loopback
+                for e in c.get("env", []):
+                    if e["name"] in ("OUTREACH_GRPC_ADDRESS", "OUTREACH_HTTP_ADDRESS") and \
+                            not str(e.get("value", "")).startswith("127.0.0.1:"):
+                        errors.append(f"{cw}: hostNetwork but {e['name']}={e.get('value')} is not loopback")
+                args = c.get("args", [])
+                if c["name"] == "redis" and args[args.index("--bind") + 1 if "--bind" in args else 0:][:1] != ["127.0.0.1"]:
+                    errors.append(f"{cw}: hostNetwork but redis does not --bind 127.0.0.1")
+                if any("hostPort" in p for p in c.get("ports", [])):
+                    errors.append(f"{cw}: hostNetwork with hostPort")
+            sc = c.get("securityContext", {})
+            if sc.get("readOnlyRootFilesystem") is not True:
+                errors.append(f"{cw}: readOnlyRootFilesystem must be true")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                errors.append(f"{cw}: allowPrivilegeEscalation must be false")
+            if "ALL" not in (sc.get("capabilities", {}).get("drop") or []):
+                errors.append(f"{cw}: capabilities must drop ALL")
+            for probe in ("readinessProbe", "livenessProbe"):
+                if probe not in c:
+                    errors.append(f"{cw}: {probe} missing")
+            res = c.get("resources", {})
+            if not res.get("requests") or not res.get("limits", {}).get("memory"):
+                errors.append(f"{cw}: resources.requests and limits.memory required")
+            if labels.get("app.kubernetes.io/component") in ("domain-service", "metrics-service"):
+                if "grpc" not in c.get("readinessProbe", {}):
+                    errors.append(f"{cw}: readinessProbe must be a native grpc probe")
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.get("volumes", [])
+                  if "persistentVolumeClaim" in v]
+        if any(cl in rwo_claims for cl in claims):
+            if spec.get("replicas", 1) != 1 or spec.get("strategy", {}).get("type") != "Recreate":
+                errors.append(f"{where}: a ReadWriteOnce volume needs replicas 1 and strategy Recreate")
+        match = lambda sel: sel and all(labels.get(k) == v for k, v in sel.items())
+        if not any(match(s) for s in pdb_selectors):
+            errors.append(f"{where}: no PodDisruptionBudget selects it")
+        if not any(match(s) for s in service_selectors):
+            errors.append(f"{where}: no Service selects it")
+
+
+def main(paths):
+    failed = False
+    for path in paths:
+        with open(path) as f:
+            docs = [d for d in yaml.safe_load_all(f) if d]
+        errors = []
+        for d in docs:
+            ident = f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')}"
+            name = model_for(d)
+            if getattr(k8s, name, None) is None:
+                errors.append(f"{ident}: unknown apiVersion/kind {d.get('apiVersion')} {d.get('kind')}")
+                continue
+            doc_errors = []
+            check(d, name, ident, doc_errors)
+            errors += doc_errors
+        if not errors:
+            policy(docs, errors)
+        for e in errors:
+            print(f"{path}: {e}", file=sys.stderr)
+        print(f"{path}: {len(docs)} documents, {'FAILED' if errors else 'ok'}")
+        failed |= bool(errors)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
