@@ -152,23 +152,13 @@ if ! pm image exists docker.io/library/debian:bookworm-slim; then
   if [[ ! -s $tarball ]]; then
     rootfs=$DEPLOY_WORK/base/rootfs
     rm -rf "$rootfs" && mkdir -p "$rootfs"
-    debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian \
+    debootstrap --variant=minbase bookworm "$rootfs" \
       >"$DEPLOY_WORK/base/debootstrap.log" 2>&1 || fail "debootstrap (see $DEPLOY_WORK/base/debootstrap.log)"
-    # As in the official slim image: the three suites, no docs/man/locales, no apt caches.
+    # As in the official slim image: the three suites (the same Debian sources this machine's
+    # apt uses), no docs/man/locales, no apt caches.
     rm -f "$rootfs/etc/apt/sources.list"
-    cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+    cp /etc/apt/sources.list.d/debian.sources "$rootfs/etc/apt/sources.list.d/debian.sources" 2>/dev/null \
+      || cp /etc/apt/sources.list "$rootfs/etc/apt/sources.list"
     cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'CFG'
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright

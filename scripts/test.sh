@@ -22,4 +22,6 @@ step "test"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --preset asan -j "${OUTREACH_TEST_JOBS:-2}" "$@"
+# For .ci/run's closing line: how many tests ran (all passed, or set -e stopped us above).
+ctest --preset asan -N "$@" | sed -n 's/^Total Tests: //p' >build/asan/tests-run.count
 step "done"
