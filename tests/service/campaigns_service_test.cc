@@ -208,23 +208,9 @@ class CampaignsServiceTest : public ::testing::Test {
     return out;
   }
 
-  std::vector<epb::OutreachEvent> Events() {
-    std::vector<epb::OutreachEvent> out;
-    auto s = h_.db().Read([&](db::Connection& c) -> absl::Status {
-      auto pending = Outbox::Pending(c, 10000);
-      if (!pending.ok()) return pending.status();
-      for (auto& p : *pending) out.push_back(p.event);
-      return absl::OkStatus();
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return out;
-  }
+  std::vector<epb::OutreachEvent> Events() { return h_.OutboxEvents(); }
   std::vector<epb::OutreachEvent> EventsOf(epb::OutreachEvent::PayloadCase kind) {
-    std::vector<epb::OutreachEvent> out;
-    for (auto& e : Events()) {
-      if (e.payload_case() == kind) out.push_back(e);
-    }
-    return out;
+    return h_.OutboxEventsOf(kind);
   }
 
   ServiceHarness h_;

@@ -212,24 +212,9 @@ class WorkshopsServiceTest : public ::testing::Test {
     return stub_->DeliverWorkshop(Ctx().get(), req, out);
   }
 
-  std::vector<ev1::OutreachEvent> Events() {
-    std::vector<ev1::OutreachEvent> out;
-    absl::Status s = h_.db().Read([&](db::Connection& c) -> absl::Status {
-      auto pending = Outbox::Pending(c, 10000);
-      if (!pending.ok()) return pending.status();
-      for (auto& p : *pending) out.push_back(p.event);
-      return absl::OkStatus();
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return out;
-  }
-
+  std::vector<ev1::OutreachEvent> Events() { return h_.OutboxEvents(); }
   std::vector<ev1::OutreachEvent> EventsOf(ev1::OutreachEvent::PayloadCase kind) {
-    std::vector<ev1::OutreachEvent> out;
-    for (auto& e : Events()) {
-      if (e.payload_case() == kind) out.push_back(e);
-    }
-    return out;
+    return h_.OutboxEventsOf(kind);
   }
 
   ServiceHarness h_;

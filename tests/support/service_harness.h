@@ -9,6 +9,7 @@
 #include "common/pagination.h"
 #include "common/server.h"
 #include "common/service_main.h"
+#include "common/store_support.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/create_channel.h"
@@ -54,6 +55,28 @@ class ServiceHarness {
   void Restart() {
     Stop();
     Start();
+  }
+
+  // Every event in the outbox (sent or not), in commit order.
+  std::vector<outreach::events::v1::OutreachEvent> OutboxEvents() {
+    std::vector<outreach::events::v1::OutreachEvent> out;
+    absl::Status s = db_->Read([&](db::Connection& c) -> absl::Status {
+      auto pending = Outbox::Pending(c, 100000);
+      if (!pending.ok()) return pending.status();
+      for (auto& p : *pending) out.push_back(p.event);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+  // The outbox events carrying one kind of payload.
+  std::vector<outreach::events::v1::OutreachEvent> OutboxEventsOf(
+      outreach::events::v1::OutreachEvent::PayloadCase kind) {
+    std::vector<outreach::events::v1::OutreachEvent> out;
+    for (auto& e : OutboxEvents()) {
+      if (e.payload_case() == kind) out.push_back(e);
+    }
+    return out;
   }
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
