@@ -1,6 +1,9 @@
 #include "common/service_main.h"
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/publisher.h"
@@ -89,6 +92,24 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
     OUTREACH_LOG(kError, "start_failed").Kv("service", spec.name).Kv("detail", s.message());
     return 1;
   }
+  // The API promises request_id replays for at least 7 days; forget them after 8, hourly.
+  absl::Notification stop_pruning;
+  std::thread pruner([&db, &stop_pruning, name = spec.name] {
+    do {
+      const absl::Time cutoff = SystemClock::Get()->Now() - absl::Hours(24 * 8);
+      absl::Status s =
+          (*db)->Write([&](db::Connection& c) { return RequestLedger::Forget(c, cutoff); });
+      if (!s.ok()) {
+        OUTREACH_LOG(kWarn, "request_ledger_prune_failed")
+            .Kv("service", name)
+            .Kv("detail", s.message());
+      }
+    } while (!stop_pruning.WaitForNotificationWithTimeout(absl::Hours(1)));
+  });
+  server.OnShutdown([&stop_pruning, &pruner] {
+    stop_pruning.Notify();
+    pruner.join();
+  });
   if (publisher != nullptr) {
     publisher->Start();
     OUTREACH_LOG(kInfo, "outbox_publisher_started").Kv("metrics_address", metrics_address);
