@@ -2,6 +2,7 @@
 
 // Builders of outreach events for the metrics tests.
 
+#include <optional>
 #include <string>
 #include <vector>
 
