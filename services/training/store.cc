@@ -288,8 +288,10 @@ class SqlTrainingStore final : public TrainingStore {
         return st;
       if (paths.count("modules")) {
         if (out.state() != v1::COURSE_VERSION_STATE_DRAFT) {
-          return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
-                               "modules are frozen once the version is published");
+          return WithMetadata(TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
+                                            "modules are frozen once the version is published"),
+                              {{"course_version", out.name()},
+                               {"state", v1::CourseVersionState_Name(out.state())}});
         }
         *out.mutable_modules() = patch.modules();
       }
@@ -310,8 +312,10 @@ class SqlTrainingStore final : public TrainingStore {
       if (auto st = LoadVersion(c, force, course, version, &existing); !st.ok()) return st;
       if (auto st = CheckEtag("etag", existing.name(), etag, existing.etag()); !st.ok()) return st;
       if (existing.state() != v1::COURSE_VERSION_STATE_DRAFT) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
-                             "only a DRAFT version can be deleted; retire it instead");
+        return WithMetadata(TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
+                                          "only a DRAFT version can be deleted; retire it instead"),
+                            {{"course_version", existing.name()},
+                             {"state", v1::CourseVersionState_Name(existing.state())}});
       }
       return Exec(c, "DELETE FROM training_versions WHERE force = ? AND course = ? AND id = ?",
                   {force, course, version});
@@ -324,8 +328,10 @@ class SqlTrainingStore final : public TrainingStore {
                                                          const std::string& etag) override {
     return ChangeVersionState(force, course, version, etag, [&](v1::CourseVersion* v) {
       if (v->state() != v1::COURSE_VERSION_STATE_DRAFT) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
-                             "only a DRAFT version can be published");
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
+                          "only a DRAFT version can be published"),
+            {{"course_version", v->name()}, {"state", v1::CourseVersionState_Name(v->state())}});
       }
       bool mandatory = false;
       for (const auto& m : v->modules()) mandatory = mandatory || m.mandatory();
@@ -345,8 +351,10 @@ class SqlTrainingStore final : public TrainingStore {
                                                         const std::string& etag) override {
     return ChangeVersionState(force, course, version, etag, [&](v1::CourseVersion* v) {
       if (v->state() != v1::COURSE_VERSION_STATE_PUBLISHED) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED,
-                             "only a PUBLISHED version can be retired");
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED,
+                          "only a PUBLISHED version can be retired"),
+            {{"course_version", v->name()}, {"state", v1::CourseVersionState_Name(v->state())}});
       }
       v->set_state(v1::COURSE_VERSION_STATE_RETIRED);
       *v->mutable_retire_time() = ToProtoTime(clock_->Now());
@@ -489,25 +497,32 @@ class SqlTrainingStore final : public TrainingStore {
       v1::Enrolment existing;
       if (LoadEnrolment(c, force, id, &existing).ok()) return AlreadyExists(name);
       if (v.state() == v1::COURSE_VERSION_STATE_DRAFT) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED,
-                             "the course version is not published yet");
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED,
+                          "the course version is not published yet"),
+            {{"course_version", v.name()}, {"state", v1::CourseVersionState_Name(v.state())}});
       }
       if (v.state() == v1::COURSE_VERSION_STATE_RETIRED) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_RETIRED,
-                             "the course version is retired; enrol in a newer version");
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_RETIRED,
+                          "the course version is retired; enrol in a newer version"),
+            {{"course_version", v.name()}});
       }
       if (!o.active()) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_OFFICER_INACTIVE,
-                             "the officer is not active");
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_OFFICER_INACTIVE, "the officer is not active"),
+            {{"officer", o.name()}});
       }
       const std::string course_name = CoursePattern().Format({force, course});
       auto open = FindOpenEnrolment(c, force, o.name(), course_name);
       if (!open.ok()) return open.status();
       if (!open->empty()) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_DUPLICATE_ACTIVE_ENROLMENT,
-                             absl::StrCat("the officer already has an open enrolment in this "
-                                          "course: ",
-                                          *open));
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_DUPLICATE_ACTIVE_ENROLMENT,
+                          absl::StrCat("the officer already has an open enrolment in this "
+                                       "course: ",
+                                       *open)),
+            {{"enrolment", *open}});
       }
       out = NewEnrolment(name, o, v, course_name, v1::RECORD_SOURCE_API, now);
       if (due_date.has_value()) *out.mutable_due_date() = ToProtoDate(*due_date);
@@ -563,8 +578,10 @@ class SqlTrainingStore final : public TrainingStore {
       if (!v.ok()) return v.status();
       const v1::Module* module = FindModule((*v)->version, input.module_id);
       if (module == nullptr) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_MODULE_NOT_IN_VERSION,
-                             "the module is not part of the enrolment's course version");
+        return WithMetadata(
+            TrainingError(v1::TRAINING_ERROR_REASON_MODULE_NOT_IN_VERSION,
+                          "the module is not part of the enrolment's course version"),
+            {{"module_id", input.module_id}, {"course_version", out.course_version()}});
       }
       // An identical re-send (a client retry) changes nothing and succeeds in any state.
       const bool passed = DecidePassed(*module, input.score, input.passed);
@@ -1048,8 +1065,10 @@ class SqlTrainingStore final : public TrainingStore {
                            "the enrolment was withdrawn");
     }
     if (state == v1::ENROLMENT_STATE_COMPLETED || state == v1::ENROLMENT_STATE_EXPIRED) {
-      return TrainingError(v1::TRAINING_ERROR_REASON_ENROLMENT_NOT_OPEN,
-                           absl::StrCat("the enrolment is ", v1::EnrolmentState_Name(state)));
+      return WithMetadata(
+          TrainingError(v1::TRAINING_ERROR_REASON_ENROLMENT_NOT_OPEN,
+                        absl::StrCat("the enrolment is ", v1::EnrolmentState_Name(state))),
+          {{"state", v1::EnrolmentState_Name(state)}});
     }
     return absl::OkStatus();
   }

@@ -22,6 +22,7 @@ namespace outreach::training {
 
 using outreach::events::v1::OutreachEvent;
 using outreach::testing::Ctx;
+using outreach::testing::ErrorMetadataOf;
 using outreach::testing::ReasonOf;
 using outreach::testing::ViolatedFields;
 namespace cv1 = outreach::common::v1;

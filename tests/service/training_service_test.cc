@@ -327,10 +327,13 @@ TEST_F(TrainingFixture, EnrolmentRules) {
   grpc::Status s = Enrol(o.name(), draft.name(), &e);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(s), "COURSE_VERSION_NOT_PUBLISHED");
+  EXPECT_EQ(ErrorMetadataOf(s, "course_version"), draft.name());
+  EXPECT_EQ(ErrorMetadataOf(s, "state"), "COURSE_VERSION_STATE_DRAFT");
 
   s = Enrol(gone.name(), v1v.name(), &e);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(s), "OFFICER_INACTIVE");
+  EXPECT_EQ(ErrorMetadataOf(s, "officer"), gone.name());
 
   s = Enrol("forces/derbyshire/officers/nobody", v1v.name(), &e);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -353,6 +356,7 @@ TEST_F(TrainingFixture, EnrolmentRules) {
   s = Enrol(o.name(), v2v.name(), &e);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(s), "DUPLICATE_ACTIVE_ENROLMENT");
+  EXPECT_EQ(ErrorMetadataOf(s, "enrolment"), first.name());
 
   // A retired version takes no new enrolment.
   v1::RetireCourseVersionRequest ret;
@@ -445,6 +449,8 @@ TEST_F(TrainingFixture, ModuleResultsCompleteTheEnrolmentWithACertificate) {
   grpc::Status s = Record(e.name(), "zz", 90, Days(3), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(s), "MODULE_NOT_IN_VERSION");
+  EXPECT_EQ(ErrorMetadataOf(s, "module_id"), "zz");
+  EXPECT_EQ(ErrorMetadataOf(s, "course_version"), v.name());
   s = Record(e.name(), "a", 101, Days(3), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(ViolatedFields(s), ElementsAre("score"));

@@ -113,6 +113,20 @@ inline std::string ReasonOf(const grpc::Status& status) {
   return "";
 }
 
+// One google.rpc.ErrorInfo metadata value of a failed call ("" when absent).
+inline std::string ErrorMetadataOf(const grpc::Status& status, const std::string& key) {
+  google::rpc::Status rich;
+  if (!rich.ParseFromString(status.error_details())) return "";
+  for (const auto& d : rich.details()) {
+    google::rpc::ErrorInfo info;
+    if (d.UnpackTo(&info)) {
+      auto it = info.metadata().find(key);
+      return it == info.metadata().end() ? "" : it->second;
+    }
+  }
+  return "";
+}
+
 // The fields named by BadRequest violations of a failed call.
 inline std::vector<std::string> ViolatedFields(const grpc::Status& status) {
   std::vector<std::string> out;
