@@ -158,6 +158,8 @@ void ServerRuntime::AddService(grpc::Service* service, std::string health_name, 
   services_.push_back({service, std::move(health_name), std::move(check)});
 }
 
+void ServerRuntime::OnDrain(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
+
 void ServerRuntime::OnShutdown(std::function<void()> hook) {
   shutdown_hooks_.push_back(std::move(hook));
 }
@@ -272,6 +274,7 @@ void ServerRuntime::Shutdown() {
         .Kv("deadline", config_.drain_timeout);
     stop_health_.Notify();
     if (health_thread_.joinable()) health_thread_.join();
+    for (auto& hook : drain_hooks_) hook();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.drain_timeout));
     server_->Wait();
     if (http_ != nullptr) {

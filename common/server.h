@@ -70,6 +70,9 @@ class ServerRuntime {
   // Registers a service (before Start). `health_name` is its full proto name, e.g.
   // "outreach.workshops.v1.WorkshopsService"; `check` decides SERVING vs NOT_SERVING.
   void AddService(grpc::Service* service, std::string health_name, HealthCheck check);
+  // Runs when a drain begins (health already NOT_SERVING, before Shutdown(deadline)), so a
+  // service can end long-lived streams instead of waiting for the deadline to cancel them.
+  void OnDrain(std::function<void()> hook);
   // Runs after the gRPC server has drained, in reverse order of registration.
   void OnShutdown(std::function<void()> hook);
 
@@ -103,6 +106,7 @@ class ServerRuntime {
   };
   std::vector<Registered> services_;
   std::vector<std::pair<std::string, HttpHandler>> routes_;
+  std::vector<std::function<void()>> drain_hooks_;
   std::vector<std::function<void()>> shutdown_hooks_;
   int grpc_port_ = 0;
   int http_port_ = 0;

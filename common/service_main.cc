@@ -47,13 +47,16 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
                 "secret that signs page tokens; replicas must share it (random when empty)");
   parser.String("page-token-key-file", &page_token_key_file, std::string(""),
                 "file holding the page-token secret (wins over --page-token-key)");
-  std::string metrics_address;
-  parser.String("metrics-address", &metrics_address, std::string("off"),
-                "host:port of the metrics service that receives this service's outbox events, "
-                "or \"off\" (events wait in the outbox until a publisher delivers them)",
-                [](const std::string& v) -> absl::Status {
-                  return v == "off" ? absl::OkStatus() : ValidateHostPort(v);
-                });
+  std::string metrics_address = "off";
+  if (spec.register_settings) spec.register_settings(parser);
+  if (spec.publishes_events) {
+    parser.String("metrics-address", &metrics_address, std::string("off"),
+                  "host:port of the metrics service that receives this service's outbox events, "
+                  "or \"off\" (events wait in the outbox until a publisher delivers them)",
+                  [](const std::string& v) -> absl::Status {
+                    return v == "off" ? absl::OkStatus() : ValidateHostPort(v);
+                  });
+  }
   ParseConfigOrExit(parser, argc, argv);
   if (!page_token_key_file.empty()) page_token_key = page_token_key_file;
 
@@ -76,7 +79,7 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
   server.OnShutdown([&db] { db->reset(); });
   ServiceContext context{db->get(), SystemClock::Get(), &page_tokens, &server.metrics(), &server};
   std::unique_ptr<grpc::Service> service = spec.make_service(context);
-  RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
+  if (spec.publishes_events) RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
   server.AddService(service.get(), spec.health_name, [&db] { return (*db)->Ping(); });
   std::unique_ptr<OutboxPublisher> publisher;
   if (metrics_address != "off") {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/db.h"
 #include "common/metrics.h"
 #include "common/pagination.h"
@@ -34,6 +35,12 @@ struct ServiceSpec {
   std::string default_http_address;
   std::vector<db::MigrationSet> schema;  // include CommonMigrations() for the outbox/ledger
   std::function<std::unique_ptr<grpc::Service>(const ServiceContext&)> make_service;
+  // Optional: declares the service's own settings on the parser (before parsing); make_service
+  // then reads the values it captured.
+  std::function<void(ConfigParser&)> register_settings;
+  // Domain services publish their outbox to metrics (--metrics-address, outbox gauges);
+  // metrics itself does not.
+  bool publishes_events = true;
 };
 
 // main() of every service: declares the runtime settings plus --db-path and the page-token key,

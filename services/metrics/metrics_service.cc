@@ -452,8 +452,13 @@ std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& con
   if (cache_options.redis_address != "off") {
     cache = std::make_unique<ReplyCache>(cache_options, context.metrics);
   }
-  return std::make_unique<MetricsServiceImpl>(NewSqlMetricsStore(context.db), context.clock,
-                                              std::move(cache), context.metrics);
+  auto service = std::make_unique<MetricsServiceImpl>(NewSqlMetricsStore(context.db), context.clock,
+                                                      std::move(cache), context.metrics);
+  if (context.runtime != nullptr) {
+    service->RegisterHttp(*context.runtime);
+    context.runtime->OnDrain([s = service.get()] { s->BeginDrain(); });
+  }
+  return service;
 }
 
 ServiceSpec MetricsServiceSpec() {
@@ -465,6 +470,44 @@ ServiceSpec MetricsServiceSpec() {
   spec.schema = {CommonMigrations(), MetricsMigrations()};
   spec.make_service = [](const ServiceContext& context) -> std::unique_ptr<grpc::Service> {
     return MakeMetricsService(context, CacheOptions{});
+  };
+  spec.publishes_events = false;
+  return spec;
+}
+
+ServiceSpec MetricsBinarySpec() {
+  struct Settings {
+    CacheOptions cache;
+    int64_t near_capacity = 4096;
+    bool near_cache = true;
+  };
+  auto settings = std::make_shared<Settings>();
+  ServiceSpec spec = MetricsServiceSpec();
+  spec.register_settings = [settings](ConfigParser& parser) {
+    parser.String(
+        "redis-address", &settings->cache.redis_address, std::string("off"),
+        "host:port of the Redis that caches dashboards and series, or \"off\"",
+        [](const std::string& v) { return v == "off" ? absl::OkStatus() : ValidateHostPort(v); });
+    parser.Duration("cache-ttl", &settings->cache.ttl, absl::Seconds(60), absl::Milliseconds(100),
+                    absl::Hours(24), "lifetime of every cached reply (Redis and near-cache)");
+    parser.Duration("redis-timeout", &settings->cache.command_timeout, absl::Milliseconds(100),
+                    absl::Milliseconds(5), absl::Seconds(5),
+                    "connect and command timeout of Redis calls (then the store answers)");
+    parser.Bool("near-cache", &settings->near_cache, true,
+                "keep ready replies in process, invalidated by Redis pub/sub");
+    parser.Int("near-cache-entries", &settings->near_capacity, 4096, 16, 1000000,
+               "cached replies kept in process per force");
+  };
+  spec.make_service = [settings](const ServiceContext& context) -> std::unique_ptr<grpc::Service> {
+    CacheOptions cache = settings->cache;
+    cache.connect_timeout = cache.command_timeout;
+    cache.near_cache = settings->near_cache;
+    cache.near_capacity = static_cast<size_t>(settings->near_capacity);
+    OUTREACH_LOG(kInfo, "cache_config")
+        .Kv("redis", cache.redis_address)
+        .Kv("ttl", cache.ttl)
+        .Kv("near_cache", cache.near_cache ? "on" : "off");
+    return MakeMetricsService(context, cache);
   };
   return spec;
 }

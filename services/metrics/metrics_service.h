@@ -68,11 +68,16 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
 };
 
 // Builds the service over a context's store and clock with `cache_options` ("off" = no cache).
+// With a runtime in the context it also adds the /dashboard route and KPI gauges to the monitor
+// port and ends WatchDashboard streams when a drain begins.
 std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& context,
                                                        const CacheOptions& cache_options);
 
 // The spec of the metrics service with the cache off (ServiceHarness, tests).
 ServiceSpec MetricsServiceSpec();
+// The binary's spec: MetricsServiceSpec plus the cache settings (--redis-address, --cache-ttl,
+// --redis-timeout, --near-cache, --near-cache-entries).
+ServiceSpec MetricsBinarySpec();
 
 // Parses the /dashboard query (force, period, anchor, start, end, area) into a request.
 absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(

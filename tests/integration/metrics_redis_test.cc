@@ -95,19 +95,15 @@ class Replica {
     config.drain_timeout = absl::Seconds(2);
     if (with_http) config.http_address = "127.0.0.1:0";
     runtime_ = std::make_unique<ServerRuntime>(config);
-    ServiceContext context{db_.get(), clock, &page_tokens_, &runtime_->metrics()};
+    ServiceContext context{db_.get(), clock, &page_tokens_, &runtime_->metrics(), runtime_.get()};
     service_ = MakeMetricsService(context, cache);
-    service_->RegisterHttp(*runtime_);
     runtime_->AddService(service_.get(), "outreach.metrics.v1.MetricsService",
                          [this] { return db_->Ping(); });
     EXPECT_TRUE(runtime_->Start().ok());
     stub_ = v1::MetricsService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", runtime_->grpc_port()), grpc::InsecureChannelCredentials()));
   }
-  ~Replica() {
-    service_->BeginDrain();
-    runtime_->Shutdown();
-  }
+  ~Replica() { runtime_->Shutdown(); }
 
   v1::IngestEventsResponse Ingest(std::vector<ev::OutreachEvent> events) {
     v1::IngestEventsRequest req;

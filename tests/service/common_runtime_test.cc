@@ -197,6 +197,22 @@ TEST_F(RuntimeTest, DrainLetsInFlightCallsFinishAndRefusesNewOnes) {
   EXPECT_FALSE(Sleep(1).ok());
 }
 
+TEST_F(RuntimeTest, DrainHooksRunOnceBeforeTheServerStopsAndShutdownHooksAfter) {
+  std::vector<std::string> order;
+  std::atomic<bool> in_flight_done{false};
+  runtime_->OnDrain([&] { order.push_back(in_flight_done ? "drain-late" : "drain"); });
+  runtime_->OnShutdown([&] { order.push_back(in_flight_done ? "shutdown" : "shutdown-early"); });
+  std::thread caller([&] {
+    EXPECT_TRUE(Sleep(600).ok());
+    in_flight_done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  runtime_->Shutdown();
+  runtime_->Shutdown();
+  caller.join();
+  EXPECT_EQ(order, (std::vector<std::string>{"drain", "shutdown"}));
+}
+
 TEST_F(RuntimeTest, DrainDeadlineCancelsCallsThatRunTooLong) {
   runtime_->Shutdown();  // fresh runtime with a short deadline
   RuntimeConfig config;
