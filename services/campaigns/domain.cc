@@ -12,21 +12,8 @@
 namespace outreach::campaigns {
 namespace {
 
-std::string Path(absl::string_view prefix, absl::string_view field) {
-  return prefix.empty() ? std::string(field) : absl::StrCat(prefix, ".", field);
-}
-
 bool Wants(const std::set<std::string>* fields, const char* name) {
   return fields == nullptr || fields->count(name) > 0;
-}
-
-void CheckText(absl::string_view text, size_t min, size_t max, const std::string& field,
-               std::vector<FieldViolation>* out) {
-  const size_t n = CodePoints(text);
-  if (n < min || n > max) {
-    out->push_back({field, min == 0 ? absl::StrCat("must be at most ", max, " characters")
-                                    : absl::StrCat("must be ", min, "-", max, " characters")});
-  }
 }
 
 template <typename Repeated>
@@ -74,14 +61,6 @@ double Ratio(int64_t numerator, int64_t denominator) {
 
 }  // namespace
 
-size_t CodePoints(absl::string_view text) {
-  size_t n = 0;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
-
 bool IsValidLink(absl::string_view uri, bool https_only) {
   if (uri.empty()) return true;
   if (uri.size() > 2000) return false;
@@ -106,28 +85,29 @@ bool IsValidLink(absl::string_view uri, bool https_only) {
 
 void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
                       const std::set<std::string>* fields, std::vector<FieldViolation>* out) {
-  if (Wants(fields, "title")) CheckText(c.title(), 1, 200, Path(prefix, "title"), out);
+  if (Wants(fields, "title")) CheckText(c.title(), 200, true, FieldPath(prefix, "title"), out);
   if (Wants(fields, "description")) {
-    CheckText(c.description(), 0, 2000, Path(prefix, "description"), out);
+    CheckText(c.description(), 2000, false, FieldPath(prefix, "description"), out);
   }
   if (Wants(fields, "key_messages")) {
     if (c.key_messages_size() > 10) {
-      out->push_back({Path(prefix, "key_messages"), "must hold at most 10 messages"});
+      out->push_back({FieldPath(prefix, "key_messages"), "must hold at most 10 messages"});
     } else {
       for (int i = 0; i < c.key_messages_size(); ++i) {
-        CheckText(c.key_messages(i), 1, 500,
-                  absl::StrCat(Path(prefix, "key_messages"), "[", i, "]"), out);
+        CheckText(c.key_messages(i), 500, true,
+                  absl::StrCat(FieldPath(prefix, "key_messages"), "[", i, "]"), out);
       }
     }
   }
-  if (Wants(fields, "audiences")) CheckAudiences(c.audiences(), 1, Path(prefix, "audiences"), out);
+  if (Wants(fields, "audiences"))
+    CheckAudiences(c.audiences(), 1, FieldPath(prefix, "audiences"), out);
   if (Wants(fields, "areas")) {
     if (c.areas_size() > 50) {
-      out->push_back({Path(prefix, "areas"), "must hold at most 50 area codes"});
+      out->push_back({FieldPath(prefix, "areas"), "must hold at most 50 area codes"});
     } else {
       std::set<std::string> seen;
       for (int i = 0; i < c.areas_size(); ++i) {
-        const std::string field = absl::StrCat(Path(prefix, "areas"), "[", i, "]");
+        const std::string field = absl::StrCat(FieldPath(prefix, "areas"), "[", i, "]");
         if (!IsAreaCode(c.areas(i))) {
           out->push_back({field, "must be 1-32 characters of [A-Za-z0-9-]"});
         } else if (!seen.insert(c.areas(i)).second) {
@@ -140,7 +120,7 @@ void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
   auto check_date = [&](const char* name, bool has, const cpb::Date& date,
                         std::optional<absl::CivilDay>* out_day) {
     if (!Wants(fields, name)) return;
-    const std::string field = Path(prefix, name);
+    const std::string field = FieldPath(prefix, name);
     if (!has) {
       out->push_back({field, "is required"});
     } else if (auto d = FromProtoDate(field, date); d.ok()) {
@@ -154,7 +134,7 @@ void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
   // The range is checked when both dates are at hand (an update of one date is checked again
   // on the merged campaign).
   if (start && end) {
-    const std::string end_field = Path(prefix, "end_date");
+    const std::string end_field = FieldPath(prefix, "end_date");
     if (*end < *start) {
       out->push_back({end_field, "must be on or after start_date"});
     } else if (*end - *start > 731) {
@@ -163,41 +143,43 @@ void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
   }
   if (Wants(fields, "reach_target") &&
       (c.reach_target() < 0 || c.reach_target() > kMaxReachTarget)) {
-    out->push_back({Path(prefix, "reach_target"), "must be 0-1000000000"});
+    out->push_back({FieldPath(prefix, "reach_target"), "must be 0-1000000000"});
   }
   if (Wants(fields, "landing_page_uri") && !IsValidLink(c.landing_page_uri(), true)) {
     out->push_back(
-        {Path(prefix, "landing_page_uri"), "must be an https URI of at most 2000 characters"});
+        {FieldPath(prefix, "landing_page_uri"), "must be an https URI of at most 2000 characters"});
   }
 }
 
 void ValidateActivity(const pb::Activity& a, absl::string_view prefix,
                       const std::set<std::string>* fields, std::vector<FieldViolation>* out) {
-  if (Wants(fields, "title")) CheckText(a.title(), 1, 200, Path(prefix, "title"), out);
+  if (Wants(fields, "title")) CheckText(a.title(), 200, true, FieldPath(prefix, "title"), out);
   if (fields == nullptr &&
       (a.channel() == cpb::CHANNEL_UNSPECIFIED || !cpb::Channel_IsValid(a.channel()))) {
-    out->push_back({Path(prefix, "channel"), "is required: a known channel"});
+    out->push_back({FieldPath(prefix, "channel"), "is required: a known channel"});
   }
   if (Wants(fields, "message_text")) {
-    CheckText(a.message_text(), 0, 2000, Path(prefix, "message_text"), out);
+    CheckText(a.message_text(), 2000, false, FieldPath(prefix, "message_text"), out);
   }
   if (Wants(fields, "link_uri") && !IsValidLink(a.link_uri(), false)) {
-    out->push_back({Path(prefix, "link_uri"), "must be an http(s) URI of at most 2000 characters"});
+    out->push_back(
+        {FieldPath(prefix, "link_uri"), "must be an http(s) URI of at most 2000 characters"});
   }
   if (Wants(fields, "utm_medium") && !a.utm_medium().empty() && !IsMedium(a.utm_medium())) {
-    out->push_back({Path(prefix, "utm_medium"), "must be 1-32 characters of [a-z0-9_-]"});
+    out->push_back({FieldPath(prefix, "utm_medium"), "must be 1-32 characters of [a-z0-9_-]"});
   }
   if (Wants(fields, "scheduled_time")) {
-    const std::string field = Path(prefix, "scheduled_time");
+    const std::string field = FieldPath(prefix, "scheduled_time");
     if (!a.has_scheduled_time()) {
       out->push_back({field, "is required"});
     } else if (!FromProtoTime(field, a.scheduled_time()).ok()) {
       out->push_back({field, "must be a valid timestamp"});
     }
   }
-  if (Wants(fields, "audiences")) CheckAudiences(a.audiences(), 0, Path(prefix, "audiences"), out);
+  if (Wants(fields, "audiences"))
+    CheckAudiences(a.audiences(), 0, FieldPath(prefix, "audiences"), out);
   if (Wants(fields, "external_reference")) {
-    CheckText(a.external_reference(), 0, 200, Path(prefix, "external_reference"), out);
+    CheckText(a.external_reference(), 200, false, FieldPath(prefix, "external_reference"), out);
   }
 }
 
@@ -405,13 +387,13 @@ void ValidateReportNumbers(const pb::EngagementReport& r, absl::string_view pref
       {"copies_distributed", r.copies_distributed()}};
   for (const auto& [name, value] : numbers) {
     if (value < 0 || value > kMaxReportNumber) {
-      out->push_back({Path(prefix, name), "must be 0-1000000000000"});
+      out->push_back({FieldPath(prefix, name), "must be 0-1000000000000"});
     }
   }
   if (r.reach() > r.impressions()) {
-    out->push_back({Path(prefix, "reach"), "must not exceed impressions"});
+    out->push_back({FieldPath(prefix, "reach"), "must not exceed impressions"});
   }
-  CheckText(r.source(), 0, 64, Path(prefix, "source"), out);
+  CheckText(r.source(), 64, false, FieldPath(prefix, "source"), out);
 }
 
 absl::Status CheckReportable(const pb::Activity& a, absl::CivilDay day, int index) {

@@ -16,6 +16,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
+#include "common/validation.h"
 #include "outreach/campaigns/v1/campaigns.pb.h"
 #include "outreach/common/v1/common.pb.h"
 
@@ -43,9 +44,6 @@ inline constexpr char kActivityWithdrawn[] = "ACTIVITY_WITHDRAWN";
 inline constexpr char kReportBeforePublication[] = "REPORT_BEFORE_PUBLICATION";
 inline constexpr char kReportAfterWithdrawal[] = "REPORT_AFTER_WITHDRAWAL";
 
-// --- validation (field paths are relative to `prefix`, e.g. "campaign") --------------------
-// Number of Unicode code points of UTF-8 text.
-size_t CodePoints(absl::string_view text);
 // Checks the fields of `campaign` named in `fields` (all updatable fields when null).
 void ValidateCampaign(const pb::Campaign& campaign, absl::string_view prefix,
                       const std::set<std::string>* fields, std::vector<FieldViolation>* out);

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "common/validation.h"
 
 namespace outreach::training {
 
@@ -45,14 +46,6 @@ absl::Status TrainingError(v1::TrainingErrorReason reason, absl::string_view mes
   return FailedPrecondition(ReasonName(reason), message);
 }
 
-size_t CodePoints(absl::string_view text) {
-  size_t n = 0;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
-
 bool IsValidStaffNumber(absl::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   for (char c : s) {
@@ -63,62 +56,40 @@ bool IsValidStaffNumber(absl::string_view s) {
 
 bool IsValidRole(int role) { return role != 0 && outreach::common::v1::OfficerRole_IsValid(role); }
 
-namespace {
-
-std::string Path(absl::string_view prefix, absl::string_view field) {
-  return prefix.empty() ? std::string(field) : absl::StrCat(prefix, ".", field);
-}
-
-void CheckTitle(std::vector<FieldViolation>& out, const std::string& field,
-                const std::string& value) {
-  const size_t n = CodePoints(value);
-  if (n == 0 || n > 200) out.push_back({field, "is required, 1-200 characters"});
-}
-
-void CheckFreeText(std::vector<FieldViolation>& out, const std::string& field,
-                   const std::string& value) {
-  if (CodePoints(value) > 2000) out.push_back({field, "must be at most 2000 characters"});
-}
-
-absl::Status Done(std::vector<FieldViolation> v) {
-  if (v.empty()) return absl::OkStatus();
-  return InvalidArguments(std::move(v));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::Status ValidateCourse(const v1::Course& course, absl::string_view prefix) {
   std::vector<FieldViolation> v;
-  CheckTitle(v, Path(prefix, "display_name"), course.display_name());
-  CheckFreeText(v, Path(prefix, "description"), course.description());
+  CheckText(course.display_name(), 200, true, FieldPath(prefix, "display_name"), &v);
+  CheckText(course.description(), 2000, false, FieldPath(prefix, "description"), &v);
   if (course.origin() == v1::COURSE_ORIGIN_UNSPECIFIED ||
       !v1::CourseOrigin_IsValid(course.origin())) {
-    v.push_back({Path(prefix, "origin"), "is required: COLLEGE_OF_POLICING or FORCE"});
+    v.push_back({FieldPath(prefix, "origin"), "is required: COLLEGE_OF_POLICING or FORCE"});
   }
   if (course.validity_months() < 0 || course.validity_months() > 120) {
-    v.push_back({Path(prefix, "validity_months"), "must be 0-120 (0 = never expires)"});
+    v.push_back({FieldPath(prefix, "validity_months"), "must be 0-120 (0 = never expires)"});
   }
   if (course.target_roles_size() > 20) {
-    v.push_back({Path(prefix, "target_roles"), "must have at most 20 values"});
+    v.push_back({FieldPath(prefix, "target_roles"), "must have at most 20 values"});
   }
   std::set<int> seen;
   for (int i = 0; i < course.target_roles_size(); ++i) {
     const int role = course.target_roles(i);
     if (!IsValidRole(role) || !seen.insert(role).second) {
-      v.push_back({absl::StrCat(Path(prefix, "target_roles"), "[", i, "]"),
+      v.push_back({absl::StrCat(FieldPath(prefix, "target_roles"), "[", i, "]"),
                    "must be a distinct, specified role"});
     }
   }
   if (course.external_code().size() > 64) {
-    v.push_back({Path(prefix, "external_code"), "must be at most 64 characters"});
+    v.push_back({FieldPath(prefix, "external_code"), "must be at most 64 characters"});
   }
-  return Done(std::move(v));
+  return ViolationsToStatus(std::move(v));
 }
 
 absl::Status ValidateModules(const google::protobuf::RepeatedPtrField<v1::Module>& modules,
                              absl::string_view prefix) {
   std::vector<FieldViolation> v;
-  const std::string base = Path(prefix, "modules");
+  const std::string base = FieldPath(prefix, "modules");
   if (modules.size() > kMaxModules) {
     v.push_back({base, absl::StrCat("must have at most ", kMaxModules, " modules")});
   }
@@ -131,8 +102,8 @@ absl::Status ValidateModules(const google::protobuf::RepeatedPtrField<v1::Module
     } else if (!ids.insert(m.module_id()).second) {
       v.push_back({at + ".module_id", "is a duplicate module_id in this version"});
     }
-    CheckTitle(v, at + ".title", m.title());
-    CheckFreeText(v, at + ".description", m.description());
+    CheckText(m.title(), 200, true, at + ".title", &v);
+    CheckText(m.description(), 2000, false, at + ".description", &v);
     if (m.pass_mark() < 0 || m.pass_mark() > 100) {
       v.push_back({at + ".pass_mark", "must be 0-100"});
     }
@@ -143,26 +114,27 @@ absl::Status ValidateModules(const google::protobuf::RepeatedPtrField<v1::Module
       v.push_back({at + ".origin", "is required: COLLEGE_OF_POLICING or FORCE"});
     }
   }
-  return Done(std::move(v));
+  return ViolationsToStatus(std::move(v));
 }
 
 absl::Status ValidateCourseVersionText(const v1::CourseVersion& version, absl::string_view prefix) {
   std::vector<FieldViolation> v;
-  CheckTitle(v, Path(prefix, "display_name"), version.display_name());
-  CheckFreeText(v, Path(prefix, "description"), version.description());
-  return Done(std::move(v));
+  CheckText(version.display_name(), 200, true, FieldPath(prefix, "display_name"), &v);
+  CheckText(version.description(), 2000, false, FieldPath(prefix, "description"), &v);
+  return ViolationsToStatus(std::move(v));
 }
 
 absl::Status ValidateOfficer(const v1::Officer& officer, absl::string_view prefix) {
   std::vector<FieldViolation> v;
   if (!IsValidStaffNumber(officer.staff_number())) {
-    v.push_back({Path(prefix, "staff_number"), "is required, 1-32 characters of [A-Za-z0-9-]"});
+    v.push_back(
+        {FieldPath(prefix, "staff_number"), "is required, 1-32 characters of [A-Za-z0-9-]"});
   }
-  if (!IsValidRole(officer.role())) v.push_back({Path(prefix, "role"), "is required"});
+  if (!IsValidRole(officer.role())) v.push_back({FieldPath(prefix, "role"), "is required"});
   if (!IsValidStaffNumber(officer.division())) {
-    v.push_back({Path(prefix, "division"), "is required, 1-32 characters of [A-Za-z0-9-]"});
+    v.push_back({FieldPath(prefix, "division"), "is required, 1-32 characters of [A-Za-z0-9-]"});
   }
-  return Done(std::move(v));
+  return ViolationsToStatus(std::move(v));
 }
 
 std::optional<absl::Time> ValidUntil(absl::Time issue, int months) {

@@ -15,6 +15,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/resource_name.h"
+#include "common/validation.h"
 #include "outreach/training/v1/training.pb.h"
 
 namespace outreach::training {
@@ -48,8 +49,6 @@ absl::Status ValidateCourseVersionText(const v1::CourseVersion& version, absl::s
 absl::Status ValidateOfficer(const v1::Officer& officer, absl::string_view prefix);
 bool IsValidStaffNumber(absl::string_view s);
 bool IsValidRole(int role);
-// Counts Unicode code points of UTF-8 text (titles are limited in code points, not bytes).
-size_t CodePoints(absl::string_view text);
 
 // --- completion and expiry -----------------------------------------------------------------
 // valid_until = issue + `months` calendar months in local (Europe/London) time, same day of

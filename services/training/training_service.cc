@@ -476,8 +476,7 @@ grpc::Status TrainingServiceImpl::WithdrawEnrolment(grpc::ServerContext*,
   auto ids = Parse(EnrolmentPattern(), "name", r->name());
   if (!ids.ok()) return Reply(ids.status(), "WithdrawEnrolment");
   std::vector<FieldViolation> v;
-  const size_t n = CodePoints(r->reason());
-  if (n == 0 || n > 2000) v.push_back({"reason", "is required, 1-2000 characters"});
+  CheckText(r->reason(), 2000, true, "reason", &v);
   if (r->etag().empty()) v.push_back({"etag", "is required"});
   if (!v.empty()) return Reply(InvalidArguments(std::move(v)), "WithdrawEnrolment");
   auto e = store_->WithdrawEnrolment((*ids)[0], (*ids)[1], r->etag(), r->reason());

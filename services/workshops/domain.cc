@@ -49,14 +49,6 @@ absl::Status ResourceInUse(absl::string_view name, absl::string_view why) {
                       {{"resource", std::string(name)}});
 }
 
-int CodePoints(absl::string_view text) {
-  int n = 0;
-  for (unsigned char c : text) {
-    if ((c & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
-
 bool IsValidArea(absl::string_view area) {
   if (area.empty() || area.size() > kMaxArea) return false;
   for (char c : area) {
@@ -75,16 +67,6 @@ bool IsSchoolKind(cv1::VenueKind kind) {
       return true;
     default:
       return false;
-  }
-}
-
-void ValidateText(absl::string_view text, int max, bool required, const std::string& field,
-                  std::vector<FieldViolation>* out) {
-  const int n = CodePoints(text);
-  if (required && n == 0) {
-    out->push_back({field, "is required"});
-  } else if (n > max) {
-    out->push_back({field, absl::StrCat("must be at most ", max, " characters")});
   }
 }
 
@@ -157,7 +139,7 @@ absl::Status CheckSameForce(absl::string_view force, absl::string_view name) {
 
 void ValidateVenue(const wv1::Venue& venue, const std::string& prefix,
                    std::vector<FieldViolation>* out) {
-  ValidateText(venue.display_name(), kMaxTitle, true, prefix + "display_name", out);
+  CheckText(venue.display_name(), kMaxTitle, true, prefix + "display_name", out);
   ValidateEnum(venue.kind(), cv1::VenueKind_IsValid, prefix + "kind", out);
   if (!IsValidArea(venue.area())) {
     out->push_back({prefix + "area", "must be 1-32 characters of [A-Za-z0-9-]"});
@@ -169,21 +151,21 @@ void ValidateVenue(const wv1::Venue& venue, const std::string& prefix,
   if (venue.pupil_roll() < 0 || venue.pupil_roll() > kMaxPupilRoll) {
     out->push_back({prefix + "pupil_roll", "must be 0-10000 (0 = unknown)"});
   }
-  ValidateText(venue.postcode(), kMaxPostcode, false, prefix + "postcode", out);
+  CheckText(venue.postcode(), kMaxPostcode, false, prefix + "postcode", out);
 }
 
 void ValidatePresenter(const wv1::Presenter& presenter, const std::string& prefix,
                        std::vector<FieldViolation>* out) {
-  ValidateText(presenter.display_name(), kMaxTitle, true, prefix + "display_name", out);
+  CheckText(presenter.display_name(), kMaxTitle, true, prefix + "display_name", out);
   ValidateEnum(presenter.team(), cv1::PresenterTeam_IsValid, prefix + "team", out);
-  ValidateText(presenter.organisation(), kMaxTitle, presenter.team() == cv1::PRESENTER_TEAM_PARTNER,
-               prefix + "organisation", out);
+  CheckText(presenter.organisation(), kMaxTitle, presenter.team() == cv1::PRESENTER_TEAM_PARTNER,
+            prefix + "organisation", out);
 }
 
 void ValidateTopic(const wv1::Topic& topic, const std::string& prefix,
                    std::vector<FieldViolation>* out) {
-  ValidateText(topic.display_name(), kMaxTitle, true, prefix + "display_name", out);
-  ValidateText(topic.description(), kMaxFreeText, false, prefix + "description", out);
+  CheckText(topic.display_name(), kMaxTitle, true, prefix + "display_name", out);
+  CheckText(topic.description(), kMaxFreeText, false, prefix + "description", out);
   ValidateEnum(topic.category(), wv1::TopicCategory_IsValid, prefix + "category", out);
   if (!topic.suitable_for_pupils() && !topic.suitable_for_adults()) {
     out->push_back(
@@ -199,7 +181,7 @@ void ValidateTopic(const wv1::Topic& topic, const std::string& prefix,
              topic.max_year_group() < topic.min_year_group()) {
     out->push_back({prefix + "max_year_group", "must not be below min_year_group"});
   }
-  ValidateText(topic.version(), kMaxVersion, true, prefix + "version", out);
+  CheckText(topic.version(), kMaxVersion, true, prefix + "version", out);
   const std::string& uri = topic.materials_uri();
   if (!uri.empty()) {
     if (uri.size() > kMaxUri) {
@@ -239,8 +221,8 @@ void ValidateTimes(const google::protobuf::Timestamp& start, const google::proto
 
 void ValidateWorkshop(const wv1::Workshop& w, const std::string& prefix,
                       std::vector<FieldViolation>* out) {
-  ValidateText(w.title(), kMaxTitle, true, prefix + "title", out);
-  ValidateText(w.description(), kMaxFreeText, false, prefix + "description", out);
+  CheckText(w.title(), kMaxTitle, true, prefix + "title", out);
+  CheckText(w.description(), kMaxFreeText, false, prefix + "description", out);
   if (w.venue().empty()) {
     out->push_back({prefix + "venue", "is required"});
   } else if (!VenuePattern().Parse(prefix + "venue", w.venue()).ok()) {
@@ -286,7 +268,7 @@ void ValidateWorkshop(const wv1::Workshop& w, const std::string& prefix,
   }
   ValidateRefList(w.topics(), TopicPattern(), prefix + "topics", out);
   ValidateRefList(w.presenters(), PresenterPattern(), prefix + "presenters", out);
-  ValidateText(w.partner_organisation(), kMaxTitle, false, prefix + "partner_organisation", out);
+  CheckText(w.partner_organisation(), kMaxTitle, false, prefix + "partner_organisation", out);
 }
 
 void ValidateDelivery(const wv1::DeliveryRecord& d, absl::Time now, const std::string& prefix,
@@ -485,7 +467,7 @@ absl::Status ValidateGrant(const google::protobuf::Timestamp& expire_time, absl:
   } else if (*t > AccreditationLimit(now)) {
     out.push_back({"expire_time", "must be at most 5 years ahead"});
   }
-  ValidateText(note, kMaxFreeText, false, "note", &out);
+  CheckText(note, kMaxFreeText, false, "note", &out);
   if (!out.empty()) return InvalidArguments(std::move(out));
   return absl::OkStatus();
 }

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/resource_name.h"
+#include "common/validation.h"
 #include "outreach/common/v1/common.pb.h"
 #include "outreach/events/v1/events.pb.h"
 #include "outreach/workshops/v1/workshops.pb.h"
@@ -63,9 +64,6 @@ absl::Status ResourceNotFound(absl::string_view name);
 absl::Status ResourceExists(absl::string_view name, absl::string_view unique_field = "");
 absl::Status ResourceInUse(absl::string_view name, absl::string_view why);
 
-// Length in Unicode code points of UTF-8 text.
-int CodePoints(absl::string_view text);
-
 // Area code: 1-32 of [A-Za-z0-9-].
 bool IsValidArea(absl::string_view area);
 // A school kind for coverage (PRIMARY, SECONDARY, SPECIAL_SCHOOL, ALTERNATIVE_PROVISION,
@@ -92,8 +90,6 @@ void ValidateTimes(const google::protobuf::Timestamp& start, const google::proto
 void ValidateDelivery(const wv1::DeliveryRecord& delivery, absl::Time now,
                       const std::string& prefix, std::vector<FieldViolation>* out);
 // Free text that is required (1..max) or optional (0..max).
-void ValidateText(absl::string_view text, int max, bool required, const std::string& field,
-                  std::vector<FieldViolation>* out);
 // Returns the force id of a `forces/{force}/...` name, "" if malformed.
 std::string ForceOf(absl::string_view name);
 // PERMISSION_DENIED (CROSS_FORCE_ACCESS) when `name` is of another force than `force`.

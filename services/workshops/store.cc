@@ -295,11 +295,6 @@ void MergeMasked(const google::protobuf::Message& input, const std::set<std::str
   google::protobuf::util::FieldMaskUtil::MergeMessageTo(input, mask, options, target);
 }
 
-absl::Status ViolationsOrOk(std::vector<FieldViolation> v) {
-  if (v.empty()) return absl::OkStatus();
-  return InvalidArguments(std::move(v));
-}
-
 // --- row writers ------------------------------------------------------------------------
 
 absl::Status PutVenue(db::Connection& c, const std::string& force, const std::string& id,
@@ -510,7 +505,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidateVenue(out, "venue.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
       OUTREACH_RETURN_IF_ERROR(CheckUrnFree(c, force, id, out.school_urn()));
       Stamp(&out, now, false);
       OUTREACH_RETURN_IF_ERROR(PutVenue(c, force, id, out));
@@ -594,7 +589,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidatePresenter(out, "presenter.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
       Stamp(&out, now, false);
       return PutPresenter(c, force, id, out);
     }));
@@ -733,7 +728,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidateTopic(out, "topic.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
       Stamp(&out, now, false);
       return PutTopic(c, force, id, out);
     }));
@@ -842,7 +837,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       MergeMasked(input, paths, &out);
       std::vector<FieldViolation> violations;
       ValidateWorkshop(out, "workshop.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsOrOk(std::move(violations)));
+      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
       for (const auto& ref : out.topics()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, ref));
       for (const auto& ref : out.presenters()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(force, ref));
       const std::set<std::string> old_topics(before.topics().begin(), before.topics().end());

@@ -51,11 +51,6 @@ void ValidateCreateIds(const std::string& id, absl::string_view id_field,
   }
 }
 
-absl::Status Violations(std::vector<FieldViolation> v) {
-  if (v.empty()) return absl::OkStatus();
-  return InvalidArguments(std::move(v));
-}
-
 absl::Status RequireEtag(const std::string& etag, absl::string_view field) {
   if (etag.empty()) return InvalidArgument(field, "is required: pass the etag you read");
   return absl::OkStatus();
@@ -63,8 +58,8 @@ absl::Status RequireEtag(const std::string& etag, absl::string_view field) {
 
 absl::Status RequireReason(const std::string& reason) {
   std::vector<FieldViolation> v;
-  ValidateText(reason, kMaxFreeText, true, "reason", &v);
-  return Violations(std::move(v));
+  CheckText(reason, kMaxFreeText, true, "reason", &v);
+  return ViolationsToStatus(std::move(v));
 }
 
 // List plumbing: page size, token bound to (parent, filter, order_by).
@@ -128,7 +123,7 @@ grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->venue_id(), "venue_id", req->request_id(), &v);
     ValidateVenue(req->venue(), "venue.", &v);
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     const std::string id = req->venue_id().empty() ? GenerateResourceId("v") : req->venue_id();
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->CreateVenue(force, id, req->venue(),
                                                          {req->request_id(), RequestHash(*req)}));
@@ -196,7 +191,7 @@ grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->presenter_id(), "presenter_id", req->request_id(), &v);
     ValidatePresenter(req->presenter(), "presenter.", &v);
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     const std::string id =
         req->presenter_id().empty() ? GenerateResourceId("p") : req->presenter_id();
     OUTREACH_ASSIGN_OR_RETURN(*resp,
@@ -291,7 +286,7 @@ grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->topic_id(), "topic_id", req->request_id(), &v);
     ValidateTopic(req->topic(), "topic.", &v);
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     const std::string id = req->topic_id().empty() ? GenerateResourceId("t") : req->topic_id();
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->CreateTopic(force, id, req->topic(),
                                                          {req->request_id(), RequestHash(*req)}));
@@ -371,7 +366,7 @@ grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->workshop_id(), "workshop_id", req->request_id(), &v);
     ValidateWorkshop(req->workshop(), "workshop.", &v);
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     OUTREACH_RETURN_IF_ERROR(CheckWorkshopRefs(force, req->workshop()));
     const std::string id =
         req->workshop_id().empty() ? GenerateResourceId("w") : req->workshop_id();
@@ -418,9 +413,9 @@ grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
     if (!req->venue().empty() && !VenuePattern().Parse("venue", req->venue()).ok()) {
       v.push_back({"venue", "must look like forces/{force}/venues/{venue}"});
     }
-    ValidateText(req->reason(), kMaxFreeText, false, "reason", &v);
+    CheckText(req->reason(), kMaxFreeText, false, "reason", &v);
     if (req->etag().empty()) v.push_back({"etag", "is required: pass the etag you read"});
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     if (!req->venue().empty()) OUTREACH_RETURN_IF_ERROR(CheckSameForce(n.force, req->venue()));
     OUTREACH_ASSIGN_OR_RETURN(
         *resp, store_->RescheduleWorkshop(n.force, n.id, req->etag(), req->start_time(),
@@ -468,7 +463,7 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
     } else {
       ValidateDelivery(req->delivery(), clock_->Now(), "delivery.", &v);
     }
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     // A retry is recognised by request_id and body without the etag: the etag is not checked
     // when the request_id matches an earlier success (the client may have re-read meanwhile).
     wv1::DeliverWorkshopRequest body = *req;
@@ -501,7 +496,7 @@ grpc::Status WorkshopsServiceImpl::GetCoverage(grpc::ServerContext*,
         kinds.push_back(static_cast<cv1::VenueKind>(k));
       }
     }
-    OUTREACH_RETURN_IF_ERROR(Violations(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     OUTREACH_ASSIGN_OR_RETURN(
         *resp, store_->GetCoverage(n.force, req->academic_year(), req->area(), kinds));
     return absl::OkStatus();
