@@ -58,6 +58,14 @@ absl::StatusOr<absl::Time> FromProtoTime(absl::string_view field,
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
+absl::Time TimeFromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+int64_t MicrosFromProto(const google::protobuf::Timestamp& ts) {
+  return absl::ToUnixMicros(TimeFromProto(ts));
+}
+
 outreach::common::v1::Date ToProtoDate(absl::CivilDay day) {
   outreach::common::v1::Date d;
   d.set_year(static_cast<int32_t>(day.year()));

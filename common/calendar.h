@@ -34,6 +34,11 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t);
 absl::StatusOr<absl::Time> FromProtoTime(absl::string_view field,
                                          const google::protobuf::Timestamp& ts);
 
+// For values that were validated on the way in or stored by us: no range check.
+absl::Time TimeFromProto(const google::protobuf::Timestamp& ts);
+// The same as stored in the database: microseconds since the Unix epoch, UTC.
+int64_t MicrosFromProto(const google::protobuf::Timestamp& ts);
+
 // outreach.common.v1.Date <-> absl::CivilDay. FromProtoDate refuses impossible dates (2024-02-30)
 // and years outside 2000..2100 with INVALID_ARGUMENT naming `field`.
 outreach::common::v1::Date ToProtoDate(absl::CivilDay day);

@@ -73,10 +73,6 @@ constexpr absl::string_view kSchema =
     "  PRIMARY KEY (force, campaign_id, activity_id, day));"
     "CREATE INDEX engagement_reports_day ON engagement_reports (force, campaign_id, day);";
 
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 bool ParseEnumName(const google::protobuf::EnumDescriptor* descriptor, absl::string_view name,
                    int64_t* value) {
   const auto* v = descriptor->FindValueByName(std::string(name));
@@ -222,8 +218,8 @@ absl::Status SaveCampaign(Connection& c, const CampaignKey& key, pb::Campaign ca
       .Bind(8, FormatDay(StartDay(campaign)))
       .Bind(9, FormatDay(EndDay(campaign)))
       .Bind(10, static_cast<int64_t>(campaign.follow_dates() ? 1 : 0))
-      .Bind(11, db::ToMicros(FromProto(campaign.create_time())))
-      .Bind(12, db::ToMicros(FromProto(campaign.update_time())))
+      .Bind(11, MicrosFromProto(campaign.create_time()))
+      .Bind(12, MicrosFromProto(campaign.update_time()))
       .BindBlob(13, campaign.SerializeAsString());
   return q.Run();
 }
@@ -279,14 +275,13 @@ absl::Status SaveActivity(Connection& c, const ActivityKey& key, pb::Activity ac
       .Bind(5, static_cast<int64_t>(activity.channel()))
       .Bind(6, static_cast<int64_t>(activity.state()))
       .Bind(7, AudienceList(activity.audiences()))
-      .Bind(8, db::ToMicros(FromProto(activity.scheduled_time())));
+      .Bind(8, MicrosFromProto(activity.scheduled_time()));
   if (activity.has_publish_time()) {
-    q.Bind(9, db::ToMicros(FromProto(activity.publish_time())));
+    q.Bind(9, MicrosFromProto(activity.publish_time()));
   } else {
     q.BindNull(9);
   }
-  q.Bind(10, db::ToMicros(FromProto(activity.create_time())))
-      .BindBlob(11, activity.SerializeAsString());
+  q.Bind(10, MicrosFromProto(activity.create_time())).BindBlob(11, activity.SerializeAsString());
   return q.Run();
 }
 
@@ -697,7 +692,7 @@ class SqlCampaignsStore final : public CampaignsStore {
       if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
       OUTREACH_RETURN_IF_ERROR(CheckOpen(campaign));
       OUTREACH_RETURN_IF_ERROR(
-          CheckInsideCampaign(campaign, LocalDay(FromProto(input.scheduled_time())), name));
+          CheckInsideCampaign(campaign, LocalDay(TimeFromProto(input.scheduled_time())), name));
       pb::Activity activity = input;
       activity.set_name(name);
       activity.set_state(pb::ACTIVITY_STATE_PLANNED);
@@ -951,7 +946,7 @@ class SqlCampaignsStore final : public CampaignsStore {
             .Bind(14, r.copies_distributed())
             .Bind(15, r.revision())
             .Bind(16, r.source())
-            .Bind(17, db::ToMicros(FromProto(r.create_time())))
+            .Bind(17, MicrosFromProto(r.create_time()))
             .Bind(18, db::ToMicros(now));
         OUTREACH_RETURN_IF_ERROR(upsert.Run());
         OUTREACH_RETURN_IF_ERROR(

@@ -13,6 +13,7 @@
 #include "common/calendar.h"
 #include "common/errors.h"
 #include "common/etag.h"
+#include "common/status_macros.h"
 
 namespace outreach::metrics {
 namespace {
@@ -274,22 +275,7 @@ absl::StatusOr<int64_t> QueryInt(Connection& tx, absl::string_view sql, const Ar
   return st->Int64(0);
 }
 
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    if (absl::Status _s = (expr); !_s.ok()) return _s; \
-  } while (0)
-#define ASSIGN_OR_RETURN_IMPL(var, tmp, expr) \
-  auto tmp = (expr);                          \
-  if (!tmp.ok()) return tmp.status();         \
-  var = std::move(*tmp)
-#define ASSIGN_CAT2(a, b) a##b
-#define ASSIGN_CAT(a, b) ASSIGN_CAT2(a, b)
-#define ASSIGN_OR_RETURN(var, expr) ASSIGN_OR_RETURN_IMPL(var, ASSIGN_CAT(_st_, __LINE__), expr)
-
 std::string Day(absl::Time t) { return FormatDay(LocalDay(t)); }
-int64_t Micros(const google::protobuf::Timestamp& ts) {
-  return db::ToMicros(*FromProtoTime("t", ts));
-}
 std::string DayOf(const cv1::Date& d) { return FormatDay(*FromProtoDate("d", d)); }
 
 std::string JoinAreas(const google::protobuf::RepeatedPtrField<std::string>& areas) {
@@ -370,8 +356,9 @@ absl::Status UpsertRollup(Connection& tx, absl::string_view force, absl::string_
 absl::Status RollupBuffer::Flush(Connection& tx) {
   for (const auto& [k, delta] : deltas_) {
     if (delta == 0) continue;
-    RETURN_IF_ERROR(UpsertRollup(tx, std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k),
-                                 std::get<4>(k), std::get<5>(k), std::get<6>(k), delta));
+    OUTREACH_RETURN_IF_ERROR(UpsertRollup(tx, std::get<0>(k), std::get<1>(k), std::get<2>(k),
+                                          std::get<3>(k), std::get<4>(k), std::get<5>(k),
+                                          std::get<6>(k), delta));
   }
   deltas_.clear();
   return absl::OkStatus();
@@ -406,15 +393,16 @@ absl::Status AddCampaign(Connection& tx, const std::string& force, const Campaig
   for (const auto& [metric, v] : values) {
     if (v == 0) continue;
     auto all_dims = [&](absl::string_view scope, absl::string_view area) -> absl::Status {
-      RETURN_IF_ERROR(AddRollup(tx, force, metric, "", scope, area, "", day, v));
-      RETURN_IF_ERROR(AddRollup(tx, force, metric, "channel", scope, area, channel, day, v));
+      OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, metric, "", scope, area, "", day, v));
+      OUTREACH_RETURN_IF_ERROR(
+          AddRollup(tx, force, metric, "channel", scope, area, channel, day, v));
       for (const auto& a : dims.audiences) {
-        RETURN_IF_ERROR(AddRollup(tx, force, metric, "audience", scope, area, a, day, v));
+        OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, metric, "audience", scope, area, a, day, v));
       }
       return absl::OkStatus();
     };
-    RETURN_IF_ERROR(all_dims("F", ""));
-    for (const auto& area : areas) RETURN_IF_ERROR(all_dims("A", area));
+    OUTREACH_RETURN_IF_ERROR(all_dims("F", ""));
+    for (const auto& area : areas) OUTREACH_RETURN_IF_ERROR(all_dims("A", area));
   }
   return absl::OkStatus();
 }
@@ -466,16 +454,17 @@ absl::Status ApplyWorkshopDelivered(Connection& tx, const std::string& force,
       {kWhoAfter, f.know_who_to_tell().after(), false},
   };
   for (const Item& item : items) {
-    RETURN_IF_ERROR(AddRollup(tx, force, item.metric, "", "A", area, "", day, item.value));
-    RETURN_IF_ERROR(AddRollup(tx, force, item.metric, "", "F", "", "", day, item.value));
+    OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, item.metric, "", "A", area, "", day, item.value));
+    OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, item.metric, "", "F", "", "", day, item.value));
     if (item.by_topic) {
       for (const auto& t : topics) {
-        RETURN_IF_ERROR(AddRollup(tx, force, item.metric, "topic", "A", area, t, day, item.value));
+        OUTREACH_RETURN_IF_ERROR(
+            AddRollup(tx, force, item.metric, "topic", "A", area, t, day, item.value));
       }
     }
   }
   for (const auto& a : audiences) {
-    RETURN_IF_ERROR(AddRollup(tx, force, kDelivered, "audience", "A", area, a, day, 1));
+    OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, kDelivered, "audience", "A", area, a, day, 1));
   }
   const std::pair<const char*, int64_t> by_audience[] = {
       {"WORKSHOP_AUDIENCE_PUPILS", pupils},
@@ -483,22 +472,24 @@ absl::Status ApplyWorkshopDelivered(Connection& tx, const std::string& force,
       {"WORKSHOP_AUDIENCE_STAFF", staff},
       {"WORKSHOP_AUDIENCE_COMMUNITY", community}};
   for (const auto& [name, v] : by_audience) {
-    RETURN_IF_ERROR(AddRollup(tx, force, kPeople, "audience", "A", area, name, day, v));
+    OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, kPeople, "audience", "A", area, name, day, v));
   }
   if (IsSchoolKind(p.venue_kind()) && pupils > 0) {
-    RETURN_IF_ERROR(Run(tx,
-                        "INSERT INTO metrics_school_visits (force, workshop, venue, area, day) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (force, workshop) DO NOTHING",
-                        force, e.subject(), p.venue(), area, day));
+    OUTREACH_RETURN_IF_ERROR(
+        Run(tx,
+            "INSERT INTO metrics_school_visits (force, workshop, venue, area, day) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (force, workshop) DO NOTHING",
+            force, e.subject(), p.venue(), area, day));
   }
-  return Run(tx,
-             "INSERT INTO metrics_workshops (force, workshop, state, area, start_micros, "
-             "occurred_micros) VALUES (?, ?, 'DELIVERED', ?, ?, ?) ON CONFLICT (force, workshop) "
-             "DO UPDATE SET state = excluded.state, area = excluded.area, start_micros = "
-             "excluded.start_micros, occurred_micros = excluded.occurred_micros",
-             force, e.subject(), area,
-             p.has_start_time() ? std::optional<int64_t>(Micros(p.start_time())) : std::nullopt,
-             Micros(e.occurred_time()));
+  return Run(
+      tx,
+      "INSERT INTO metrics_workshops (force, workshop, state, area, start_micros, "
+      "occurred_micros) VALUES (?, ?, 'DELIVERED', ?, ?, ?) ON CONFLICT (force, workshop) "
+      "DO UPDATE SET state = excluded.state, area = excluded.area, start_micros = "
+      "excluded.start_micros, occurred_micros = excluded.occurred_micros",
+      force, e.subject(), area,
+      p.has_start_time() ? std::optional<int64_t>(MicrosFromProto(p.start_time())) : std::nullopt,
+      MicrosFromProto(e.occurred_time()));
 }
 
 absl::Status UpsertWorkshopState(Connection& tx, const std::string& force,
@@ -512,7 +503,7 @@ absl::Status UpsertWorkshopState(Connection& tx, const std::string& force,
              "excluded.start_micros, occurred_micros = excluded.occurred_micros WHERE "
              "metrics_workshops.state <> 'DELIVERED' AND excluded.occurred_micros >= "
              "metrics_workshops.occurred_micros",
-             force, e.subject(), state, area, start, Micros(e.occurred_time()));
+             force, e.subject(), state, area, start, MicrosFromProto(e.occurred_time()));
 }
 
 absl::Status UpsertEnrolment(Connection& tx, const std::string& force, const ev::OutreachEvent& e,
@@ -520,28 +511,30 @@ absl::Status UpsertEnrolment(Connection& tx, const std::string& force, const ev:
                              const std::string& division, bool open,
                              std::optional<std::string> due_day, bool set_due,
                              std::optional<std::string> created_day) {
-  const int64_t occurred = Micros(e.occurred_time());
-  RETURN_IF_ERROR(Run(
+  const int64_t occurred = MicrosFromProto(e.occurred_time());
+  OUTREACH_RETURN_IF_ERROR(Run(
       tx,
       "INSERT INTO metrics_enrolments (force, enrolment, officer, course, role, division, open, "
       "due_day, created_day, occurred_micros) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (force, enrolment) DO NOTHING",
       force, e.subject(), officer, course, role, division, open, due_day, created_day, occurred));
   if (created_day.has_value()) {
-    RETURN_IF_ERROR(Run(tx,
-                        "UPDATE metrics_enrolments SET created_day = ?, role = ?, division = ? "
-                        "WHERE force = ? AND enrolment = ?",
-                        *created_day, role, division, force, e.subject()));
+    OUTREACH_RETURN_IF_ERROR(
+        Run(tx,
+            "UPDATE metrics_enrolments SET created_day = ?, role = ?, division = ? "
+            "WHERE force = ? AND enrolment = ?",
+            *created_day, role, division, force, e.subject()));
   }
-  RETURN_IF_ERROR(Run(tx,
-                      "UPDATE metrics_enrolments SET open = ?, occurred_micros = ? WHERE force = "
-                      "? AND enrolment = ? AND occurred_micros <= ?",
-                      open, occurred, force, e.subject(), occurred));
+  OUTREACH_RETURN_IF_ERROR(
+      Run(tx,
+          "UPDATE metrics_enrolments SET open = ?, occurred_micros = ? WHERE force = "
+          "? AND enrolment = ? AND occurred_micros <= ?",
+          open, occurred, force, e.subject(), occurred));
   if (set_due) {
-    RETURN_IF_ERROR(Run(tx,
-                        "UPDATE metrics_enrolments SET due_day = ? WHERE force = ? AND "
-                        "enrolment = ?",
-                        due_day, force, e.subject()));
+    OUTREACH_RETURN_IF_ERROR(Run(tx,
+                                 "UPDATE metrics_enrolments SET due_day = ? WHERE force = ? AND "
+                                 "enrolment = ?",
+                                 due_day, force, e.subject()));
   }
   return absl::OkStatus();
 }
@@ -549,17 +542,17 @@ absl::Status UpsertEnrolment(Connection& tx, const std::string& force, const ev:
 absl::Status ApplyCampaignState(Connection& tx, const std::string& force,
                                 const ev::OutreachEvent& e) {
   const auto& p = e.campaign_state_changed();
-  const int64_t occurred = Micros(e.occurred_time());
+  const int64_t occurred = MicrosFromProto(e.occurred_time());
   const std::string day = Day(*FromProtoTime("t", e.occurred_time()));
   std::optional<std::string> first, last;
   int64_t stored_occurred = -1;
-  ASSIGN_OR_RETURN(Statement * q,
-                   CachedQuery(tx,
-                               "SELECT first_active_day, last_active_day, occurred_micros FROM "
-                               "metrics_campaigns WHERE force = ? AND campaign = ?",
-                               force, e.subject()));
+  OUTREACH_ASSIGN_OR_RETURN(
+      Statement * q, CachedQuery(tx,
+                                 "SELECT first_active_day, last_active_day, occurred_micros FROM "
+                                 "metrics_campaigns WHERE force = ? AND campaign = ?",
+                                 force, e.subject()));
   Statement& st = *q;
-  ASSIGN_OR_RETURN(bool found, st.Step());
+  OUTREACH_ASSIGN_OR_RETURN(bool found, st.Step());
   if (found) {
     if (!st.IsNull(0)) first = st.Text(0);
     if (!st.IsNull(1)) last = st.Text(1);
@@ -594,14 +587,14 @@ absl::Status ApplyCampaignState(Connection& tx, const std::string& force,
 absl::Status ApplyEngagement(Connection& tx, const std::string& force, const ev::OutreachEvent& e) {
   const auto& p = e.engagement_reported();
   const std::string day = DayOf(p.day());
-  ASSIGN_OR_RETURN(Statement * q,
-                   CachedQuery(tx,
-                               "SELECT revision, channel, audiences, areas, impressions, reach, "
-                               "engagements, clicks, shares, attendance, copies FROM "
-                               "metrics_engagement WHERE force = ? AND activity = ? AND day = ?",
-                               force, e.subject(), day));
+  OUTREACH_ASSIGN_OR_RETURN(
+      Statement * q, CachedQuery(tx,
+                                 "SELECT revision, channel, audiences, areas, impressions, reach, "
+                                 "engagements, clicks, shares, attendance, copies FROM "
+                                 "metrics_engagement WHERE force = ? AND activity = ? AND day = ?",
+                                 force, e.subject(), day));
   Statement& st = *q;
-  ASSIGN_OR_RETURN(bool found, st.Step());
+  OUTREACH_ASSIGN_OR_RETURN(bool found, st.Step());
   if (found) {
     const int64_t revision = st.Int64(0);
     const CampaignDims old{static_cast<int>(st.Int64(1)), SplitList(st.Text(2)),
@@ -613,19 +606,19 @@ absl::Status ApplyEngagement(Connection& tx, const std::string& force, const ev:
     (void)st.Reset();
     if (revision >= p.revision()) return absl::OkStatus();  // older or equal: ignored
     // Replace: take the previous report's numbers out where they were counted.
-    RETURN_IF_ERROR(AddCampaign(tx, force, old, day, previous));
+    OUTREACH_RETURN_IF_ERROR(AddCampaign(tx, force, old, day, previous));
   }
   (void)st.Reset();
   CampaignDims dims{p.channel(), CampaignAudienceNames(p.audiences()),
                     SplitList(JoinAreas(p.areas()))};
-  RETURN_IF_ERROR(AddCampaign(tx, force, dims, day,
-                              {{kImpressions, p.impressions()},
-                               {kReach, p.reach()},
-                               {kEngagements, p.engagements()},
-                               {kClicks, p.clicks()},
-                               {kShares, p.shares()},
-                               {kAttendance, p.attendance()},
-                               {kCopies, p.copies_distributed()}}));
+  OUTREACH_RETURN_IF_ERROR(AddCampaign(tx, force, dims, day,
+                                       {{kImpressions, p.impressions()},
+                                        {kReach, p.reach()},
+                                        {kEngagements, p.engagements()},
+                                        {kClicks, p.clicks()},
+                                        {kShares, p.shares()},
+                                        {kAttendance, p.attendance()},
+                                        {kCopies, p.copies_distributed()}}));
   return Run(tx,
              "INSERT INTO metrics_engagement (force, activity, day, revision, channel, audiences, "
              "areas, impressions, reach, engagements, clicks, shares, attendance, copies) VALUES "
@@ -643,7 +636,7 @@ absl::Status ApplyEngagement(Connection& tx, const std::string& force, const ev:
 
 absl::Status Apply(Connection& tx, const std::string& force, const ev::OutreachEvent& e) {
   using E = ev::OutreachEvent;
-  const int64_t occurred = Micros(e.occurred_time());
+  const int64_t occurred = MicrosFromProto(e.occurred_time());
   switch (e.payload_case()) {
     case E::kVenueUpserted:
     case E::kVenueDeleted: {
@@ -660,34 +653,37 @@ absl::Status Apply(Connection& tx, const std::string& force, const ev::OutreachE
     }
     case E::kPresenterAccreditationChanged: {
       const auto& p = e.presenter_accreditation_changed();
-      return Run(
-          tx,
-          "INSERT INTO metrics_presenters (force, presenter, state, expire_micros, "
-          "occurred_micros) VALUES (?, ?, ?, ?, ?) ON CONFLICT (force, presenter) DO "
-          "UPDATE SET state = excluded.state, expire_micros = excluded.expire_micros, "
-          "occurred_micros = excluded.occurred_micros WHERE excluded.occurred_micros >= "
-          "metrics_presenters.occurred_micros",
-          force, e.subject(), static_cast<int>(p.state()),
-          p.has_expire_time() ? std::optional<int64_t>(Micros(p.expire_time())) : std::nullopt,
-          occurred);
+      return Run(tx,
+                 "INSERT INTO metrics_presenters (force, presenter, state, expire_micros, "
+                 "occurred_micros) VALUES (?, ?, ?, ?, ?) ON CONFLICT (force, presenter) DO "
+                 "UPDATE SET state = excluded.state, expire_micros = excluded.expire_micros, "
+                 "occurred_micros = excluded.occurred_micros WHERE excluded.occurred_micros >= "
+                 "metrics_presenters.occurred_micros",
+                 force, e.subject(), static_cast<int>(p.state()),
+                 p.has_expire_time() ? std::optional<int64_t>(MicrosFromProto(p.expire_time()))
+                                     : std::nullopt,
+                 occurred);
     }
     case E::kWorkshopScheduled: {
       const auto& p = e.workshop_scheduled();
-      return UpsertWorkshopState(tx, force, e, "SCHEDULED", p.area(), Micros(p.start_time()));
+      return UpsertWorkshopState(tx, force, e, "SCHEDULED", p.area(),
+                                 MicrosFromProto(p.start_time()));
     }
     case E::kWorkshopPostponed: {
       const auto& p = e.workshop_postponed();
-      return UpsertWorkshopState(
-          tx, force, e, "POSTPONED", p.area(),
-          p.has_start_time() ? std::optional<int64_t>(Micros(p.start_time())) : std::nullopt);
+      return UpsertWorkshopState(tx, force, e, "POSTPONED", p.area(),
+                                 p.has_start_time()
+                                     ? std::optional<int64_t>(MicrosFromProto(p.start_time()))
+                                     : std::nullopt);
     }
     case E::kWorkshopCancelled: {
       const auto& p = e.workshop_cancelled();
-      RETURN_IF_ERROR(UpsertWorkshopState(
+      OUTREACH_RETURN_IF_ERROR(UpsertWorkshopState(
           tx, force, e, "CANCELLED", p.area(),
-          p.has_start_time() ? std::optional<int64_t>(Micros(p.start_time())) : std::nullopt));
+          p.has_start_time() ? std::optional<int64_t>(MicrosFromProto(p.start_time()))
+                             : std::nullopt));
       const std::string day = Day(*FromProtoTime("t", e.occurred_time()));
-      RETURN_IF_ERROR(AddRollup(tx, force, kCancelled, "", "F", "", "", day, 1));
+      OUTREACH_RETURN_IF_ERROR(AddRollup(tx, force, kCancelled, "", "F", "", "", day, 1));
       return AddRollup(tx, force, kCancelled, "", "A", p.area(), "", day, 1);
     }
     case E::kWorkshopDelivered:
@@ -726,17 +722,18 @@ absl::Status Apply(Connection& tx, const std::string& force, const ev::OutreachE
       return absl::OkStatus();  // stored; no KPI counts module results
     case E::kEnrolmentCompleted: {
       const auto& p = e.enrolment_completed();
-      RETURN_IF_ERROR(UpsertEnrolment(tx, force, e, p.officer(), p.course(), p.role(), p.division(),
-                                      false, std::nullopt, false, std::nullopt));
+      OUTREACH_RETURN_IF_ERROR(UpsertEnrolment(tx, force, e, p.officer(), p.course(), p.role(),
+                                               p.division(), false, std::nullopt, false,
+                                               std::nullopt));
       const absl::Time completed = *FromProtoTime("t", p.completed_time());
-      return Run(
-          tx,
-          "INSERT INTO metrics_certificates (force, enrolment, officer, course, role, "
-          "division, completed_micros, completed_day, valid_until_micros) VALUES (?, ?, ?, "
-          "?, ?, ?, ?, ?, ?) ON CONFLICT (force, enrolment) DO NOTHING",
-          force, e.subject(), p.officer(), p.course(), static_cast<int>(p.role()), p.division(),
-          db::ToMicros(completed), Day(completed),
-          p.has_valid_until() ? std::optional<int64_t>(Micros(p.valid_until())) : std::nullopt);
+      return Run(tx,
+                 "INSERT INTO metrics_certificates (force, enrolment, officer, course, role, "
+                 "division, completed_micros, completed_day, valid_until_micros) VALUES (?, ?, ?, "
+                 "?, ?, ?, ?, ?, ?) ON CONFLICT (force, enrolment) DO NOTHING",
+                 force, e.subject(), p.officer(), p.course(), static_cast<int>(p.role()),
+                 p.division(), db::ToMicros(completed), Day(completed),
+                 p.has_valid_until() ? std::optional<int64_t>(MicrosFromProto(p.valid_until()))
+                                     : std::nullopt);
     }
     case E::kCertificateExpired: {
       const auto& p = e.certificate_expired();
@@ -795,24 +792,26 @@ struct TrainingSnapshot {
 absl::StatusOr<TrainingSnapshot> LoadTraining(Connection& tx, const std::string& force) {
   TrainingSnapshot s;
   {
-    ASSIGN_OR_RETURN(Statement st, Query(tx,
-                                         "SELECT officer, role, division FROM metrics_officers "
-                                         "WHERE force = ? AND active = 1 AND deleted = 0",
-                                         force));
+    OUTREACH_ASSIGN_OR_RETURN(Statement st,
+                              Query(tx,
+                                    "SELECT officer, role, division FROM metrics_officers "
+                                    "WHERE force = ? AND active = 1 AND deleted = 0",
+                                    force));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
+      OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       s.active[st.Text(0)] = {static_cast<int>(st.Int64(1)), st.Text(2)};
     }
   }
   {
-    ASSIGN_OR_RETURN(Statement st, Query(tx,
-                                         "SELECT officer, course, completed_micros, "
-                                         "valid_until_micros FROM metrics_certificates WHERE "
-                                         "force = ?",
-                                         force));
+    OUTREACH_ASSIGN_OR_RETURN(Statement st,
+                              Query(tx,
+                                    "SELECT officer, course, completed_micros, "
+                                    "valid_until_micros FROM metrics_certificates WHERE "
+                                    "force = ?",
+                                    force));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
+      OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       TrainingSnapshot::Certificate c{st.Text(1), st.Int64(2), std::nullopt};
       if (!st.IsNull(3)) c.valid_until = st.Int64(3);
@@ -820,12 +819,13 @@ absl::StatusOr<TrainingSnapshot> LoadTraining(Connection& tx, const std::string&
     }
   }
   {
-    ASSIGN_OR_RETURN(Statement st, Query(tx,
-                                         "SELECT officer, course, due_day FROM metrics_enrolments "
-                                         "WHERE force = ? AND open = 1",
-                                         force));
+    OUTREACH_ASSIGN_OR_RETURN(Statement st,
+                              Query(tx,
+                                    "SELECT officer, course, due_day FROM metrics_enrolments "
+                                    "WHERE force = ? AND open = 1",
+                                    force));
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
+      OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       TrainingSnapshot::OpenEnrolment o{st.Text(1), std::nullopt};
       if (!st.IsNull(2)) o.due_day = st.Text(2);
@@ -927,9 +927,9 @@ bool HasCurrent(const TrainingSnapshot& s, const std::string& officer, const std
 
 absl::StatusOr<v1::ForceSettings> ReadSettings(Connection& tx, const std::string& force) {
   v1::ForceSettings s;
-  ASSIGN_OR_RETURN(Statement st,
-                   Query(tx, "SELECT body FROM metrics_settings WHERE force = ?", force));
-  ASSIGN_OR_RETURN(bool found, st.Step());
+  OUTREACH_ASSIGN_OR_RETURN(Statement st,
+                            Query(tx, "SELECT body FROM metrics_settings WHERE force = ?", force));
+  OUTREACH_ASSIGN_OR_RETURN(bool found, st.Step());
   if (found) {
     if (!s.ParseFromString(st.Blob(0))) return absl::InternalError("corrupt settings row");
   } else {
@@ -957,7 +957,7 @@ absl::StatusOr<std::map<std::string, int64_t>> SumRollups(Connection& tx, const 
                   force, area, from, to);
   if (!st.ok()) return st.status();
   for (;;) {
-    ASSIGN_OR_RETURN(bool row, st->Step());
+    OUTREACH_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     out[st->Text(0)] = st->Int64(1);
   }
@@ -994,30 +994,30 @@ class SqlMetricsStore final : public MetricsStore {
           out.response.set_rejected(out.response.rejected() + 1);
           continue;
         }
-        const int64_t occurred = Micros(e.occurred_time());
-        RETURN_IF_ERROR(Run(tx,
-                            "INSERT INTO metrics_events (force, event_id, source, subject, "
-                            "payload_case, occurred_micros, ingested_micros, body) VALUES (?, ?, "
-                            "?, ?, ?, ?, ?, ?) ON CONFLICT (force, event_id) DO NOTHING",
-                            force, e.event_id(), e.source(), e.subject(),
-                            static_cast<int>(e.payload_case()), occurred, db::ToMicros(now),
-                            e.SerializeAsString()));
+        const int64_t occurred = MicrosFromProto(e.occurred_time());
+        OUTREACH_RETURN_IF_ERROR(
+            Run(tx,
+                "INSERT INTO metrics_events (force, event_id, source, subject, "
+                "payload_case, occurred_micros, ingested_micros, body) VALUES (?, ?, "
+                "?, ?, ?, ?, ?, ?) ON CONFLICT (force, event_id) DO NOTHING",
+                force, e.event_id(), e.source(), e.subject(), static_cast<int>(e.payload_case()),
+                occurred, db::ToMicros(now), e.SerializeAsString()));
         if (tx.Changes() == 0) {
           r->set_outcome(v1::INGEST_OUTCOME_DUPLICATE);
           out.response.set_duplicates(out.response.duplicates() + 1);
           continue;
         }
-        RETURN_IF_ERROR(Apply(tx, force, e));
+        OUTREACH_RETURN_IF_ERROR(Apply(tx, force, e));
         r->set_outcome(v1::INGEST_OUTCOME_ACCEPTED);
         out.response.set_accepted(out.response.accepted() + 1);
         newest = std::max(newest, occurred);
       }
-      RETURN_IF_ERROR(rollups.Flush(tx));
+      OUTREACH_RETURN_IF_ERROR(rollups.Flush(tx));
       if (out.response.accepted() > 0) {
-        RETURN_IF_ERROR(BumpVersion(tx, force, newest));
+        OUTREACH_RETURN_IF_ERROR(BumpVersion(tx, force, newest));
         out.changed = true;
       }
-      ASSIGN_OR_RETURN(
+      OUTREACH_ASSIGN_OR_RETURN(
           out.data_version,
           QueryInt(tx, "SELECT data_version FROM metrics_force_state WHERE force = ?", force));
       return absl::OkStatus();
@@ -1029,10 +1029,10 @@ class SqlMetricsStore final : public MetricsStore {
   absl::StatusOr<int64_t> DataVersion(const std::string& force) override {
     int64_t v = 0;
     absl::Status s = db_->Read([&](Connection& tx) -> absl::Status {
-      ASSIGN_OR_RETURN(v, QueryInt(tx,
-                                   "SELECT data_version FROM metrics_force_state WHERE "
-                                   "force = ?",
-                                   force));
+      OUTREACH_ASSIGN_OR_RETURN(v, QueryInt(tx,
+                                            "SELECT data_version FROM metrics_force_state WHERE "
+                                            "force = ?",
+                                            force));
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
@@ -1078,7 +1078,7 @@ class SqlMetricsStore final : public MetricsStore {
   absl::StatusOr<v1::ForceSettings> GetSettings(const std::string& force) override {
     v1::ForceSettings out;
     absl::Status s = db_->Read([&](Connection& tx) -> absl::Status {
-      ASSIGN_OR_RETURN(out, ReadSettings(tx, force));
+      OUTREACH_ASSIGN_OR_RETURN(out, ReadSettings(tx, force));
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
@@ -1091,8 +1091,8 @@ class SqlMetricsStore final : public MetricsStore {
                                                    absl::Time now, int64_t* data_version) override {
     v1::ForceSettings out;
     absl::Status s = db_->Write([&](Connection& tx) -> absl::Status {
-      ASSIGN_OR_RETURN(v1::ForceSettings current, ReadSettings(tx, force));
-      RETURN_IF_ERROR(
+      OUTREACH_ASSIGN_OR_RETURN(v1::ForceSettings current, ReadSettings(tx, force));
+      OUTREACH_RETURN_IF_ERROR(
           CheckEtag("force_settings.etag", current.name(), settings.etag(), current.etag()));
       out = current;
       if (paths.count("display_name")) out.set_display_name(settings.display_name());
@@ -1106,12 +1106,13 @@ class SqlMetricsStore final : public MetricsStore {
       *out.mutable_update_time() = ToProtoTime(now);
       out.clear_etag();
       out.set_etag(ComputeEtag(out));
-      RETURN_IF_ERROR(Run(tx,
-                          "INSERT INTO metrics_settings (force, body) VALUES (?, ?) ON CONFLICT "
-                          "(force) DO UPDATE SET body = excluded.body",
-                          force, out.SerializeAsString()));
-      RETURN_IF_ERROR(BumpVersion(tx, force, std::nullopt));
-      ASSIGN_OR_RETURN(
+      OUTREACH_RETURN_IF_ERROR(
+          Run(tx,
+              "INSERT INTO metrics_settings (force, body) VALUES (?, ?) ON CONFLICT "
+              "(force) DO UPDATE SET body = excluded.body",
+              force, out.SerializeAsString()));
+      OUTREACH_RETURN_IF_ERROR(BumpVersion(tx, force, std::nullopt));
+      OUTREACH_ASSIGN_OR_RETURN(
           *data_version,
           QueryInt(tx, "SELECT data_version FROM metrics_force_state WHERE force = ?", force));
       return absl::OkStatus();
@@ -1130,7 +1131,7 @@ class SqlMetricsStore final : public MetricsStore {
           force.empty() ? Query(tx, sql, limit) : Query(tx, sql, force, limit);
       if (!st.ok()) return st.status();
       for (;;) {
-        ASSIGN_OR_RETURN(bool row, st->Step());
+        OUTREACH_ASSIGN_OR_RETURN(bool row, st->Step());
         if (!row) break;
         out.push_back(st->Text(0));
       }
@@ -1155,11 +1156,11 @@ class SqlMetricsStore final : public MetricsStore {
 
   static absl::Status FillState(Connection& tx, const std::string& force,
                                 google::protobuf::Timestamp* as_of, int64_t* version) {
-    ASSIGN_OR_RETURN(Statement st, Query(tx,
-                                         "SELECT data_version, as_of_micros FROM "
-                                         "metrics_force_state WHERE force = ?",
-                                         force));
-    ASSIGN_OR_RETURN(bool found, st.Step());
+    OUTREACH_ASSIGN_OR_RETURN(Statement st, Query(tx,
+                                                  "SELECT data_version, as_of_micros FROM "
+                                                  "metrics_force_state WHERE force = ?",
+                                                  force));
+    OUTREACH_ASSIGN_OR_RETURN(bool found, st.Step());
     *version = found ? st.Int64(0) : 0;
     if (found && !st.IsNull(1)) *as_of = ToProtoTime(db::FromMicros(st.Int64(1)));
     return absl::OkStatus();
@@ -1169,19 +1170,19 @@ class SqlMetricsStore final : public MetricsStore {
                                     const std::string& area, absl::Time now, v1::Dashboard* d) {
     int64_t version = 0;
     google::protobuf::Timestamp as_of;
-    RETURN_IF_ERROR(FillState(tx, force, &as_of, &version));
+    OUTREACH_RETURN_IF_ERROR(FillState(tx, force, &as_of, &version));
     d->set_data_version(version);
     if (as_of.seconds() != 0) *d->mutable_as_of() = as_of;
     *d->mutable_compute_time() = ToProtoTime(now);
     d->mutable_date_range()->mutable_start_date()->CopyFrom(ToProtoDate(days.start));
     d->mutable_date_range()->mutable_end_date()->CopyFrom(ToProtoDate(days.end));
     d->set_area(area);
-    ASSIGN_OR_RETURN(v1::ForceSettings settings, ReadSettings(tx, force));
+    OUTREACH_ASSIGN_OR_RETURN(v1::ForceSettings settings, ReadSettings(tx, force));
     d->set_force_display_name(settings.display_name());
     const std::string from = FormatDay(days.start), to = FormatDay(days.end);
     const int64_t at = EvalMicros(days, now);
 
-    ASSIGN_OR_RETURN(auto sums, SumRollups(tx, force, days, area));
+    OUTREACH_ASSIGN_OR_RETURN(auto sums, SumRollups(tx, force, days, area));
     auto get = [&](const char* m) {
       auto it = sums.find(m);
       return it == sums.end() ? int64_t{0} : it->second;
@@ -1204,65 +1205,71 @@ class SqlMetricsStore final : public MetricsStore {
     w->mutable_know_who_to_tell()->set_after(static_cast<int32_t>(get(kWhoAfter)));
     const int64_t period_start = db::ToMicros(StartOfLocalDay(days.start));
     const int64_t period_end = db::ToMicros(StartOfLocalDay(days.end + 1));
-    ASSIGN_OR_RETURN(int64_t scheduled,
-                     QueryInt(tx,
-                              "SELECT COUNT(*) FROM metrics_workshops WHERE force = ? AND state = "
-                              "'SCHEDULED' AND start_micros >= ? AND start_micros < ? AND (? = '' "
-                              "OR area = ?)",
-                              force, period_start, period_end, area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t scheduled,
+        QueryInt(tx,
+                 "SELECT COUNT(*) FROM metrics_workshops WHERE force = ? AND state = "
+                 "'SCHEDULED' AND start_micros >= ? AND start_micros < ? AND (? = '' "
+                 "OR area = ?)",
+                 force, period_start, period_end, area, area));
     w->set_workshops_scheduled(scheduled);
-    ASSIGN_OR_RETURN(int64_t covered,
-                     QueryInt(tx,
-                              "SELECT COUNT(DISTINCT venue) FROM metrics_school_visits WHERE "
-                              "force = ? AND day >= ? AND day <= ? AND (? = '' OR area = ?)",
-                              force, from, to, area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t covered, QueryInt(tx,
+                                  "SELECT COUNT(DISTINCT venue) FROM metrics_school_visits WHERE "
+                                  "force = ? AND day >= ? AND day <= ? AND (? = '' OR area = ?)",
+                                  force, from, to, area, area));
     w->set_schools_covered(covered);
-    ASSIGN_OR_RETURN(int64_t total,
-                     QueryInt(tx,
-                              "SELECT COUNT(*) FROM metrics_venues WHERE force = ? AND deleted = "
-                              "0 AND kind >= ? AND kind <= ? AND (? = '' OR area = ?)",
-                              force, static_cast<int>(cv1::VENUE_KIND_PRIMARY),
-                              static_cast<int>(cv1::VENUE_KIND_COLLEGE), area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t total, QueryInt(tx,
+                                "SELECT COUNT(*) FROM metrics_venues WHERE force = ? AND deleted = "
+                                "0 AND kind >= ? AND kind <= ? AND (? = '' OR area = ?)",
+                                force, static_cast<int>(cv1::VENUE_KIND_PRIMARY),
+                                static_cast<int>(cv1::VENUE_KIND_COLLEGE), area, area));
     w->set_schools_total(total);
     w->set_schools_covered_percent(total == 0 ? 0.0
                                               : std::min(100.0, 100.0 * Ratio(covered, total)));
     w->set_school_coverage_target_percent(settings.school_coverage_target_percent());
-    ASSIGN_OR_RETURN(int64_t presenters,
-                     QueryInt(tx,
-                              "SELECT COUNT(*) FROM metrics_presenters WHERE force = ? AND state "
-                              "= ? AND (expire_micros IS NULL OR expire_micros > ?)",
-                              force, static_cast<int>(cv1::ACCREDITATION_STATE_ACCREDITED), at));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t presenters,
+        QueryInt(tx,
+                 "SELECT COUNT(*) FROM metrics_presenters WHERE force = ? AND state "
+                 "= ? AND (expire_micros IS NULL OR expire_micros > ?)",
+                 force, static_cast<int>(cv1::ACCREDITATION_STATE_ACCREDITED), at));
     w->set_presenters_accredited(presenters);
 
     // Training.
     v1::TrainingKpis* t = d->mutable_training();
-    ASSIGN_OR_RETURN(int64_t trained,
-                     QueryInt(tx,
-                              "SELECT COUNT(DISTINCT officer) FROM metrics_certificates WHERE "
-                              "force = ? AND completed_day >= ? AND completed_day <= ? AND (? = '' "
-                              "OR division = ?)",
-                              force, from, to, area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t trained,
+        QueryInt(tx,
+                 "SELECT COUNT(DISTINCT officer) FROM metrics_certificates WHERE "
+                 "force = ? AND completed_day >= ? AND completed_day <= ? AND (? = '' "
+                 "OR division = ?)",
+                 force, from, to, area, area));
     t->set_officers_trained(trained);
-    ASSIGN_OR_RETURN(int64_t completions,
-                     QueryInt(tx,
-                              "SELECT COUNT(*) FROM metrics_certificates WHERE force = ? AND "
-                              "completed_day >= ? AND completed_day <= ? AND (? = '' OR division "
-                              "= ?)",
-                              force, from, to, area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t completions,
+        QueryInt(tx,
+                 "SELECT COUNT(*) FROM metrics_certificates WHERE force = ? AND "
+                 "completed_day >= ? AND completed_day <= ? AND (? = '' OR division "
+                 "= ?)",
+                 force, from, to, area, area));
     t->set_course_completions(completions);
-    ASSIGN_OR_RETURN(int64_t created,
-                     QueryInt(tx,
-                              "SELECT COUNT(*) FROM metrics_enrolments WHERE force = ? AND "
-                              "created_day >= ? AND created_day <= ? AND (? = '' OR division = ?)",
-                              force, from, to, area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t created,
+        QueryInt(tx,
+                 "SELECT COUNT(*) FROM metrics_enrolments WHERE force = ? AND "
+                 "created_day >= ? AND created_day <= ? AND (? = '' OR division = ?)",
+                 force, from, to, area, area));
     t->set_enrolments_created(created);
-    ASSIGN_OR_RETURN(int64_t expired,
-                     QueryInt(tx,
-                              "SELECT COUNT(*) FROM metrics_expiries WHERE force = ? AND day >= ? "
-                              "AND day <= ? AND (? = '' OR division = ?)",
-                              force, from, to, area, area));
+    OUTREACH_ASSIGN_OR_RETURN(
+        int64_t expired,
+        QueryInt(tx,
+                 "SELECT COUNT(*) FROM metrics_expiries WHERE force = ? AND day >= ? "
+                 "AND day <= ? AND (? = '' OR division = ?)",
+                 force, from, to, area, area));
     t->set_certificates_expired(expired);
-    ASSIGN_OR_RETURN(TrainingSnapshot snap, LoadTraining(tx, force));
+    OUTREACH_ASSIGN_OR_RETURN(TrainingSnapshot snap, LoadTraining(tx, force));
     int64_t active = 0, current = 0;
     for (const auto& [officer, o] : snap.active) {
       if (!area.empty() && o.division != area) continue;
@@ -1287,15 +1294,15 @@ class SqlMetricsStore final : public MetricsStore {
     c->set_copies_distributed(get(kCopies));
     c->set_engagement_rate(Ratio(c->engagements(), c->impressions()));
     c->set_click_through_rate(Ratio(c->clicks(), c->impressions()));
-    ASSIGN_OR_RETURN(Statement st,
-                     Query(tx,
-                           "SELECT areas, reach_target FROM metrics_campaigns WHERE force = ? AND "
-                           "first_active_day IS NOT NULL AND first_active_day <= ? AND "
-                           "(last_active_day IS NULL OR last_active_day >= ?)",
-                           force, to, from));
+    OUTREACH_ASSIGN_OR_RETURN(
+        Statement st, Query(tx,
+                            "SELECT areas, reach_target FROM metrics_campaigns WHERE force = ? AND "
+                            "first_active_day IS NOT NULL AND first_active_day <= ? AND "
+                            "(last_active_day IS NULL OR last_active_day >= ?)",
+                            force, to, from));
     int64_t campaigns = 0, reach_target = 0;
     for (;;) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
+      OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       const std::vector<std::string> areas = SplitList(st.Text(0));
       if (!area.empty() && !areas.empty() &&
@@ -1344,7 +1351,7 @@ class SqlMetricsStore final : public MetricsStore {
                                  v1::QuerySeriesResponse* out) {
     int64_t version = 0;
     google::protobuf::Timestamp as_of;
-    RETURN_IF_ERROR(FillState(tx, force, &as_of, &version));
+    OUTREACH_RETURN_IF_ERROR(FillState(tx, force, &as_of, &version));
     out->set_data_version(version);
     if (as_of.seconds() != 0) *out->mutable_as_of() = as_of;
     out->set_metric(req.metric());
@@ -1361,14 +1368,14 @@ class SqlMetricsStore final : public MetricsStore {
     bool percent = false;
     switch (req.metric()) {
       case v1::METRIC_SCHOOLS_COVERED: {
-        ASSIGN_OR_RETURN(Statement st,
-                         Query(tx,
-                               "SELECT day, venue, area FROM metrics_school_visits WHERE force = "
-                               "? AND day >= ? AND day <= ? AND (? = '' OR area = ?)",
-                               force, from, to, area, area));
+        OUTREACH_ASSIGN_OR_RETURN(
+            Statement st, Query(tx,
+                                "SELECT day, venue, area FROM metrics_school_visits WHERE force = "
+                                "? AND day >= ? AND day <= ? AND (? = '' OR area = ?)",
+                                force, from, to, area, area));
         std::set<std::tuple<std::string, int, std::string>> seen;
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, st.Step());
+          OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
           if (!row) break;
           const std::string group = g == v1::GROUP_BY_AREA ? st.Text(2) : "";
           const int i = grid.Index(st.Text(0));
@@ -1380,7 +1387,7 @@ class SqlMetricsStore final : public MetricsStore {
       case v1::METRIC_COURSE_COMPLETIONS:
       case v1::METRIC_CERTIFICATES_EXPIRED: {
         const bool expiries = req.metric() == v1::METRIC_CERTIFICATES_EXPIRED;
-        ASSIGN_OR_RETURN(
+        OUTREACH_ASSIGN_OR_RETURN(
             Statement st,
             Query(tx,
                   expiries ? "SELECT day, officer, division, role FROM metrics_expiries WHERE "
@@ -1393,7 +1400,7 @@ class SqlMetricsStore final : public MetricsStore {
                   force, from, to, area, area, req.course(), req.course()));
         std::set<std::tuple<std::string, int, std::string>> seen;
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, st.Step());
+          OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
           if (!row) break;
           std::string group;
           if (g == v1::GROUP_BY_AREA) group = st.Text(2);
@@ -1410,11 +1417,11 @@ class SqlMetricsStore final : public MetricsStore {
       }
       case v1::METRIC_OFFICERS_CURRENT:
       case v1::METRIC_COMPLIANCE_PERCENT: {
-        ASSIGN_OR_RETURN(TrainingSnapshot snap, LoadTraining(tx, force));
+        OUTREACH_ASSIGN_OR_RETURN(TrainingSnapshot snap, LoadTraining(tx, force));
         v1::TrainingTarget target;
         bool have_target = true;
         if (req.metric() == v1::METRIC_COMPLIANCE_PERCENT) {
-          ASSIGN_OR_RETURN(v1::ForceSettings settings, ReadSettings(tx, force));
+          OUTREACH_ASSIGN_OR_RETURN(v1::ForceSettings settings, ReadSettings(tx, force));
           have_target = false;
           for (const auto& t : settings.training_targets()) {
             if (req.course().empty() || t.course() == req.course()) {
@@ -1531,16 +1538,16 @@ class SqlMetricsStore final : public MetricsStore {
         const char* scope =
             (!area.empty() || g == v1::GROUP_BY_AREA || (!campaign && *dim_kind != '\0')) ? "A"
                                                                                           : "F";
-        ASSIGN_OR_RETURN(Statement st,
-                         Query(tx,
-                               "SELECT day, area, dim, metric, SUM(value) FROM metrics_rollup "
-                               "WHERE force = ? AND metric IN (?, ?) AND dim_kind = ? AND scope "
-                               "= ? AND (? = '' OR area IN (?, '*')) AND day >= ? AND day <= ? "
-                               "GROUP BY day, area, dim, metric",
-                               force, numerator, denominator ? denominator : numerator, dim_kind,
-                               scope, area, area, from, to));
+        OUTREACH_ASSIGN_OR_RETURN(
+            Statement st, Query(tx,
+                                "SELECT day, area, dim, metric, SUM(value) FROM metrics_rollup "
+                                "WHERE force = ? AND metric IN (?, ?) AND dim_kind = ? AND scope "
+                                "= ? AND (? = '' OR area IN (?, '*')) AND day >= ? AND day <= ? "
+                                "GROUP BY day, area, dim, metric",
+                                force, numerator, denominator ? denominator : numerator, dim_kind,
+                                scope, area, area, from, to));
         for (;;) {
-          ASSIGN_OR_RETURN(bool row, st.Step());
+          OUTREACH_ASSIGN_OR_RETURN(bool row, st.Step());
           if (!row) break;
           std::string group;
           if (g == v1::GROUP_BY_AREA) group = st.Text(1) == "*" ? "" : st.Text(1);

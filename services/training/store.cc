@@ -21,13 +21,9 @@ using db::FromMicros;
 using db::ToMicros;
 using outreach::events::v1::OutreachEvent;
 
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 std::optional<int64_t> OptMicros(const google::protobuf::Timestamp& ts, bool has) {
   if (!has) return std::nullopt;
-  return ToMicros(TimeOf(ts));
+  return ToMicros(TimeFromProto(ts));
 }
 
 template <typename T>
@@ -1075,7 +1071,7 @@ class SqlTrainingStore final : public TrainingStore {
 
   static std::optional<absl::Time> ValidUntilOf(const v1::Enrolment& e) {
     if (!e.has_certificate() || !e.certificate().has_valid_until()) return std::nullopt;
-    return TimeOf(e.certificate().valid_until());
+    return TimeFromProto(e.certificate().valid_until());
   }
 
   static void Present(absl::Time now, v1::Enrolment* e) {
@@ -1232,8 +1228,8 @@ class SqlTrainingStore final : public TrainingStore {
         .Bind(6, x.validity_months())
         .Bind(7, JoinStringList(roles))
         .Bind(8, x.external_code())
-        .Bind(9, ToMicros(TimeOf(x.create_time())))
-        .Bind(10, ToMicros(TimeOf(x.update_time())))
+        .Bind(9, ToMicros(TimeFromProto(x.create_time())))
+        .Bind(10, ToMicros(TimeFromProto(x.update_time())))
         .BindBlob(11, x.SerializeAsString());
     return q->Run();
   }
@@ -1256,8 +1252,8 @@ class SqlTrainingStore final : public TrainingStore {
         .Bind(5, x.display_name())
         .Bind(6, static_cast<int>(x.state()))
         .Bind(7, OptMicros(x.publish_time(), x.has_publish_time()))
-        .Bind(8, ToMicros(TimeOf(x.create_time())))
-        .Bind(9, ToMicros(TimeOf(x.update_time())))
+        .Bind(8, ToMicros(TimeFromProto(x.create_time())))
+        .Bind(9, ToMicros(TimeFromProto(x.update_time())))
         .BindBlob(10, x.SerializeAsString());
     return q->Run();
   }
@@ -1278,8 +1274,8 @@ class SqlTrainingStore final : public TrainingStore {
         .Bind(5, static_cast<int>(x.role()))
         .Bind(6, x.division())
         .Bind(7, x.active() ? 1 : 0)
-        .Bind(8, ToMicros(TimeOf(x.create_time())))
-        .Bind(9, ToMicros(TimeOf(x.update_time())))
+        .Bind(8, ToMicros(TimeFromProto(x.create_time())))
+        .Bind(9, ToMicros(TimeFromProto(x.update_time())))
         .BindBlob(10, x.SerializeAsString());
     return q->Run();
   }
@@ -1314,12 +1310,12 @@ class SqlTrainingStore final : public TrainingStore {
     } else {
       q->BindNull(11);
     }
-    q->Bind(12, ToMicros(TimeOf(x.create_time())))
+    q->Bind(12, ToMicros(TimeFromProto(x.create_time())))
         .Bind(13, OptMicros(x.complete_time(), x.has_complete_time()))
         .Bind(14, OptMicros(x.certificate().valid_until(),
                             x.has_certificate() && x.certificate().has_valid_until()))
         .Bind(15, OptMicros(x.withdraw_time(), x.has_withdraw_time()))
-        .Bind(16, ToMicros(TimeOf(x.update_time())))
+        .Bind(16, ToMicros(TimeFromProto(x.update_time())))
         .BindBlob(17, x.SerializeAsString());
     return q->Run();
   }

@@ -94,15 +94,6 @@ CREATE INDEX workshops_by_venue ON workshops (force, venue);
 CREATE INDEX workshops_by_delivery ON workshops (force, delivered_micros);
 )sql";
 
-int64_t Micros(const Timestamp& ts) {
-  auto t = FromProtoTime("", ts);
-  return db::ToMicros(t.ok() ? *t : absl::UnixEpoch());
-}
-absl::Time TimeOf(const Timestamp& ts) {
-  auto t = FromProtoTime("", ts);
-  return t.ok() ? *t : absl::UnixEpoch();
-}
-
 std::function<bool(absl::string_view, int64_t*)> EnumParser(
     const google::protobuf::EnumDescriptor* descriptor) {
   return [descriptor](absl::string_view text, int64_t* out) {
@@ -316,8 +307,8 @@ absl::Status PutVenue(db::Connection& c, const std::string& force, const std::st
       .Bind(6, v.area())
       .Bind(7, v.school_urn())
       .Bind(8, static_cast<int64_t>(v.pupil_roll()))
-      .Bind(9, Micros(v.create_time()))
-      .Bind(10, Micros(v.update_time()))
+      .Bind(9, MicrosFromProto(v.create_time()))
+      .Bind(10, MicrosFromProto(v.update_time()))
       .BindBlob(11, v.SerializeAsString());
   return q.Run();
 }
@@ -334,7 +325,8 @@ absl::Status PutPresenter(db::Connection& c, const std::string& force, const std
                 "acc_state = excluded.acc_state, acc_expire_micros = excluded.acc_expire_micros, "
                 "update_micros = excluded.update_micros, body = excluded.body"));
   std::optional<int64_t> expire;
-  if (p.accreditation().has_expire_time()) expire = Micros(p.accreditation().expire_time());
+  if (p.accreditation().has_expire_time())
+    expire = MicrosFromProto(p.accreditation().expire_time());
   q.Bind(1, force)
       .Bind(2, id)
       .Bind(3, p.name())
@@ -343,8 +335,8 @@ absl::Status PutPresenter(db::Connection& c, const std::string& force, const std
       .Bind(6, p.organisation())
       .Bind(7, static_cast<int64_t>(p.accreditation().state()))
       .Bind(8, expire)
-      .Bind(9, Micros(p.create_time()))
-      .Bind(10, Micros(p.update_time()))
+      .Bind(9, MicrosFromProto(p.create_time()))
+      .Bind(10, MicrosFromProto(p.update_time()))
       .BindBlob(11, p.SerializeAsString());
   return q.Run();
 }
@@ -374,8 +366,8 @@ absl::Status PutTopic(db::Connection& c, const std::string& force, const std::st
       .Bind(8, static_cast<int64_t>(t.max_year_group()))
       .Bind(9, static_cast<int64_t>(t.suitable_for_pupils() ? 1 : 0))
       .Bind(10, static_cast<int64_t>(t.suitable_for_adults() ? 1 : 0))
-      .Bind(11, Micros(t.create_time()))
-      .Bind(12, Micros(t.update_time()))
+      .Bind(11, MicrosFromProto(t.create_time()))
+      .Bind(12, MicrosFromProto(t.update_time()))
       .BindBlob(13, t.SerializeAsString());
   return q.Run();
 }
@@ -405,7 +397,7 @@ absl::Status PutWorkshop(db::Connection& c, const std::string& force, const std:
   std::optional<int64_t> delivered;
   int64_t pupils = 0;
   if (w.state() == wv1::WORKSHOP_STATE_DELIVERED) {
-    delivered = Micros(w.delivery().delivered_time());
+    delivered = MicrosFromProto(w.delivery().delivered_time());
     pupils = PupilsIn(w.delivery().headcount());
   }
   q.Bind(1, force)
@@ -421,12 +413,12 @@ absl::Status PutWorkshop(db::Connection& c, const std::string& force, const std:
       .Bind(11, JoinStringList({w.topics().begin(), w.topics().end()}))
       .Bind(12, JoinStringList({w.presenters().begin(), w.presenters().end()}))
       .Bind(13, w.partner_organisation())
-      .Bind(14, Micros(w.start_time()))
-      .Bind(15, Micros(w.end_time()))
+      .Bind(14, MicrosFromProto(w.start_time()))
+      .Bind(15, MicrosFromProto(w.end_time()))
       .Bind(16, delivered)
       .Bind(17, pupils)
-      .Bind(18, Micros(w.create_time()))
-      .Bind(19, Micros(w.update_time()))
+      .Bind(18, MicrosFromProto(w.create_time()))
+      .Bind(19, MicrosFromProto(w.update_time()))
       .BindBlob(20, w.SerializeAsString());
   return q.Run();
 }
@@ -951,7 +943,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
           wv1::Venue venue,
           MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
       const absl::Time delivered =
-          delivery.has_delivered_time() ? TimeOf(delivery.delivered_time()) : now;
+          delivery.has_delivered_time() ? TimeFromProto(delivery.delivered_time()) : now;
       OUTREACH_RETURN_IF_ERROR(CheckDelivery(out, venue, delivery.headcount(), now, delivered));
       wv1::DeliveryRecord* record = out.mutable_delivery();
       *record = delivery;
@@ -1059,7 +1051,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                const std::string& self_id, const wv1::Workshop& w,
                                const std::set<std::string>& known, bool all, absl::Time now,
                                bool check_overlap = true) {
-    const absl::Time start = TimeOf(w.start_time());
+    const absl::Time start = TimeFromProto(w.start_time());
     for (const auto& ref : w.presenters()) {
       OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter p,
                                 MustLoad<wv1::Presenter>(c, "presenters", force, IdOf(ref), ref));
@@ -1075,8 +1067,8 @@ class SqlWorkshopsStore final : public WorkshopsStore {
           .Bind(2, self_id)
           .Bind(3, static_cast<int64_t>(wv1::WORKSHOP_STATE_SCHEDULED))
           .Bind(4, static_cast<int64_t>(wv1::WORKSHOP_STATE_DELIVERED))
-          .Bind(5, Micros(w.end_time()))
-          .Bind(6, Micros(w.start_time()))
+          .Bind(5, MicrosFromProto(w.end_time()))
+          .Bind(6, MicrosFromProto(w.start_time()))
           .Bind(7, ListMember(ref));
       OUTREACH_ASSIGN_OR_RETURN(bool clash, q.Step());
       if (clash) {
