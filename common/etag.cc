@@ -43,11 +43,16 @@ std::string ComputeEtag(const google::protobuf::Message& resource) {
   return Sha256Hex(DeterministicBytes(*copy), 16);
 }
 
-absl::Status CheckEtag(absl::string_view field, absl::string_view resource_name,
-                       absl::string_view provided, absl::string_view current) {
-  if (provided.empty()) {
+absl::Status RequireEtag(absl::string_view field, absl::string_view etag) {
+  if (etag.empty()) {
     return InvalidArgument(field, "is required: pass the etag of the version you read");
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEtag(absl::string_view field, absl::string_view resource_name,
+                       absl::string_view provided, absl::string_view current) {
+  if (absl::Status missing = RequireEtag(field, provided); !missing.ok()) return missing;
   if (provided == current) return absl::OkStatus();
   return EtagMismatch(resource_name);
 }

@@ -12,6 +12,10 @@ namespace outreach {
 // any change (including update_time) changes it. Returned as 16 hex digits in quotes-free form.
 std::string ComputeEtag(const google::protobuf::Message& resource);
 
+// INVALID_ARGUMENT naming `field` when `etag` is empty: every Update, Delete and state change
+// must say which version it changes. Checked with the other input, before any store access.
+absl::Status RequireEtag(absl::string_view field, absl::string_view etag);
+
 // OK when `provided` equals `current`. An empty `provided` is INVALID_ARGUMENT naming `field`
 // (every Update, Delete and state change must say which version it changes); any other value
 // is ABORTED with reason ETAG_MISMATCH naming `resource_name`.

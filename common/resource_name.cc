@@ -84,4 +84,10 @@ const ResourcePattern& ForcePattern() {
   return *pattern;
 }
 
+absl::StatusOr<std::string> ParseForce(absl::string_view field, absl::string_view name) {
+  absl::StatusOr<std::vector<std::string>> ids = ForcePattern().Parse(field, name);
+  if (!ids.ok()) return ids.status();
+  return (*ids)[0];
+}
+
 }  // namespace outreach

@@ -33,5 +33,7 @@ class ResourcePattern {
 
 // The pattern every parent of a force's resources follows: "forces/{force}".
 const ResourcePattern& ForcePattern();
+// The force id of a "forces/{force}" name (INVALID_ARGUMENT naming `field` otherwise).
+absl::StatusOr<std::string> ParseForce(absl::string_view field, absl::string_view name);
 
 }  // namespace outreach

@@ -88,22 +88,9 @@ absl::StatusOr<ActivityKey> ParseActivity(absl::string_view field, absl::string_
   return ActivityKey{(*ids)[0], (*ids)[1], (*ids)[2]};
 }
 
-absl::StatusOr<std::string> ParseForce(absl::string_view field, absl::string_view name) {
-  auto ids = ForcePattern().Parse(field, name);
-  if (!ids.ok()) return ids.status();
-  return (*ids)[0];
-}
-
 void CheckReason(absl::string_view reason, Violations* v) {
   const size_t n = CodePoints(reason);
   if (n < 1 || n > 2000) v->Add("reason", "is required: 1-2000 characters");
-}
-
-absl::Status RequireEtag(absl::string_view etag) {
-  if (etag.empty()) {
-    return InvalidArgument("etag", "is required: pass the etag of the version you read");
-  }
-  return absl::OkStatus();
 }
 
 // Page size and offset of a list call; the token is bound to the query's fingerprint.
@@ -222,7 +209,7 @@ grpc::Status CampaignsServiceImpl::DeleteCampaign(grpc::ServerContext*,
   Violations v;
   auto key = ParseCampaign("name", request->name());
   v.Merge(key.status());
-  v.Merge(RequireEtag(request->etag()));
+  v.Merge(RequireEtag("etag", request->etag()));
   if (auto s = v.ToStatus(); !s.ok()) return Reply(s, "DeleteCampaign");
   return Reply(store_->DeleteCampaign(*key, request->etag(), clock_->Now()), "DeleteCampaign");
 }
@@ -234,7 +221,7 @@ absl::StatusOr<pb::Campaign> CampaignsServiceImpl::ChangeState(const std::string
   Violations v;
   auto key = ParseCampaign("name", name);
   v.Merge(key.status());
-  v.Merge(RequireEtag(etag));
+  v.Merge(RequireEtag("etag", etag));
   if (action == CampaignAction::kCancel) CheckReason(reason, &v);
   if (auto s = v.ToStatus(); !s.ok()) return s;
   return store_->ChangeCampaignState(*key, etag, action, reason, clock_->Now());
@@ -357,7 +344,7 @@ grpc::Status CampaignsServiceImpl::DeleteActivity(grpc::ServerContext*,
   Violations v;
   auto key = ParseActivity("name", request->name());
   v.Merge(key.status());
-  v.Merge(RequireEtag(request->etag()));
+  v.Merge(RequireEtag("etag", request->etag()));
   if (auto s = v.ToStatus(); !s.ok()) return Reply(s, "DeleteActivity");
   return Reply(store_->DeleteActivity(*key, request->etag(), clock_->Now()), "DeleteActivity");
 }
@@ -369,7 +356,7 @@ grpc::Status CampaignsServiceImpl::PublishActivity(grpc::ServerContext*,
   Violations v;
   auto key = ParseActivity("name", request->name());
   v.Merge(key.status());
-  v.Merge(RequireEtag(request->etag()));
+  v.Merge(RequireEtag("etag", request->etag()));
   absl::Time publish_time = now;
   if (request->has_publish_time()) {
     auto t = FromProtoTime("publish_time", request->publish_time());
@@ -398,7 +385,7 @@ grpc::Status CampaignsServiceImpl::WithdrawActivity(grpc::ServerContext*,
   Violations v;
   auto key = ParseActivity("name", request->name());
   v.Merge(key.status());
-  v.Merge(RequireEtag(request->etag()));
+  v.Merge(RequireEtag("etag", request->etag()));
   CheckReason(request->reason(), &v);
   if (auto s = v.ToStatus(); !s.ok()) return Reply(s, "WithdrawActivity");
   auto activity = store_->WithdrawActivity(*key, request->etag(), request->reason(), clock_->Now());

@@ -34,11 +34,6 @@ absl::StatusOr<Parsed> ParseName(const ResourcePattern& pattern, absl::string_vi
   return out;
 }
 
-absl::StatusOr<std::string> ParseParent(absl::string_view parent) {
-  OUTREACH_ASSIGN_OR_RETURN(std::vector<std::string> ids, ForcePattern().Parse("parent", parent));
-  return ids[0];
-}
-
 // Shared checks of a Create: the optional id and request_id.
 void ValidateCreateIds(const std::string& id, absl::string_view id_field,
                        const std::string& request_id, std::vector<FieldViolation>* out) {
@@ -49,11 +44,6 @@ void ValidateCreateIds(const std::string& id, absl::string_view id_field,
   if (!s.ok()) {
     for (auto& v : FieldViolations(s)) out->push_back(std::move(v));
   }
-}
-
-absl::Status RequireEtag(const std::string& etag, absl::string_view field) {
-  if (etag.empty()) return InvalidArgument(field, "is required: pass the etag you read");
-  return absl::OkStatus();
 }
 
 absl::Status RequireReason(const std::string& reason) {
@@ -105,7 +95,7 @@ grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext*,
                                               const wv1::ListVenuesRequest* req,
                                               wv1::ListVenuesResponse* resp) {
   return Run("ListVenues", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListVenues(force, q));
     for (auto& v : page.items) *resp->add_venues() = std::move(v);
@@ -119,7 +109,7 @@ grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
                                                const wv1::CreateVenueRequest* req,
                                                wv1::Venue* resp) {
   return Run("CreateVenue", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->venue_id(), "venue_id", req->request_id(), &v);
     ValidateVenue(req->venue(), "venue.", &v);
@@ -141,7 +131,7 @@ grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext*,
         auto paths,
         ValidateUpdateMask(req->update_mask(), {"display_name", "kind", "area", "school_urn",
                                                 "pupil_roll", "postcode"}));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->venue().etag(), "venue.etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("venue.etag", req->venue().etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->UpdateVenue(n.force, n.id, req->venue(), paths));
     return absl::OkStatus();
   });
@@ -152,7 +142,7 @@ grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext*,
                                                google::protobuf::Empty*) {
   return Run("DeleteVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteVenue(n.force, n.id, req->etag());
   });
 }
@@ -173,7 +163,7 @@ grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext*,
                                                   const wv1::ListPresentersRequest* req,
                                                   wv1::ListPresentersResponse* resp) {
   return Run("ListPresenters", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListPresenters(force, q));
     for (auto& p : page.items) *resp->add_presenters() = std::move(p);
@@ -187,7 +177,7 @@ grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
                                                    const wv1::CreatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
   return Run("CreatePresenter", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->presenter_id(), "presenter_id", req->request_id(), &v);
     ValidatePresenter(req->presenter(), "presenter.", &v);
@@ -210,7 +200,7 @@ grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext*,
     OUTREACH_ASSIGN_OR_RETURN(
         auto paths,
         ValidateUpdateMask(req->update_mask(), {"display_name", "team", "organisation"}));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->presenter().etag(), "presenter.etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("presenter.etag", req->presenter().etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp,
                               store_->UpdatePresenter(n.force, n.id, req->presenter(), paths));
     return absl::OkStatus();
@@ -222,7 +212,7 @@ grpc::Status WorkshopsServiceImpl::DeletePresenter(grpc::ServerContext*,
                                                    google::protobuf::Empty*) {
   return Run("DeletePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeletePresenter(n.force, n.id, req->etag());
   });
 }
@@ -233,7 +223,7 @@ grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext*,
   return Run("GrantAccreditation", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(ValidateGrant(req->expire_time(), clock_->Now(), req->note()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GrantAccreditation(n.force, n.id, req->etag(),
                                                                 req->expire_time(), req->note()));
     return absl::OkStatus();
@@ -246,7 +236,7 @@ grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
   return Run("SuspendAccreditation", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(
         *resp, store_->SuspendAccreditation(n.force, n.id, req->etag(), req->reason()));
     return absl::OkStatus();
@@ -268,7 +258,7 @@ grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext*,
                                               const wv1::ListTopicsRequest* req,
                                               wv1::ListTopicsResponse* resp) {
   return Run("ListTopics", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListTopics(force, q));
     for (auto& t : page.items) *resp->add_topics() = std::move(t);
@@ -282,7 +272,7 @@ grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
                                                const wv1::CreateTopicRequest* req,
                                                wv1::Topic* resp) {
   return Run("CreateTopic", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->topic_id(), "topic_id", req->request_id(), &v);
     ValidateTopic(req->topic(), "topic.", &v);
@@ -305,7 +295,7 @@ grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext*,
                                        {"display_name", "description", "category", "min_year_group",
                                         "max_year_group", "suitable_for_pupils",
                                         "suitable_for_adults", "version", "materials_uri"}));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->topic().etag(), "topic.etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("topic.etag", req->topic().etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->UpdateTopic(n.force, n.id, req->topic(), paths));
     return absl::OkStatus();
   });
@@ -316,7 +306,7 @@ grpc::Status WorkshopsServiceImpl::DeleteTopic(grpc::ServerContext*,
                                                google::protobuf::Empty*) {
   return Run("DeleteTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteTopic(n.force, n.id, req->etag());
   });
 }
@@ -326,7 +316,7 @@ grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext*,
                                                wv1::Topic* resp) {
   return Run("RetireTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->RetireTopic(n.force, n.id, req->etag()));
     return absl::OkStatus();
   });
@@ -348,7 +338,7 @@ grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext*,
                                                  const wv1::ListWorkshopsRequest* req,
                                                  wv1::ListWorkshopsResponse* resp) {
   return Run("ListWorkshops", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListWorkshops(force, q));
     for (auto& w : page.items) *resp->add_workshops() = std::move(w);
@@ -362,7 +352,7 @@ grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
                                                     const wv1::ScheduleWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
   return Run("ScheduleWorkshop", [&]() -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseParent(req->parent()));
+    OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->workshop_id(), "workshop_id", req->request_id(), &v);
     ValidateWorkshop(req->workshop(), "workshop.", &v);
@@ -387,7 +377,7 @@ grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext*,
         auto paths, ValidateUpdateMask(req->update_mask(), {"title", "description", "format",
                                                             "audiences", "year_groups", "topics",
                                                             "presenters", "partner_organisation"}));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->workshop().etag(), "workshop.etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("workshop.etag", req->workshop().etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->UpdateWorkshop(n.force, n.id, req->workshop(), paths));
     return absl::OkStatus();
   });
@@ -398,7 +388,7 @@ grpc::Status WorkshopsServiceImpl::DeleteWorkshop(grpc::ServerContext*,
                                                   google::protobuf::Empty*) {
   return Run("DeleteWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteWorkshop(n.force, n.id, req->etag());
   });
 }
@@ -430,7 +420,7 @@ grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext*,
   return Run("PostponeWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp,
                               store_->PostponeWorkshop(n.force, n.id, req->etag(), req->reason()));
     return absl::OkStatus();
@@ -443,7 +433,7 @@ grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext*,
   return Run("CancelWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
-    OUTREACH_RETURN_IF_ERROR(RequireEtag(req->etag(), "etag"));
+    OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp,
                               store_->CancelWorkshop(n.force, n.id, req->etag(), req->reason()));
     return absl::OkStatus();

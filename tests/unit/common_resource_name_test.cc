@@ -53,6 +53,20 @@ TEST(ResourcePattern, RefusesMalformedNamesNamingTheField) {
   EXPECT_FALSE(pattern.Parse("name", std::string(600, 'a')).ok());
 }
 
+TEST(ResourcePattern, ParsesForceParents) {
+  EXPECT_EQ(*ParseForce("parent", "forces/derbyshire"), "derbyshire");
+  auto bad = ParseForce("parent", "forces/derbyshire/venues/v1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(FieldViolations(bad.status())[0].field, "parent");
+}
+
+TEST(Etag, RequiredBeforeAnyStoreAccess) {
+  EXPECT_TRUE(RequireEtag("etag", "abc").ok());
+  absl::Status missing = RequireEtag("workshop.etag", "");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldViolations(missing)[0].field, "workshop.etag");
+}
+
 TEST(Etag, ChangesWithContentAndChecksStaleness) {
   google::protobuf::FieldMask a;
   a.add_paths("title");
