@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/store_support.h"
-#include "outreach/metrics/v1/metrics.grpc.pb.h"
 
 namespace outreach {
 namespace {
@@ -22,7 +21,7 @@ OutboxPublisher::OutboxPublisher(db::Database* db, const Clock* clock, MetricsRe
     : db_(db),
       clock_(clock),
       metrics_(metrics),
-      channel_(std::move(channel)),
+      stub_(outreach::metrics::v1::MetricsService::NewStub(std::move(channel))),
       options_(std::move(options)) {
   metrics_->DefineCounter(kPublished,
                           "Outbox events acknowledged by metrics (accepted or duplicate).");
@@ -67,8 +66,7 @@ absl::StatusOr<int> OutboxPublisher::PublishOnce() {
   outreach::metrics::v1::IngestEventsResponse response;
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-  auto stub = outreach::metrics::v1::MetricsService::NewStub(channel_);
-  grpc::Status status = stub->IngestEvents(&ctx, request, &response);
+  grpc::Status status = stub_->IngestEvents(&ctx, request, &response);
   if (!status.ok()) {
     metrics_->Add(kErrors, {{"source", options_.source}});
     return absl::UnavailableError(absl::StrCat("IngestEvents: ", status.error_message(), " (",

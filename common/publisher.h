@@ -12,6 +12,7 @@
 #include "common/db.h"
 #include "common/metrics.h"
 #include "grpcpp/channel.h"
+#include "outreach/metrics/v1/metrics.grpc.pb.h"
 
 namespace outreach {
 
@@ -52,7 +53,7 @@ class OutboxPublisher {
   db::Database* db_;
   const Clock* clock_;
   MetricsRegistry* metrics_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<outreach::metrics::v1::MetricsService::Stub> stub_;
   PublisherOptions options_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
