@@ -4,6 +4,6 @@ outreach_test(workshops_domain_test LABEL unit SOURCES unit/workshops_domain_tes
 outreach_test(workshops_service_test LABEL service SOURCES service/workshops_service_test.cc
   LIBS outreach_workshops outreach_test_support)
 outreach_test(workshops_process_test LABEL e2e SOURCES e2e/workshops_process_test.cc
-  LIBS outreach_workshops outreach_health_proto outreach_test_support
+  LIBS outreach_workshops outreach_health_grpc outreach_test_support
   ENV "OUTREACH_WORKSHOPS=$<TARGET_FILE:workshops>;OUTREACH_WORKSHOPS_DEMO=$<TARGET_FILE:workshops_demo>")
 add_dependencies(workshops_process_test workshops workshops_demo)
