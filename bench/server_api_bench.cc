@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "common/db.h"
 #include "common/errors.h"
+#include "common/grpc_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "tests/support/probe_service.h"

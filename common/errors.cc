@@ -1,5 +1,6 @@
 #include "common/errors.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,34 @@ std::string GenericReason(absl::StatusCode code) {
     default:
       return "INTERNAL";
   }
+}
+
+// A JSON string literal; <, > and & are escaped too so the text is safe inside HTML.
+std::string JsonQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '<':
+      case '>':
+      case '&':
+        absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+        break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
 }
 
 }  // namespace
@@ -152,42 +181,78 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
   return out;
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view domain,
-                          absl::string_view method) {
-  if (status.ok()) return grpc::Status::OK;
-  const auto code = static_cast<grpc::StatusCode>(status.code());
-
-  google::rpc::Status rich;
-  rich.set_code(static_cast<int>(status.code()));
-  google::rpc::ErrorInfo info;
-  std::string message;
+PublicError PublicView(const absl::Status& status, absl::string_view context) {
+  PublicError out;
+  out.code = status.code();
+  if (status.ok()) return out;
   if (IsPublicError(status)) {
-    message = std::string(status.message());
-    info.ParseFromString(std::string(*status.GetPayload(kErrorInfoUrl)));
-    if (auto bad = status.GetPayload(kBadRequestUrl)) {
-      google::rpc::BadRequest bad_request;
-      if (bad_request.ParseFromString(std::string(*bad))) {
-        rich.add_details()->PackFrom(bad_request);
-      }
+    out.message = std::string(status.message());
+    google::rpc::ErrorInfo info;
+    if (info.ParseFromString(std::string(*status.GetPayload(kErrorInfoUrl)))) {
+      out.reason = info.reason();
+      for (const auto& [key, value] : info.metadata()) out.metadata.emplace_back(key, value);
+      std::sort(out.metadata.begin(), out.metadata.end());
     }
-  } else {
-    // Internal text stays in the log; the caller gets a stable, generic answer.
-    OUTREACH_LOG(kError, "internal_error")
-        .Kv("method", method)
-        .Kv("code", absl::StatusCodeToString(status.code()))
-        .Kv("detail", status.message());
-    message = GenericMessage(status.code());
-    info.set_reason(GenericReason(status.code()));
+    out.violations = FieldViolations(status);
+    return out;
   }
-  info.set_domain(std::string(domain));
-  rich.set_message(message);
-  // ErrorInfo first: clients that read only the first detail get the reason.
-  google::rpc::Status ordered;
-  ordered.set_code(rich.code());
-  ordered.set_message(message);
-  ordered.add_details()->PackFrom(info);
-  for (const auto& d : rich.details()) *ordered.add_details() = d;
-  return grpc::Status(code, message, ordered.SerializeAsString());
+  // Internal text stays in the log; the caller gets a stable, generic answer.
+  OUTREACH_LOG(kError, "internal_error")
+      .Kv("method", context)
+      .Kv("code", absl::StatusCodeToString(status.code()))
+      .Kv("detail", status.message());
+  out.message = GenericMessage(status.code());
+  out.reason = GenericReason(status.code());
+  return out;
+}
+
+int HttpStatusFor(absl::StatusCode code) {
+  // google/rpc/code.proto documents the HTTP mapping of each code.
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kAlreadyExists:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kCancelled:
+      return 499;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+HttpError ToHttpError(const absl::Status& status, absl::string_view context) {
+  const PublicError view = PublicView(status, context);
+  HttpError out;
+  out.status = HttpStatusFor(view.code);
+  std::string violations;
+  for (const auto& v : view.violations) {
+    absl::StrAppend(&violations, violations.empty() ? "" : ",", "{\"field\":", JsonQuote(v.field),
+                    ",\"description\":", JsonQuote(v.description), "}");
+  }
+  out.json_body =
+      absl::StrCat("{\"error\":{\"code\":", JsonQuote(absl::StatusCodeToString(view.code)),
+                   ",\"reason\":", JsonQuote(view.reason), ",\"message\":", JsonQuote(view.message),
+                   ",\"field_violations\":[", violations, "]}}\n");
+  return out;
 }
 
 }  // namespace outreach

@@ -6,15 +6,16 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "grpcpp/support/status.h"
 
 namespace outreach {
 
 // Domain errors are absl::Status values built with the helpers below. Their messages are written
 // for callers and are marked as such; any other status (SQLite text, exceptions, a library's
 // message) is treated as internal: its text is logged and replaced before it reaches a caller.
-// One function, ToGrpcStatus, turns either kind into a grpc::Status carrying a google.rpc.Status
-// with ErrorInfo (reason, domain) and, for invalid input, BadRequest field violations.
+// PublicView turns either kind into what a caller may see; ToGrpcStatus (common/grpc_status.h)
+// puts that on the wire as a google.rpc.Status with ErrorInfo (reason, domain) and, for invalid
+// input, BadRequest field violations, and ToHttpError gives the same answer to HTTP routes.
+// This header is absl-only so that domain and store code never depend on gRPC.
 
 struct FieldViolation {
   std::string field;        // dotted path, e.g. "workshop.venue" or "page_size"
@@ -54,9 +55,26 @@ std::string ErrorReason(const absl::Status& status);
 // The field violations attached by the helpers.
 std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 
-// Maps a status to the wire. `domain` is the ErrorInfo domain, e.g. "outreach.workshops.v1".
-// Internal statuses are logged (with `method` for context) and answered with a generic message.
-grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view domain,
-                          absl::string_view method = "");
+// What a caller may see of a status: its code, ErrorInfo reason and metadata, a caller-safe
+// message and the field violations. Internal statuses are logged (with `context`, e.g. the
+// method) and answered with a generic message and reason for their code.
+struct PublicError {
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string reason;
+  std::string message;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<FieldViolation> violations;
+};
+PublicError PublicView(const absl::Status& status, absl::string_view context = "");
+
+// The same answer for an HTTP route: the status code google.rpc.Code documents for the gRPC
+// code (400, 404, 409, 412, 429, 503, ...) and a JSON body {"error": {"code", "reason",
+// "message", "field_violations"}} with every string escaped.
+struct HttpError {
+  int status = 200;
+  std::string json_body;
+};
+HttpError ToHttpError(const absl::Status& status, absl::string_view context = "");
+int HttpStatusFor(absl::StatusCode code);
 
 }  // namespace outreach

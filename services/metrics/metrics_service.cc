@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "common/grpc_status.h"
 #include "common/field_mask.h"
 #include "common/log.h"
 #include "common/resource_name.h"
@@ -471,7 +472,6 @@ ServiceSpec MetricsServiceSpec() {
   spec.make_service = [](const ServiceContext& context) -> std::unique_ptr<grpc::Service> {
     return MakeMetricsService(context, CacheOptions{});
   };
-  spec.publishes_events = false;
   return spec;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "common/grpc_status.h"
 #include "common/etag.h"
 #include "common/field_mask.h"
 #include "common/log.h"

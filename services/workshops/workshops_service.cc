@@ -4,6 +4,7 @@
 #include "common/calendar.h"
 #include "common/etag.h"
 #include "common/field_mask.h"
+#include "common/grpc_status.h"
 #include "common/resource_name.h"
 #include "common/status_macros.h"
 #include "common/store_support.h"

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/grpc_status.h"
 #include "common/resource_name.h"
 #include "common/store_support.h"
 

@@ -1,4 +1,5 @@
 #include "common/errors.h"
+#include "common/grpc_status.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
