@@ -17,11 +17,11 @@ constexpr char kErrors[] = "outreach_outbox_publish_errors_total";
 }  // namespace
 
 OutboxPublisher::OutboxPublisher(db::Database* db, const Clock* clock, MetricsRegistry* metrics,
-                                 std::shared_ptr<grpc::Channel> channel, PublisherOptions options)
+                                 std::unique_ptr<EventSink> sink, PublisherOptions options)
     : db_(db),
       clock_(clock),
       metrics_(metrics),
-      stub_(outreach::metrics::v1::MetricsService::NewStub(std::move(channel))),
+      sink_(std::move(sink)),
       options_(std::move(options)) {
   metrics_->DefineCounter(kPublished,
                           "Outbox events acknowledged by metrics (accepted or duplicate).");
@@ -60,36 +60,32 @@ absl::StatusOr<int> OutboxPublisher::PublishOnce() {
   size_t run = 0;
   while (run < pending.size() && pending[run].event.force() == force) ++run;
 
-  outreach::metrics::v1::IngestEventsRequest request;
-  request.set_parent(absl::StrCat("forces/", force));
-  for (size_t i = 0; i < run; ++i) *request.add_events() = pending[i].event;
-  outreach::metrics::v1::IngestEventsResponse response;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-  grpc::Status status = stub_->IngestEvents(&ctx, request, &response);
-  if (!status.ok()) {
+  std::vector<outreach::events::v1::OutreachEvent> batch;
+  batch.reserve(run);
+  for (size_t i = 0; i < run; ++i) batch.push_back(pending[i].event);
+  absl::StatusOr<std::vector<DeliveryResult>> results =
+      sink_->Deliver(force, batch, options_.call_timeout);
+  if (!results.ok()) {
     metrics_->Add(kErrors, {{"source", options_.source}});
-    return absl::UnavailableError(absl::StrCat("IngestEvents: ", status.error_message(), " (",
-                                               static_cast<int>(status.error_code()), ")"));
+    return results.status();
   }
-  if (response.results_size() != static_cast<int>(run)) {
+  if (results->size() != run) {
     metrics_->Add(kErrors, {{"source", options_.source}});
-    return absl::InternalError(absl::StrCat("IngestEvents answered ", response.results_size(),
-                                            " results for ", run, " events"));
+    return absl::InternalError(
+        absl::StrCat("the sink answered ", results->size(), " results for ", run, " events"));
   }
   int rejected = 0;
-  for (const auto& r : response.results()) {
-    if (r.outcome() == outreach::metrics::v1::INGEST_OUTCOME_REJECTED) {
+  for (const DeliveryResult& r : *results) {
+    if (r.outcome == DeliveryResult::Outcome::kRejected) {
       ++rejected;
       OUTREACH_LOG(kError, "outbox_event_rejected")
           .Kv("source", options_.source)
-          .Kv("event_id", r.event_id())
-          .Kv("reason", r.reason())
-          .Kv("field", r.field());
-    } else if (r.outcome() != outreach::metrics::v1::INGEST_OUTCOME_ACCEPTED &&
-               r.outcome() != outreach::metrics::v1::INGEST_OUTCOME_DUPLICATE) {
+          .Kv("event_id", r.event_id)
+          .Kv("reason", r.reason)
+          .Kv("field", r.field);
+    } else if (r.outcome == DeliveryResult::Outcome::kUnknown) {
       metrics_->Add(kErrors, {{"source", options_.source}});
-      return absl::InternalError("IngestEvents answered an event without an outcome");
+      return absl::InternalError("the sink answered an event without an outcome");
     }
   }
   const int64_t last = pending[run - 1].sequence;
@@ -116,17 +112,19 @@ void OutboxPublisher::Loop() {
       backoff = options_.initial_backoff;
       if (*sent > 0) wait = absl::ZeroDuration();  // drain a backlog without pausing
     } else {
-      // Full jitter on a capped exponential backoff, so replicas do not retry in step.
+      // Equal jitter on a capped exponential backoff (a wait in [backoff/2, backoff]), so
+      // replicas do not retry in step yet never retry at once.
       wait = backoff * absl::Uniform(jitter, 0.5, 1.0);
       // The first failure is a warning; repeats while still failing are debug noise.
       const LogLevel level = failing ? LogLevel::kDebug : LogLevel::kWarn;
       if (LogEnabled(level)) {
         OutboxStats stats;
-        (void)db_->Read([&](db::Connection& c) -> absl::Status {
+        const absl::Status read_stats = db_->Read([&](db::Connection& c) -> absl::Status {
           auto got = Outbox::Stats(c);
           if (got.ok()) stats = *got;
           return got.status();
         });
+        if (!read_stats.ok()) stats.backlog = -1;  // unknown: the store is failing too
         LogLine(level, "outbox_publish_failed")
             .Kv("source", options_.source)
             .Kv("backlog", stats.backlog)

@@ -10,9 +10,8 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/db.h"
+#include "common/event_sink.h"
 #include "common/metrics.h"
-#include "grpcpp/channel.h"
-#include "outreach/metrics/v1/metrics.grpc.pb.h"
 
 namespace outreach {
 
@@ -25,19 +24,21 @@ struct PublisherOptions {
   absl::Duration max_backoff = absl::Seconds(30);
 };
 
-// Delivers a service's outbox to metrics.IngestEvents (DESIGN.md §3): reads unsent events in
-// commit order, sends the leading run of one force's events (at most batch_size) with a
-// deadline, and marks them sent only after metrics answered for every event. While metrics is
-// unreachable it retries with capped exponential backoff and jitter; nothing is dropped and the
-// event ids are stable, so metrics' dedupe makes redelivery after a crash harmless.
+// Delivers a service's outbox to an EventSink (metrics.IngestEvents in production; see
+// docs/architecture.md "Events"): reads unsent events in commit order, sends the leading run of
+// one force's events (at most batch_size) with a deadline, and marks them sent only after the
+// sink answered for every event. While the sink is unreachable it retries with capped
+// exponential backoff and equal jitter (a wait drawn from [backoff/2, backoff]); nothing is
+// dropped and the event ids are stable, so the receiver's dedupe makes redelivery after a crash
+// harmless.
 //
-// An event metrics REJECTS (a malformed event: a bug, not an outage) is logged at error level,
+// An event the sink REJECTS (a malformed event: a bug, not an outage) is logged at error level,
 // counted in outreach_outbox_rejected_total and marked sent, so one bad row cannot block the
 // rest of the outbox forever.
 class OutboxPublisher {
  public:
   OutboxPublisher(db::Database* db, const Clock* clock, MetricsRegistry* metrics,
-                  std::shared_ptr<grpc::Channel> channel, PublisherOptions options);
+                  std::unique_ptr<EventSink> sink, PublisherOptions options);
   ~OutboxPublisher();
 
   void Start();
@@ -53,7 +54,7 @@ class OutboxPublisher {
   db::Database* db_;
   const Clock* clock_;
   MetricsRegistry* metrics_;
-  std::unique_ptr<outreach::metrics::v1::MetricsService::Stub> stub_;
+  std::unique_ptr<EventSink> sink_;
   PublisherOptions options_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -49,7 +49,7 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
                 "file holding the page-token secret (wins over --page-token-key)");
   std::string metrics_address = "off";
   if (spec.register_settings) spec.register_settings(parser);
-  if (spec.publishes_events) {
+  if (spec.make_event_sink) {
     parser.String("metrics-address", &metrics_address, std::string("off"),
                   "host:port of the metrics service that receives this service's outbox events, "
                   "or \"off\" (events wait in the outbox until a publisher delivers them)",
@@ -79,15 +79,17 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
   server.OnShutdown([&db] { db->reset(); });
   ServiceContext context{db->get(), SystemClock::Get(), &page_tokens, &server.metrics(), &server};
   std::unique_ptr<grpc::Service> service = spec.make_service(context);
-  if (spec.publishes_events) RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
+  if (spec.make_event_sink) RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
   server.AddService(service.get(), spec.health_name, [&db] { return (*db)->Ping(); });
   std::unique_ptr<OutboxPublisher> publisher;
   if (metrics_address != "off") {
     PublisherOptions options;
     options.source = spec.name;
-    publisher = std::make_unique<OutboxPublisher>(
-        db->get(), SystemClock::Get(), &server.metrics(),
-        grpc::CreateChannel(metrics_address, grpc::InsecureChannelCredentials()), options);
+    publisher =
+        std::make_unique<OutboxPublisher>(db->get(), SystemClock::Get(), &server.metrics(),
+                                          spec.make_event_sink(grpc::CreateChannel(
+                                              metrics_address, grpc::InsecureChannelCredentials())),
+                                          options);
     // Hooks run in reverse: the publisher stops before the store closes.
     server.OnShutdown([&publisher] { publisher->Stop(); });
   }

@@ -8,9 +8,11 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/db.h"
+#include "common/event_sink.h"
 #include "common/metrics.h"
 #include "common/pagination.h"
 #include "common/server.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/impl/service_type.h"
 
 namespace outreach {
@@ -38,9 +40,10 @@ struct ServiceSpec {
   // Optional: declares the service's own settings on the parser (before parsing); make_service
   // then reads the values it captured.
   std::function<void(ConfigParser&)> register_settings;
-  // Domain services publish their outbox to metrics (--metrics-address, outbox gauges);
-  // metrics itself does not.
-  bool publishes_events = true;
+  // Domain services publish their outbox (--metrics-address, outbox gauges) to the sink this
+  // builds on a channel to that address: metrics' client (services/metrics/client/). Metrics
+  // itself leaves it empty and publishes nothing.
+  std::function<std::unique_ptr<EventSink>(std::shared_ptr<grpc::Channel>)> make_event_sink;
 };
 
 // main() of every service: declares the runtime settings plus --db-path and the page-token key,
