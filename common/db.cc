@@ -1,5 +1,7 @@
 #include "common/db.h"
 
+#include <sqlite3.h>
+
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -184,7 +186,9 @@ Database::~Database() {
   idle_readers_.clear();
   if (writer_ != nullptr) {
     // Fold the WAL back into the main file on a clean close.
-    (void)writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE);");
+    if (absl::Status s = writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE);"); !s.ok()) {
+      OUTREACH_LOG(kWarn, "db_checkpoint_failed").Kv("detail", s.message());
+    }
     writer_.reset();
   }
 }
@@ -262,7 +266,14 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> fn) {
     if (committed.ok()) return absl::OkStatus();
     result = committed;
   }
-  if (!sqlite3_get_autocommit(writer_->raw())) (void)writer_->Exec("ROLLBACK");
+  if (!sqlite3_get_autocommit(writer_->raw())) {
+    if (absl::Status rolled = writer_->Exec("ROLLBACK"); !rolled.ok()) {
+      // The connection may still hold the transaction; the next BEGIN fails and says so.
+      OUTREACH_LOG(kError, "db_rollback_failed")
+          .Kv("detail", rolled.message())
+          .Kv("cause", result.message());
+    }
+  }
   return result;
 }
 
@@ -290,14 +301,27 @@ absl::Status Database::Read(absl::FunctionRef<absl::Status(Connection&)> fn) {
     }
     conn = std::move(*opened);
   }
+  bool reusable = true;
   auto give_back = absl::MakeCleanup([&] {
     absl::MutexLock lock(&read_mu_);
-    idle_readers_.push_back(std::move(conn));
+    if (reusable) {
+      idle_readers_.push_back(std::move(conn));
+    } else {
+      conn.reset();  // its state is unknown: close it; the pool opens a fresh one when needed
+      --open_readers_;
+    }
   });
   absl::Status s = conn->Exec("BEGIN");
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    reusable = false;
+    return s;
+  }
   absl::Status result = fn(*conn);
-  (void)conn->Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+  if (absl::Status ended = conn->Exec(result.ok() ? "COMMIT" : "ROLLBACK"); !ended.ok()) {
+    OUTREACH_LOG(kWarn, "db_read_end_failed").Kv("detail", ended.message());
+    reusable = false;
+    if (result.ok()) return ended;
+  }
   return result;
 }
 

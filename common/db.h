@@ -1,7 +1,5 @@
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,6 +13,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
+// SQLite's handles, declared here so that store interfaces (and everything that includes them)
+// do not include <sqlite3.h>; only db.cc does.
+struct sqlite3;
+struct sqlite3_stmt;
 
 namespace outreach::db {
 
@@ -61,7 +64,7 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
-  int bind_error_ = SQLITE_OK;
+  int bind_error_ = 0;  // SQLITE_OK
 };
 
 // One connection. Not thread-safe; Database hands connections out one caller at a time.
