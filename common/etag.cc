@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/strings/escaping.h"
+#include "common/calendar.h"
 #include "common/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -59,6 +60,17 @@ absl::Status CheckEtag(absl::string_view field, absl::string_view resource_name,
 
 std::string RequestHash(const google::protobuf::Message& request) {
   return Sha256Hex(DeterministicBytes(request), 32);
+}
+
+void StampResource(google::protobuf::Message* resource, absl::Time now, bool created) {
+  const auto* d = resource->GetDescriptor();
+  const auto* r = resource->GetReflection();
+  if (created) {
+    r->MutableMessage(resource, d->FindFieldByName("create_time"))->CopyFrom(ToProtoTime(now));
+  }
+  r->MutableMessage(resource, d->FindFieldByName("update_time"))->CopyFrom(ToProtoTime(now));
+  r->SetString(resource, d->FindFieldByName("etag"), "");
+  r->SetString(resource, d->FindFieldByName("etag"), ComputeEtag(*resource));
 }
 
 }  // namespace outreach

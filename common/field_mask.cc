@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
+#include "google/protobuf/util/field_mask_util.h"
 
 namespace outreach {
 
@@ -28,6 +29,16 @@ absl::StatusOr<std::set<std::string>> ValidateUpdateMask(
     out.insert(path);
   }
   return out;
+}
+
+void MergeMasked(const google::protobuf::Message& input, const std::set<std::string>& paths,
+                 google::protobuf::Message* target) {
+  google::protobuf::FieldMask mask;
+  for (const auto& p : paths) mask.add_paths(p);
+  google::protobuf::util::FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  options.set_replace_repeated_fields(true);
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(input, mask, options, target);
 }
 
 }  // namespace outreach

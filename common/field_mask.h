@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/message.h"
 
 namespace outreach {
 
@@ -14,5 +15,10 @@ namespace outreach {
 // INVALID_ARGUMENT naming "update_mask".
 absl::StatusOr<std::set<std::string>> ValidateUpdateMask(const google::protobuf::FieldMask& mask,
                                                          const std::vector<std::string>& updatable);
+
+// Copies the fields named by `paths` (validated by ValidateUpdateMask) from `input` to
+// `target`; message and repeated fields are replaced, not merged (AIP-134).
+void MergeMasked(const google::protobuf::Message& input, const std::set<std::string>& paths,
+                 google::protobuf::Message* target);
 
 }  // namespace outreach

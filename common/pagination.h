@@ -60,4 +60,49 @@ absl::StatusOr<ListPaging> DecodeListPaging(const PageTokenCodec& codec, int32_t
 std::string NextPageToken(const PageTokenCodec& codec, const ListPaging& paging, int64_t returned,
                           bool more);
 
+// --- the one list glue every service uses ------------------------------------------------
+// What a store needs to answer one List call: filter and order_by as the caller wrote them
+// (the store's QuerySchema parses them) and the decoded page.
+struct ListQuery {
+  std::string filter;
+  std::string order_by;
+  int32_t page_size = kDefaultPageSize;  // already normalised
+  int64_t offset = 0;
+};
+
+// One page of a store's answer.
+template <typename T>
+struct ListPage {
+  std::vector<T> items;
+  int32_t total_size = 0;    // matching items across pages
+  int64_t next_offset = -1;  // -1 on the last page
+};
+
+// For any AIP-132 List request (parent, filter, order_by, page_size, page_token): validates the
+// page size and decodes the token against (parent, filter, order_by) plus `extra` query parts
+// (fields of the request that change the result, e.g. a `show_expired` flag).
+template <typename Request>
+absl::StatusOr<ListQuery> ListQueryFor(const Request& request, const PageTokenCodec& codec,
+                                       const std::vector<absl::string_view>& extra = {}) {
+  std::vector<absl::string_view> parts = {request.parent(), request.filter(), request.order_by()};
+  parts.insert(parts.end(), extra.begin(), extra.end());
+  absl::StatusOr<ListPaging> paging =
+      DecodeListPaging(codec, request.page_size(), request.page_token(), parts);
+  if (!paging.ok()) return paging.status();
+  return ListQuery{request.filter(), request.order_by(), paging->page_size, paging->offset};
+}
+
+// The next_page_token of a page answered for `request` ("" on the last page); `extra` as given
+// to ListQueryFor.
+template <typename Request, typename T>
+std::string NextPageTokenFor(const Request& request, const PageTokenCodec& codec,
+                             const ListPage<T>& page,
+                             const std::vector<absl::string_view>& extra = {}) {
+  if (page.next_offset < 0) return "";
+  std::vector<absl::string_view> parts = {request.parent(), request.filter(), request.order_by()};
+  parts.insert(parts.end(), extra.begin(), extra.end());
+  return NextPageToken(codec, ListPaging{0, page.next_offset, QueryFingerprint(parts)}, 0,
+                       /*more=*/true);
+}
+
 }  // namespace outreach
