@@ -5,7 +5,9 @@
 //   (force TEXT, id TEXT, <columns that filters, ordering and rules need>, body BLOB)
 // keyed by (force, id), with the whole resource serialized in `body`, which reads return.
 
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -17,24 +19,15 @@
 #include "common/db.h"
 #include "common/errors.h"
 #include "common/etag.h"
+#include "common/field_mask.h"
 #include "common/pagination.h"
 #include "common/query.h"
+#include "common/resource_name.h"
 #include "common/status_macros.h"
 #include "common/store_support.h"
 #include "google/protobuf/message.h"
 
 namespace outreach {
-
-// request_id idempotency of one create (AIP-155): the client's id (empty = none) and the hash
-// of the request body, so the same id with another body is refused.
-struct RequestKey {
-  std::string request_id;
-  std::string request_hash;
-};
-template <typename Request>
-RequestKey RequestKeyOf(const Request& request) {
-  return {request.request_id(), RequestHash(request)};
-}
 
 // Where a create runs: the force, the method (requests are scoped to both), its request key and
 // the transaction's time.
@@ -133,6 +126,148 @@ absl::StatusOr<ListPage<M>> ListRows(db::Database* db, absl::string_view table,
     return absl::OkStatus();
   }));
   return page;
+}
+
+// --- transactions that return a value ---------------------------------------------------
+template <typename T>
+absl::StatusOr<T> WriteValue(db::Database* db,
+                             absl::FunctionRef<absl::StatusOr<T>(db::Connection&)> fn) {
+  std::optional<T> out;
+  OUTREACH_RETURN_IF_ERROR(db->Write([&](db::Connection& c) -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(out, fn(c));
+    return absl::OkStatus();
+  }));
+  return std::move(*out);
+}
+template <typename T>
+absl::StatusOr<T> ReadValue(db::Database* db,
+                            absl::FunctionRef<absl::StatusOr<T>(db::Connection&)> fn) {
+  std::optional<T> out;
+  OUTREACH_RETURN_IF_ERROR(db->Read([&](db::Connection& c) -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(out, fn(c));
+    return absl::OkStatus();
+  }));
+  return std::move(*out);
+}
+
+// --- plain resources: the standard methods in one place -----------------------------------
+// A resource kept in a (force, id, ..., body) table and named from {force, id} by `pattern`.
+// `put` writes its row (insert or replace): the one place the store maps it to columns.
+template <typename M>
+struct ResourceTable {
+  absl::string_view table;
+  const ResourcePattern* pattern;
+  std::function<absl::Status(db::Connection&, absl::string_view force, absl::string_view id,
+                             const M&)>
+      put;
+
+  std::string Name(absl::string_view force, absl::string_view id) const {
+    return pattern->Format({std::string(force), std::string(id)});
+  }
+};
+
+// What a service adds to a standard method, inside its transaction: `check` runs the rules
+// that depend on stored data (uniqueness, references in use) on the resource about to be
+// written or deleted; `after` records what follows from the write (an outbox event).
+template <typename M>
+struct WriteHooks {
+  std::function<absl::Status(db::Connection&, const M&)> check;
+  std::function<absl::Status(db::Connection&, const M&, absl::Time now)> after;
+};
+
+namespace store_kit_internal {
+template <typename M>
+absl::Status RunHook(const std::function<absl::Status(db::Connection&, const M&)>& hook,
+                     db::Connection& c, const M& m) {
+  return hook ? hook(c, m) : absl::OkStatus();
+}
+template <typename M>
+absl::Status RunAfter(const WriteHooks<M>& hooks, db::Connection& c, const M& m, absl::Time now) {
+  return hooks.after ? hooks.after(c, m, now) : absl::OkStatus();
+}
+}  // namespace store_kit_internal
+
+// Create (AIP-133) with request_id replay: refuses an existing id (ALREADY_EXISTS), names and
+// stamps the resource, writes it and runs the hooks, all in the caller's write transaction.
+template <typename M>
+absl::StatusOr<M> CreateResource(db::Connection& c, const ResourceTable<M>& table,
+                                 const CreateScope& scope, absl::string_view id, const M& input,
+                                 const WriteHooks<M>& hooks = {}) {
+  return CreateOnce<M>(c, scope, [&]() -> absl::StatusOr<M> {
+    const std::string name = table.Name(scope.force, id);
+    OUTREACH_RETURN_IF_ERROR(RequireAbsent(c, table.table, scope.force, id, name));
+    M out = input;
+    out.set_name(name);
+    OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunHook(hooks.check, c, out));
+    StampResource(&out, scope.now, /*created=*/true);
+    OUTREACH_RETURN_IF_ERROR(table.put(c, scope.force, id, out));
+    OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunAfter(hooks, c, out, scope.now));
+    return out;
+  });
+}
+
+// Update (AIP-134): loads the stored resource, checks `input`'s etag (the error names
+// `etag_field`), copies the masked fields, re-validates the merged whole with `validate`, runs
+// the hooks and writes it.
+template <typename M>
+absl::StatusOr<M> UpdateResource(db::Connection& c, const ResourceTable<M>& table,
+                                 absl::string_view force, absl::string_view id, const M& input,
+                                 const std::set<std::string>& paths, absl::string_view etag_field,
+                                 absl::Time now,
+                                 const std::function<absl::Status(const M&)>& validate,
+                                 const WriteHooks<M>& hooks = {}) {
+  const std::string name = table.Name(force, id);
+  OUTREACH_ASSIGN_OR_RETURN(M out, MustLoad<M>(c, table.table, force, id, name));
+  OUTREACH_RETURN_IF_ERROR(CheckEtag(etag_field, name, input.etag(), out.etag()));
+  MergeMasked(input, paths, &out);
+  if (validate) OUTREACH_RETURN_IF_ERROR(validate(out));
+  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunHook(hooks.check, c, out));
+  StampResource(&out, now, /*created=*/false);
+  OUTREACH_RETURN_IF_ERROR(table.put(c, force, id, out));
+  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunAfter(hooks, c, out, now));
+  return out;
+}
+
+// A state change or other whole-resource edit: loads, checks `etag` (field "etag"), lets
+// `change` edit the resource (returning a domain error refuses it), then stamps and writes it.
+template <typename M>
+absl::StatusOr<M> ChangeResource(db::Connection& c, const ResourceTable<M>& table,
+                                 absl::string_view force, absl::string_view id,
+                                 absl::string_view etag, absl::Time now,
+                                 absl::FunctionRef<absl::Status(M&)> change,
+                                 const WriteHooks<M>& hooks = {}) {
+  const std::string name = table.Name(force, id);
+  OUTREACH_ASSIGN_OR_RETURN(M out, MustLoad<M>(c, table.table, force, id, name));
+  OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+  OUTREACH_RETURN_IF_ERROR(change(out));
+  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunHook(hooks.check, c, out));
+  StampResource(&out, now, /*created=*/false);
+  OUTREACH_RETURN_IF_ERROR(table.put(c, force, id, out));
+  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunAfter(hooks, c, out, now));
+  return out;
+}
+
+// Delete (AIP-135): loads, checks `etag` (field "etag"), runs `check` on the stored resource
+// (e.g. FAILED_PRECONDITION while it is referenced), deletes the row and runs `after`.
+template <typename M>
+absl::Status DeleteResource(db::Connection& c, const ResourceTable<M>& table,
+                            absl::string_view force, absl::string_view id, absl::string_view etag,
+                            absl::Time now, const WriteHooks<M>& hooks = {}) {
+  const std::string name = table.Name(force, id);
+  OUTREACH_ASSIGN_OR_RETURN(M stored, MustLoad<M>(c, table.table, force, id, name));
+  OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, stored.etag()));
+  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunHook(hooks.check, c, stored));
+  OUTREACH_RETURN_IF_ERROR(DeleteRow(c, table.table, force, id));
+  return store_kit_internal::RunAfter(hooks, c, stored, now);
+}
+
+// Get (AIP-131) in its own read transaction.
+template <typename M>
+absl::StatusOr<M> GetResource(db::Database* db, const ResourceTable<M>& table,
+                              absl::string_view force, absl::string_view id) {
+  return ReadValue<M>(db, [&](db::Connection& c) {
+    return MustLoad<M>(c, table.table, force, id, table.Name(force, id));
+  });
 }
 
 }  // namespace outreach

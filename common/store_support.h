@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/db.h"
+#include "common/etag.h"
 #include "outreach/events/v1/events.pb.h"
 
 namespace outreach {
@@ -18,6 +19,17 @@ namespace outreach {
 db::MigrationSet CommonMigrations();
 
 // --- request_id idempotency (AIP-155) ----------------------------------------------------
+// request_id idempotency of one create (AIP-155): the client's id (empty = none) and the hash
+// of the request body, so the same id with another body is refused.
+struct RequestKey {
+  std::string request_id;
+  std::string request_hash;
+};
+template <typename Request>
+RequestKey RequestKeyOf(const Request& request) {
+  return {request.request_id(), RequestHash(request)};
+}
+
 // Inside the write transaction of a create: look the request up first; if it was seen, return
 // the stored response instead of acting again. Remember the response in the same transaction
 // as the change, so a crash can never leave one without the other.

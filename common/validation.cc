@@ -33,4 +33,27 @@ absl::Status ViolationsToStatus(std::vector<FieldViolation> violations) {
   return InvalidArguments(std::move(violations));
 }
 
+void AppendViolations(const absl::Status& status, std::vector<FieldViolation>* out,
+                      absl::string_view field) {
+  if (status.ok()) return;
+  std::vector<FieldViolation> fields = FieldViolations(status);
+  if (fields.empty()) fields.push_back({std::string(field), std::string(status.message())});
+  for (auto& f : fields) out->push_back(std::move(f));
+}
+
+void Violations::Add(std::string field, std::string description) {
+  list_.push_back({std::move(field), std::move(description)});
+}
+
+absl::Status Violations::ToStatus(absl::string_view overflow_field) {
+  if (list_.empty()) return absl::OkStatus();
+  if (list_.size() > max_) {
+    const size_t dropped = list_.size() - max_;
+    list_.resize(max_);
+    list_.push_back(
+        {std::string(overflow_field), absl::StrCat("and ", dropped, " more problems not listed")});
+  }
+  return InvalidArguments(std::move(list_));
+}
+
 }  // namespace outreach
