@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/calendar.h"
+#include "common/status_macros.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace outreach::workshops {
@@ -472,12 +473,48 @@ absl::Status ValidateGrant(const google::protobuf::Timestamp& expire_time, absl:
   return absl::OkStatus();
 }
 
+absl::Status GrantTo(wv1::Presenter& presenter, absl::Time now,
+                     const google::protobuf::Timestamp& expire_time, absl::string_view note) {
+  OUTREACH_RETURN_IF_ERROR(ValidateGrant(expire_time, now, note));
+  wv1::Accreditation* acc = presenter.mutable_accreditation();
+  acc->Clear();
+  acc->set_state(cv1::ACCREDITATION_STATE_ACCREDITED);
+  *acc->mutable_grant_time() = ToProtoTime(now);
+  *acc->mutable_expire_time() = expire_time;
+  acc->set_grant_note(std::string(note));
+  return absl::OkStatus();
+}
+
+absl::Status SuspendFrom(wv1::Presenter& presenter, absl::Time now, absl::string_view reason) {
+  const auto state = AccreditationStateAt(presenter.accreditation(), now);
+  if (state != cv1::ACCREDITATION_STATE_ACCREDITED) {
+    return WithMetadata(
+        FailedPrecondition("ACCREDITATION_NOT_CURRENT",
+                           absl::StrCat("presenter ", presenter.name(), " is ",
+                                        cv1::AccreditationState_Name(state), ", not accredited")),
+        {{"presenter", presenter.name()},
+         {"accreditation_state", cv1::AccreditationState_Name(state)}});
+  }
+  wv1::Accreditation* acc = presenter.mutable_accreditation();
+  acc->set_state(cv1::ACCREDITATION_STATE_SUSPENDED);
+  *acc->mutable_suspend_time() = ToProtoTime(now);
+  acc->set_suspend_reason(std::string(reason));
+  return absl::OkStatus();
+}
+
 absl::Status CheckTopicActive(const wv1::Topic& topic) {
   if (topic.state() == wv1::TOPIC_STATE_RETIRED) {
     return WithMetadata(
         FailedPrecondition("TOPIC_RETIRED", absl::StrCat("topic ", topic.name(), " is retired")),
         {{"topic", topic.name()}});
   }
+  return absl::OkStatus();
+}
+
+absl::Status RetireAt(wv1::Topic& topic, absl::Time now) {
+  OUTREACH_RETURN_IF_ERROR(CheckTopicActive(topic));
+  topic.set_state(wv1::TOPIC_STATE_RETIRED);
+  *topic.mutable_retire_time() = ToProtoTime(now);
   return absl::OkStatus();
 }
 
@@ -713,6 +750,23 @@ ev1::OutreachEvent WorkshopDeliveredEvent(absl::string_view force, const wv1::Wo
   p->set_safeguarding_disclosures(w.delivery().safeguarding_disclosures());
   // referral_references are never sent in events.
   return e;
+}
+
+absl::Status RecordDelivery(wv1::Workshop& workshop, const wv1::Venue& venue,
+                            const wv1::DeliveryRecord& delivery, absl::Time now) {
+  OUTREACH_RETURN_IF_ERROR(CheckState(workshop, {wv1::WORKSHOP_STATE_SCHEDULED}));
+  const absl::Time delivered =
+      delivery.has_delivered_time() ? TimeFromProto(delivery.delivered_time()) : now;
+  OUTREACH_RETURN_IF_ERROR(CheckDelivery(workshop, venue, delivery.headcount(), now, delivered));
+  wv1::DeliveryRecord* record = workshop.mutable_delivery();
+  *record = delivery;
+  *record->mutable_delivered_time() = ToProtoTime(delivered);
+  if (record->has_feedback()) ComputeMeanRating(record->mutable_feedback());
+  workshop.set_area(venue.area());
+  workshop.set_venue_kind(venue.kind());
+  workshop.set_state(wv1::WORKSHOP_STATE_DELIVERED);
+  *workshop.mutable_state_time() = ToProtoTime(now);
+  return absl::OkStatus();
 }
 
 }  // namespace outreach::workshops

@@ -110,10 +110,19 @@ absl::Status CheckBookable(const wv1::Presenter& stored, absl::Time now, absl::T
 // Validates GrantAccreditation's expire_time: in the future, at most 5 years ahead.
 absl::Status ValidateGrant(const google::protobuf::Timestamp& expire_time, absl::Time now,
                            absl::string_view note);
+// GrantAccreditation: validates the grant, then the presenter is accredited from `now` until
+// `expire_time` (any earlier grant or suspension is replaced).
+absl::Status GrantTo(wv1::Presenter& presenter, absl::Time now,
+                     const google::protobuf::Timestamp& expire_time, absl::string_view note);
+// SuspendAccreditation: only a presenter accredited as of `now` can be suspended
+// (FAILED_PRECONDITION ACCREDITATION_NOT_CURRENT with the presenter and state otherwise).
+absl::Status SuspendFrom(wv1::Presenter& presenter, absl::Time now, absl::string_view reason);
 
 // --- Topics and age bands -----------------------------------------------------------------
 // TOPIC_RETIRED for a retired topic.
 absl::Status CheckTopicActive(const wv1::Topic& topic);
+// RetireTopic: an active topic becomes RETIRED at `now` (TOPIC_RETIRED if it already is).
+absl::Status RetireAt(wv1::Topic& topic, absl::Time now);
 // AGE_BAND_MISMATCH when the topic does not fit the audiences and year groups.
 absl::Status CheckAgeBand(const wv1::Topic& topic, const wv1::Workshop& workshop);
 
@@ -129,6 +138,11 @@ int64_t PupilsIn(const cv1::Headcount& headcount);
 // HEADCOUNT_EXCEEDS_ROLL. `delivered` is the effective delivered_time.
 absl::Status CheckDelivery(const wv1::Workshop& workshop, const wv1::Venue& venue,
                            const cv1::Headcount& headcount, absl::Time now, absl::Time delivered);
+// DeliverWorkshop's rules and effect: the workshop must be SCHEDULED and the record valid for
+// it (CheckDelivery, with delivered_time defaulting to `now`); then the record is kept (mean
+// rating computed), the venue's area and kind copied and the state becomes DELIVERED.
+absl::Status RecordDelivery(wv1::Workshop& workshop, const wv1::Venue& venue,
+                            const wv1::DeliveryRecord& delivery, absl::Time now);
 // Fills FeedbackTotals.mean_rating.
 void ComputeMeanRating(cv1::FeedbackTotals* feedback);
 

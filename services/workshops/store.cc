@@ -7,13 +7,13 @@
 #include "common/etag.h"
 #include "common/query.h"
 #include "common/status_macros.h"
+#include "common/store_kit.h"
 #include "common/store_support.h"
-#include "google/protobuf/util/field_mask_util.h"
 
-// Storage layout: one table per resource, keyed by (force, id), with the columns that filters,
-// ordering and rule checks need (times as INTEGER microseconds UTC, enums as INTEGER, repeated
-// names as ",a,b," TEXT) plus the resource itself as serialized proto in `body`, which is what
-// reads return. Every query is scoped by force.
+// Storage layout (common/store_kit.h): one table per resource, keyed by (force, id), with the
+// columns that filters, ordering and rule checks need (times as INTEGER microseconds UTC, enums as
+// INTEGER, repeated names as ",a,b," TEXT) plus the resource itself as serialized proto in `body`,
+// which is what reads return. Every query is scoped by force.
 
 namespace outreach::workshops {
 namespace {
@@ -197,28 +197,6 @@ const QuerySchema& WorkshopSchema() {
   return schema;
 }
 
-template <typename M>
-absl::StatusOr<std::optional<M>> LoadBody(db::Connection& c, absl::string_view table,
-                                          const std::string& force, const std::string& id) {
-  OUTREACH_ASSIGN_OR_RETURN(
-      db::Statement q,
-      c.Prepare(absl::StrCat("SELECT body FROM ", table, " WHERE force = ? AND id = ?")));
-  q.Bind(1, force).Bind(2, id);
-  OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<M>();
-  M m;
-  if (!m.ParseFromString(q.Blob(0))) return absl::InternalError("stored row does not parse");
-  return std::optional<M>(std::move(m));
-}
-
-template <typename M>
-absl::StatusOr<M> MustLoad(db::Connection& c, absl::string_view table, const std::string& force,
-                           const std::string& id, const std::string& name) {
-  OUTREACH_ASSIGN_OR_RETURN(std::optional<M> found, LoadBody<M>(c, table, force, id));
-  if (!found) return ResourceNotFound(name);
-  return std::move(*found);
-}
-
 // A LIKE pattern matching a resource name inside a ",a,b," list column (portable SQL; names
 // hold only [a-z0-9-/], so no LIKE wildcard can appear in them).
 std::string ListMember(absl::string_view name) { return absl::StrCat("%,", name, ",%"); }
@@ -226,69 +204,9 @@ std::string ListMember(absl::string_view name) { return absl::StrCat("%,", name,
 // The id segment of a name that was validated against `pattern` (last segment).
 std::string IdOf(const std::string& name) { return name.substr(name.rfind('/') + 1); }
 
-absl::Status DeleteRow(db::Connection& c, absl::string_view table, const std::string& force,
-                       const std::string& id) {
-  OUTREACH_ASSIGN_OR_RETURN(
-      db::Statement q,
-      c.Prepare(absl::StrCat("DELETE FROM ", table, " WHERE force = ? AND id = ?")));
-  q.Bind(1, force).Bind(2, id);
-  return q.Run();
-}
-
-// Whether a query with (force, value) parameters finds a row.
-absl::StatusOr<bool> Exists(db::Connection& c, absl::string_view sql, const std::string& force,
-                            const std::string& value) {
-  OUTREACH_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
-  q.Bind(1, force).Bind(2, value);
-  return q.Step();
-}
-
-template <typename M>
-absl::Status Replay(db::Connection& c, const std::string& force, absl::string_view method,
-                    const Idempotency& idem, M* out, bool* replayed) {
-  *replayed = false;
-  if (idem.request_id.empty()) return absl::OkStatus();
-  OUTREACH_ASSIGN_OR_RETURN(
-      std::optional<std::string> prior,
-      RequestLedger::Find(c, force, method, idem.request_id, idem.request_hash));
-  if (!prior) return absl::OkStatus();
-  if (!out->ParseFromString(*prior)) return absl::InternalError("stored response does not parse");
-  *replayed = true;
-  return absl::OkStatus();
-}
-
-absl::Status Remember(db::Connection& c, const std::string& force, absl::string_view method,
-                      const Idempotency& idem, const google::protobuf::Message& response,
-                      absl::Time now) {
-  if (idem.request_id.empty()) return absl::OkStatus();
-  return RequestLedger::Remember(c, force, method, idem.request_id, idem.request_hash,
-                                 response.SerializeAsString(), now);
-}
-
-void Stamp(google::protobuf::Message* m, absl::Time now, bool created) {
-  const auto* d = m->GetDescriptor();
-  const auto* r = m->GetReflection();
-  if (created) {
-    r->MutableMessage(m, d->FindFieldByName("create_time"))->CopyFrom(ToProtoTime(now));
-  }
-  r->MutableMessage(m, d->FindFieldByName("update_time"))->CopyFrom(ToProtoTime(now));
-  r->SetString(m, d->FindFieldByName("etag"), "");
-  r->SetString(m, d->FindFieldByName("etag"), ComputeEtag(*m));
-}
-
-void MergeMasked(const google::protobuf::Message& input, const std::set<std::string>& paths,
-                 google::protobuf::Message* target) {
-  google::protobuf::FieldMask mask;
-  for (const auto& p : paths) mask.add_paths(p);
-  google::protobuf::util::FieldMaskUtil::MergeOptions options;
-  options.set_replace_message_fields(true);
-  options.set_replace_repeated_fields(true);
-  google::protobuf::util::FieldMaskUtil::MergeMessageTo(input, mask, options, target);
-}
-
 // --- row writers ------------------------------------------------------------------------
 
-absl::Status PutVenue(db::Connection& c, const std::string& force, const std::string& id,
+absl::Status PutVenue(db::Connection& c, absl::string_view force, absl::string_view id,
                       const wv1::Venue& v) {
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
@@ -313,7 +231,7 @@ absl::Status PutVenue(db::Connection& c, const std::string& force, const std::st
   return q.Run();
 }
 
-absl::Status PutPresenter(db::Connection& c, const std::string& force, const std::string& id,
+absl::Status PutPresenter(db::Connection& c, absl::string_view force, absl::string_view id,
                           const wv1::Presenter& p) {
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
@@ -341,7 +259,7 @@ absl::Status PutPresenter(db::Connection& c, const std::string& force, const std
   return q.Run();
 }
 
-absl::Status PutTopic(db::Connection& c, const std::string& force, const std::string& id,
+absl::Status PutTopic(db::Connection& c, absl::string_view force, absl::string_view id,
                       const wv1::Topic& t) {
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
@@ -372,7 +290,7 @@ absl::Status PutTopic(db::Connection& c, const std::string& force, const std::st
   return q.Run();
 }
 
-absl::Status PutWorkshop(db::Connection& c, const std::string& force, const std::string& id,
+absl::Status PutWorkshop(db::Connection& c, absl::string_view force, absl::string_view id,
                          const wv1::Workshop& w) {
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement q,
@@ -423,27 +341,49 @@ absl::Status PutWorkshop(db::Connection& c, const std::string& force, const std:
   return q.Run();
 }
 
+const ResourceTable<wv1::Venue>& Venues() {
+  static const ResourceTable<wv1::Venue> t{"venues", &VenuePattern(), PutVenue};
+  return t;
+}
+const ResourceTable<wv1::Presenter>& Presenters() {
+  static const ResourceTable<wv1::Presenter> t{"presenters", &PresenterPattern(), PutPresenter};
+  return t;
+}
+const ResourceTable<wv1::Topic>& Topics() {
+  static const ResourceTable<wv1::Topic> t{"topics", &TopicPattern(), PutTopic};
+  return t;
+}
+const ResourceTable<wv1::Workshop>& Workshops() {
+  static const ResourceTable<wv1::Workshop> t{"workshops", &WorkshopPattern(), PutWorkshop};
+  return t;
+}
+
+// Whole-resource validation after an update mask was applied.
 template <typename M>
-absl::StatusOr<ListPage<M>> ListRows(db::Database* db, absl::string_view table,
-                                     const QuerySchema& schema, absl::string_view default_order,
-                                     const std::string& force, const ListQuery& query) {
-  OUTREACH_ASSIGN_OR_RETURN(SqlFragment where, schema.Where(query.filter));
-  OUTREACH_ASSIGN_OR_RETURN(std::string order, schema.OrderBy(query.order_by, default_order));
-  ListPage<M> page;
-  OUTREACH_RETURN_IF_ERROR(db->Read([&](db::Connection& c) -> absl::Status {
+std::function<absl::Status(const M&)> Revalidate(void (*validate)(const M&, const std::string&,
+                                                                  std::vector<FieldViolation>*),
+                                                 std::string prefix) {
+  return [validate, prefix = std::move(prefix)](const M& m) {
+    std::vector<FieldViolation> violations;
+    validate(m, prefix, &violations);
+    return ViolationsToStatus(std::move(violations));
+  };
+}
+
+// The rule "a resource that workshops refer to cannot be deleted", as a delete hook.
+template <typename M>
+std::function<absl::Status(db::Connection&, const M&)> NotReferenced(absl::string_view column,
+                                                                     absl::string_view why) {
+  return [column, why](db::Connection& c, const M& m) -> absl::Status {
+    const bool list = column != "venue";
     OUTREACH_ASSIGN_OR_RETURN(
-        RowPage rows, SelectRowPage(c, absl::StrCat(table, " t"), "t.body", "t.force = ?", {force},
-                                    where, order, query.page_size, query.offset));
-    page.total_size = rows.total_size;
-    for (const std::string& body : rows.bodies) {
-      M m;
-      if (!m.ParseFromString(body)) return absl::InternalError("row does not parse");
-      page.items.push_back(std::move(m));
-    }
-    if (rows.more) page.next_offset = query.offset + static_cast<int64_t>(page.items.size());
+        bool used, RowExists(c,
+                             absl::StrCat("SELECT 1 FROM workshops WHERE force = ? AND ", column,
+                                          list ? " LIKE ?" : " = ?", " LIMIT 1"),
+                             ForceOf(m.name()), list ? ListMember(m.name()) : m.name()));
+    if (used) return ResourceInUse(m.name(), why);
     return absl::OkStatus();
-  }));
-  return page;
+  };
 }
 
 class SqlWorkshopsStore final : public WorkshopsStore {
@@ -453,75 +393,35 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   // --- venues -----------------------------------------------------------------------------
 
   absl::StatusOr<wv1::Venue> CreateVenue(const std::string& force, const std::string& id,
-                                         const wv1::Venue& venue,
-                                         const Idempotency& idem) override {
-    wv1::Venue out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      bool replayed = false;
-      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "CreateVenue", idem, &out, &replayed));
-      if (replayed) return absl::OkStatus();
-      const std::string name = VenuePattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Venue>(c, "venues", force, id));
-      if (existing) return ResourceExists(name);
-      OUTREACH_RETURN_IF_ERROR(CheckUrnFree(c, force, id, venue.school_urn()));
-      out = venue;
-      out.set_name(name);
-      Stamp(&out, now, true);
-      OUTREACH_RETURN_IF_ERROR(PutVenue(c, force, id, out));
-      OUTREACH_RETURN_IF_ERROR(Outbox::Append(c, VenueUpsertedEvent(force, out, now), now));
-      return Remember(c, force, "CreateVenue", idem, out, now);
-    }));
-    return out;
+                                         const wv1::Venue& venue, const RequestKey& key) override {
+    return WriteValue<wv1::Venue>(db_, [&](db::Connection& c) {
+      return CreateResource(c, Venues(), {force, "CreateVenue", key, clock_->Now()}, id, venue,
+                            VenueHooks());
+    });
   }
 
   absl::StatusOr<wv1::Venue> GetVenue(const std::string& force, const std::string& id) override {
-    wv1::Venue out;
-    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      OUTREACH_ASSIGN_OR_RETURN(
-          out, MustLoad<wv1::Venue>(c, "venues", force, id, VenuePattern().Format({force, id})));
-      return absl::OkStatus();
-    }));
-    return out;
+    return GetResource(db_, Venues(), force, id);
   }
 
   absl::StatusOr<wv1::Venue> UpdateVenue(const std::string& force, const std::string& id,
                                          const wv1::Venue& input,
                                          const std::set<std::string>& paths) override {
-    wv1::Venue out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      const std::string name = VenuePattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Venue>(c, "venues", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("venue.etag", name, input.etag(), out.etag()));
-      MergeMasked(input, paths, &out);
-      std::vector<FieldViolation> violations;
-      ValidateVenue(out, "venue.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
-      OUTREACH_RETURN_IF_ERROR(CheckUrnFree(c, force, id, out.school_urn()));
-      Stamp(&out, now, false);
-      OUTREACH_RETURN_IF_ERROR(PutVenue(c, force, id, out));
-      return Outbox::Append(c, VenueUpsertedEvent(force, out, now), now);
-    }));
-    return out;
+    return WriteValue<wv1::Venue>(db_, [&](db::Connection& c) {
+      return UpdateResource(c, Venues(), force, id, input, paths, "venue.etag", clock_->Now(),
+                            Revalidate(&ValidateVenue, "venue."), VenueHooks());
+    });
   }
 
   absl::Status DeleteVenue(const std::string& force, const std::string& id,
                            const std::string& etag) override {
-    return db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      const std::string name = VenuePattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(wv1::Venue venue,
-                                MustLoad<wv1::Venue>(c, "venues", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, venue.etag()));
-      OUTREACH_ASSIGN_OR_RETURN(
-          bool used,
-          Exists(c, "SELECT 1 FROM workshops WHERE force = ? AND venue = ? LIMIT 1", force, name));
-      if (used) {
-        return ResourceInUse(name, "has workshops; it cannot be deleted");
-      }
-      OUTREACH_RETURN_IF_ERROR(DeleteRow(c, "venues", force, id));
-      return Outbox::Append(c, VenueDeletedEvent(force, venue, now), now);
+    return db_->Write([&](db::Connection& c) {
+      WriteHooks<wv1::Venue> hooks;
+      hooks.check = NotReferenced<wv1::Venue>("venue", "has workshops; it cannot be deleted");
+      hooks.after = [&force](db::Connection& tx, const wv1::Venue& v, absl::Time now) {
+        return Outbox::Append(tx, VenueDeletedEvent(force, v, now), now);
+      };
+      return DeleteResource(c, Venues(), force, id, etag, clock_->Now(), hooks);
     });
   }
 
@@ -534,75 +434,43 @@ class SqlWorkshopsStore final : public WorkshopsStore {
 
   absl::StatusOr<wv1::Presenter> CreatePresenter(const std::string& force, const std::string& id,
                                                  const wv1::Presenter& presenter,
-                                                 const Idempotency& idem) override {
-    wv1::Presenter out;
-    absl::Time now;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      now = clock_->Now();
-      bool replayed = false;
-      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "CreatePresenter", idem, &out, &replayed));
-      if (replayed) return absl::OkStatus();
-      const std::string name = PresenterPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(auto existing,
-                                LoadBody<wv1::Presenter>(c, "presenters", force, id));
-      if (existing) return ResourceExists(name);
-      out = presenter;
-      out.set_name(name);
-      out.clear_accreditation();
-      out.mutable_accreditation()->set_state(cv1::ACCREDITATION_STATE_NOT_ACCREDITED);
-      Stamp(&out, now, true);
-      OUTREACH_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
-      return Remember(c, force, "CreatePresenter", idem, out, now);
-    }));
+                                                 const RequestKey& key) override {
+    // A new presenter is never accredited: GrantAccreditation is the only way in.
+    wv1::Presenter input = presenter;
+    input.clear_accreditation();
+    input.mutable_accreditation()->set_state(cv1::ACCREDITATION_STATE_NOT_ACCREDITED);
+    OUTREACH_ASSIGN_OR_RETURN(
+        wv1::Presenter out, WriteValue<wv1::Presenter>(db_, [&](db::Connection& c) {
+          return CreateResource(c, Presenters(), {force, "CreatePresenter", key, clock_->Now()}, id,
+                                input);
+        }));
     return AsOf(std::move(out), clock_->Now());
   }
 
   absl::StatusOr<wv1::Presenter> GetPresenter(const std::string& force,
                                               const std::string& id) override {
-    wv1::Presenter out;
-    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      OUTREACH_ASSIGN_OR_RETURN(out,
-                                MustLoad<wv1::Presenter>(c, "presenters", force, id,
-                                                         PresenterPattern().Format({force, id})));
-      return absl::OkStatus();
-    }));
+    OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter out, GetResource(db_, Presenters(), force, id));
     return AsOf(std::move(out), clock_->Now());
   }
 
   absl::StatusOr<wv1::Presenter> UpdatePresenter(const std::string& force, const std::string& id,
                                                  const wv1::Presenter& input,
                                                  const std::set<std::string>& paths) override {
-    wv1::Presenter out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      const std::string name = PresenterPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("presenter.etag", name, input.etag(), out.etag()));
-      MergeMasked(input, paths, &out);
-      std::vector<FieldViolation> violations;
-      ValidatePresenter(out, "presenter.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
-      Stamp(&out, now, false);
-      return PutPresenter(c, force, id, out);
-    }));
+    OUTREACH_ASSIGN_OR_RETURN(
+        wv1::Presenter out, WriteValue<wv1::Presenter>(db_, [&](db::Connection& c) {
+          return UpdateResource(c, Presenters(), force, id, input, paths, "presenter.etag",
+                                clock_->Now(), Revalidate(&ValidatePresenter, "presenter."));
+        }));
     return AsOf(std::move(out), clock_->Now());
   }
 
   absl::Status DeletePresenter(const std::string& force, const std::string& id,
                                const std::string& etag) override {
-    return db_->Write([&](db::Connection& c) -> absl::Status {
-      const std::string name = PresenterPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter p,
-                                MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, p.etag()));
-      OUTREACH_ASSIGN_OR_RETURN(bool used, Exists(c,
-                                                  "SELECT 1 FROM workshops WHERE force = ? AND "
-                                                  "presenters LIKE ? LIMIT 1",
-                                                  force, ListMember(name)));
-      if (used) {
-        return ResourceInUse(name, "is on workshops; it cannot be deleted");
-      }
-      return DeleteRow(c, "presenters", force, id);
+    return db_->Write([&](db::Connection& c) {
+      WriteHooks<wv1::Presenter> hooks;
+      hooks.check =
+          NotReferenced<wv1::Presenter>("presenters", "is on workshops; it cannot be deleted");
+      return DeleteResource(c, Presenters(), force, id, etag, clock_->Now(), hooks);
     });
   }
 
@@ -620,24 +488,14 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                     const std::string& etag,
                                                     const Timestamp& expire_time,
                                                     const std::string& note) override {
-    wv1::Presenter out;
-    absl::Time now;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      now = clock_->Now();
-      const std::string name = PresenterPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      OUTREACH_RETURN_IF_ERROR(ValidateGrant(expire_time, now, note));
-      wv1::Accreditation* acc = out.mutable_accreditation();
-      acc->Clear();
-      acc->set_state(cv1::ACCREDITATION_STATE_ACCREDITED);
-      *acc->mutable_grant_time() = ToProtoTime(now);
-      *acc->mutable_expire_time() = expire_time;
-      acc->set_grant_note(note);
-      Stamp(&out, now, false);
-      OUTREACH_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
-      return Outbox::Append(c, AccreditationChangedEvent(force, out, now), now);
-    }));
+    const absl::Time now = clock_->Now();
+    OUTREACH_ASSIGN_OR_RETURN(
+        wv1::Presenter out, WriteValue<wv1::Presenter>(db_, [&](db::Connection& c) {
+          return ChangeResource<wv1::Presenter>(
+              c, Presenters(), force, id, etag, now,
+              [&](wv1::Presenter& p) { return GrantTo(p, now, expire_time, note); },
+              AccreditationHooks(force));
+        }));
     return AsOf(std::move(out), now);
   }
 
@@ -645,102 +503,54 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                       const std::string& id,
                                                       const std::string& etag,
                                                       const std::string& reason) override {
-    wv1::Presenter out;
-    absl::Time now;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      now = clock_->Now();
-      const std::string name = PresenterPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Presenter>(c, "presenters", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      const auto state = AccreditationStateAt(out.accreditation(), now);
-      if (state != cv1::ACCREDITATION_STATE_ACCREDITED) {
-        return WithMetadata(
-            FailedPrecondition(
-                "ACCREDITATION_NOT_CURRENT",
-                absl::StrCat("presenter ", name, " is ", cv1::AccreditationState_Name(state),
-                             ", not accredited")),
-            {{"presenter", name}, {"accreditation_state", cv1::AccreditationState_Name(state)}});
-      }
-      wv1::Accreditation* acc = out.mutable_accreditation();
-      acc->set_state(cv1::ACCREDITATION_STATE_SUSPENDED);
-      *acc->mutable_suspend_time() = ToProtoTime(now);
-      acc->set_suspend_reason(reason);
-      Stamp(&out, now, false);
-      OUTREACH_RETURN_IF_ERROR(PutPresenter(c, force, id, out));
-      return Outbox::Append(c, AccreditationChangedEvent(force, out, now), now);
-    }));
+    const absl::Time now = clock_->Now();
+    OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter out,
+                              WriteValue<wv1::Presenter>(db_, [&](db::Connection& c) {
+                                return ChangeResource<wv1::Presenter>(
+                                    c, Presenters(), force, id, etag, now,
+                                    [&](wv1::Presenter& p) { return SuspendFrom(p, now, reason); },
+                                    AccreditationHooks(force));
+                              }));
     return AsOf(std::move(out), now);
   }
 
   // --- topics -----------------------------------------------------------------------------
 
   absl::StatusOr<wv1::Topic> CreateTopic(const std::string& force, const std::string& id,
-                                         const wv1::Topic& topic,
-                                         const Idempotency& idem) override {
-    wv1::Topic out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      bool replayed = false;
-      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "CreateTopic", idem, &out, &replayed));
-      if (replayed) return absl::OkStatus();
-      const std::string name = TopicPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Topic>(c, "topics", force, id));
-      if (existing) return ResourceExists(name);
-      out = topic;
-      out.set_name(name);
-      out.set_state(wv1::TOPIC_STATE_ACTIVE);
-      out.clear_retire_time();
-      Stamp(&out, now, true);
-      OUTREACH_RETURN_IF_ERROR(PutTopic(c, force, id, out));
-      return Remember(c, force, "CreateTopic", idem, out, now);
-    }));
-    return out;
+                                         const wv1::Topic& topic, const RequestKey& key) override {
+    wv1::Topic input = topic;
+    input.set_state(wv1::TOPIC_STATE_ACTIVE);
+    input.clear_retire_time();
+    return WriteValue<wv1::Topic>(db_, [&](db::Connection& c) {
+      return CreateResource(c, Topics(), {force, "CreateTopic", key, clock_->Now()}, id, input);
+    });
   }
 
   absl::StatusOr<wv1::Topic> GetTopic(const std::string& force, const std::string& id) override {
-    wv1::Topic out;
-    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      OUTREACH_ASSIGN_OR_RETURN(
-          out, MustLoad<wv1::Topic>(c, "topics", force, id, TopicPattern().Format({force, id})));
-      return absl::OkStatus();
-    }));
-    return out;
+    return GetResource(db_, Topics(), force, id);
   }
 
   absl::StatusOr<wv1::Topic> UpdateTopic(const std::string& force, const std::string& id,
                                          const wv1::Topic& input,
                                          const std::set<std::string>& paths) override {
-    wv1::Topic out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      const std::string name = TopicPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("topic.etag", name, input.etag(), out.etag()));
-      OUTREACH_RETURN_IF_ERROR(CheckTopicActive(out));
-      MergeMasked(input, paths, &out);
-      std::vector<FieldViolation> violations;
-      ValidateTopic(out, "topic.", &violations);
-      OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
-      Stamp(&out, now, false);
-      return PutTopic(c, force, id, out);
-    }));
-    return out;
+    // A retired topic is frozen; the state itself is not updatable, so checking the merged
+    // topic is checking the stored one.
+    const auto validate = [check = Revalidate(&ValidateTopic, "topic.")](const wv1::Topic& t) {
+      OUTREACH_RETURN_IF_ERROR(CheckTopicActive(t));
+      return check(t);
+    };
+    return WriteValue<wv1::Topic>(db_, [&](db::Connection& c) {
+      return UpdateResource<wv1::Topic>(c, Topics(), force, id, input, paths, "topic.etag",
+                                        clock_->Now(), validate);
+    });
   }
 
   absl::Status DeleteTopic(const std::string& force, const std::string& id,
                            const std::string& etag) override {
-    return db_->Write([&](db::Connection& c) -> absl::Status {
-      const std::string name = TopicPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(wv1::Topic t, MustLoad<wv1::Topic>(c, "topics", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, t.etag()));
-      OUTREACH_ASSIGN_OR_RETURN(bool used, Exists(c,
-                                                  "SELECT 1 FROM workshops WHERE force = ? AND "
-                                                  "topics LIKE ? LIMIT 1",
-                                                  force, ListMember(name)));
-      if (used) {
-        return ResourceInUse(name, "is on workshops; retire it instead");
-      }
-      return DeleteRow(c, "topics", force, id);
+    return db_->Write([&](db::Connection& c) {
+      WriteHooks<wv1::Topic> hooks;
+      hooks.check = NotReferenced<wv1::Topic>("topics", "is on workshops; retire it instead");
+      return DeleteResource(c, Topics(), force, id, etag, clock_->Now(), hooks);
     });
   }
 
@@ -751,67 +561,50 @@ class SqlWorkshopsStore final : public WorkshopsStore {
 
   absl::StatusOr<wv1::Topic> RetireTopic(const std::string& force, const std::string& id,
                                          const std::string& etag) override {
-    wv1::Topic out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
-      const absl::Time now = clock_->Now();
-      const std::string name = TopicPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Topic>(c, "topics", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      OUTREACH_RETURN_IF_ERROR(CheckTopicActive(out));
-      out.set_state(wv1::TOPIC_STATE_RETIRED);
-      *out.mutable_retire_time() = ToProtoTime(now);
-      Stamp(&out, now, false);
-      return PutTopic(c, force, id, out);
-    }));
-    return out;
+    const absl::Time now = clock_->Now();
+    return WriteValue<wv1::Topic>(db_, [&](db::Connection& c) {
+      return ChangeResource<wv1::Topic>(c, Topics(), force, id, etag, now,
+                                        [&](wv1::Topic& t) { return RetireAt(t, now); });
+    });
   }
 
   // --- workshops --------------------------------------------------------------------------
 
   absl::StatusOr<wv1::Workshop> ScheduleWorkshop(const std::string& force, const std::string& id,
                                                  const wv1::Workshop& workshop,
-                                                 const Idempotency& idem) override {
-    wv1::Workshop out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+                                                 const RequestKey& key) override {
+    return WriteValue<wv1::Workshop>(db_, [&](db::Connection& c) {
       const absl::Time now = clock_->Now();
-      bool replayed = false;
-      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "ScheduleWorkshop", idem, &out, &replayed));
-      if (replayed) return absl::OkStatus();
-      const std::string name = WorkshopPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(auto existing, LoadBody<wv1::Workshop>(c, "workshops", force, id));
-      if (existing) return ResourceExists(name);
-      out = workshop;
-      out.set_name(name);
-      out.clear_delivery();
-      out.clear_state_reason();
-      OUTREACH_ASSIGN_OR_RETURN(
-          wv1::Venue venue,
-          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
-      out.set_area(venue.area());
-      out.set_venue_kind(venue.kind());
-      OUTREACH_RETURN_IF_ERROR(CheckTopics(c, force, out, {}, /*all=*/true, /*age_band=*/true));
-      OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
-      out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
-      *out.mutable_state_time() = ToProtoTime(now);
-      Stamp(&out, now, true);
-      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
-      OUTREACH_RETURN_IF_ERROR(
-          Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now));
-      return Remember(c, force, "ScheduleWorkshop", idem, out, now);
-    }));
-    return out;
+      return CreateOnce<wv1::Workshop>(
+          c, {force, "ScheduleWorkshop", key, now}, [&]() -> absl::StatusOr<wv1::Workshop> {
+            const std::string name = Workshops().Name(force, id);
+            OUTREACH_RETURN_IF_ERROR(RequireAbsent(c, "workshops", force, id, name));
+            wv1::Workshop out = workshop;
+            out.set_name(name);
+            out.clear_delivery();
+            out.clear_state_reason();
+            OUTREACH_ASSIGN_OR_RETURN(
+                wv1::Venue venue,
+                MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+            out.set_area(venue.area());
+            out.set_venue_kind(venue.kind());
+            OUTREACH_RETURN_IF_ERROR(
+                CheckTopics(c, force, out, {}, /*all=*/true, /*age_band=*/true));
+            OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+            out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
+            *out.mutable_state_time() = ToProtoTime(now);
+            StampResource(&out, now, /*created=*/true);
+            OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+            OUTREACH_RETURN_IF_ERROR(
+                Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now));
+            return out;
+          });
+    });
   }
 
   absl::StatusOr<wv1::Workshop> GetWorkshop(const std::string& force,
                                             const std::string& id) override {
-    wv1::Workshop out;
-    OUTREACH_RETURN_IF_ERROR(db_->Read([&](db::Connection& c) -> absl::Status {
-      OUTREACH_ASSIGN_OR_RETURN(out,
-                                MustLoad<wv1::Workshop>(c, "workshops", force, id,
-                                                        WorkshopPattern().Format({force, id})));
-      return absl::OkStatus();
-    }));
-    return out;
+    return GetResource(db_, Workshops(), force, id);
   }
 
   absl::StatusOr<wv1::Workshop> UpdateWorkshop(const std::string& force, const std::string& id,
@@ -841,7 +634,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       // A POSTPONED workshop blocks nobody; RescheduleWorkshop checks every presenter again.
       OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, old_presenters, false, now,
                                                out.state() == wv1::WORKSHOP_STATE_SCHEDULED));
-      Stamp(&out, now, false);
+      StampResource(&out, now, /*created=*/false);
       OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
       if (out.state() == wv1::WORKSHOP_STATE_SCHEDULED) {
         return Outbox::Append(c, WorkshopScheduledEvent(force, out, false, now), now);
@@ -903,7 +696,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
       out.set_state_reason(reason);
       *out.mutable_state_time() = ToProtoTime(now);
-      Stamp(&out, now, false);
+      StampResource(&out, now, /*created=*/false);
       OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
       return Outbox::Append(c, WorkshopScheduledEvent(force, out, true, now), now);
     }));
@@ -928,37 +721,26 @@ class SqlWorkshopsStore final : public WorkshopsStore {
   absl::StatusOr<wv1::Workshop> DeliverWorkshop(const std::string& force, const std::string& id,
                                                 const std::string& etag,
                                                 const wv1::DeliveryRecord& delivery,
-                                                const Idempotency& idem) override {
-    wv1::Workshop out;
-    OUTREACH_RETURN_IF_ERROR(db_->Write([&](db::Connection& c) -> absl::Status {
+                                                const RequestKey& key) override {
+    return WriteValue<wv1::Workshop>(db_, [&](db::Connection& c) {
       const absl::Time now = clock_->Now();
-      bool replayed = false;
-      OUTREACH_RETURN_IF_ERROR(Replay(c, force, "DeliverWorkshop", idem, &out, &replayed));
-      if (replayed) return absl::OkStatus();
-      const std::string name = WorkshopPattern().Format({force, id});
-      OUTREACH_ASSIGN_OR_RETURN(out, MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
-      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
-      OUTREACH_RETURN_IF_ERROR(CheckState(out, {wv1::WORKSHOP_STATE_SCHEDULED}));
-      OUTREACH_ASSIGN_OR_RETURN(
-          wv1::Venue venue,
-          MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
-      const absl::Time delivered =
-          delivery.has_delivered_time() ? TimeFromProto(delivery.delivered_time()) : now;
-      OUTREACH_RETURN_IF_ERROR(CheckDelivery(out, venue, delivery.headcount(), now, delivered));
-      wv1::DeliveryRecord* record = out.mutable_delivery();
-      *record = delivery;
-      *record->mutable_delivered_time() = ToProtoTime(delivered);
-      if (record->has_feedback()) ComputeMeanRating(record->mutable_feedback());
-      out.set_area(venue.area());
-      out.set_venue_kind(venue.kind());
-      out.set_state(wv1::WORKSHOP_STATE_DELIVERED);
-      *out.mutable_state_time() = ToProtoTime(now);
-      Stamp(&out, now, false);
-      OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
-      OUTREACH_RETURN_IF_ERROR(Outbox::Append(c, WorkshopDeliveredEvent(force, out, now), now));
-      return Remember(c, force, "DeliverWorkshop", idem, out, now);
-    }));
-    return out;
+      return CreateOnce<wv1::Workshop>(
+          c, {force, "DeliverWorkshop", key, now}, [&]() -> absl::StatusOr<wv1::Workshop> {
+            const std::string name = Workshops().Name(force, id);
+            OUTREACH_ASSIGN_OR_RETURN(wv1::Workshop out,
+                                      MustLoad<wv1::Workshop>(c, "workshops", force, id, name));
+            OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
+            OUTREACH_ASSIGN_OR_RETURN(
+                wv1::Venue venue,
+                MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
+            OUTREACH_RETURN_IF_ERROR(RecordDelivery(out, venue, delivery, now));
+            StampResource(&out, now, /*created=*/false);
+            OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
+            OUTREACH_RETURN_IF_ERROR(
+                Outbox::Append(c, WorkshopDeliveredEvent(force, out, now), now));
+            return out;
+          });
+    });
   }
 
   absl::StatusOr<wv1::Coverage> GetCoverage(const std::string& force, int academic_year,
@@ -1019,8 +801,28 @@ class SqlWorkshopsStore final : public WorkshopsStore {
     return p;
   }
 
-  absl::Status CheckUrnFree(db::Connection& c, const std::string& force, const std::string& id,
-                            const std::string& urn) {
+  // A school URN names one venue of the force; every write of a venue publishes it.
+  static WriteHooks<wv1::Venue> VenueHooks() {
+    WriteHooks<wv1::Venue> hooks;
+    hooks.check = [](db::Connection& c, const wv1::Venue& v) {
+      return CheckUrnFree(c, ForceOf(v.name()), IdOf(v.name()), v.school_urn());
+    };
+    hooks.after = [](db::Connection& c, const wv1::Venue& v, absl::Time now) {
+      return Outbox::Append(c, VenueUpsertedEvent(ForceOf(v.name()), v, now), now);
+    };
+    return hooks;
+  }
+
+  static WriteHooks<wv1::Presenter> AccreditationHooks(const std::string& force) {
+    WriteHooks<wv1::Presenter> hooks;
+    hooks.after = [force](db::Connection& c, const wv1::Presenter& p, absl::Time now) {
+      return Outbox::Append(c, AccreditationChangedEvent(force, p, now), now);
+    };
+    return hooks;
+  }
+
+  static absl::Status CheckUrnFree(db::Connection& c, const std::string& force,
+                                   const std::string& id, const std::string& urn) {
     if (urn.empty()) return absl::OkStatus();
     OUTREACH_ASSIGN_OR_RETURN(
         db::Statement q,
@@ -1097,7 +899,7 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       out.set_state(target);
       out.set_state_reason(reason);
       *out.mutable_state_time() = ToProtoTime(now);
-      Stamp(&out, now, false);
+      StampResource(&out, now, /*created=*/false);
       OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
       const ev1::OutreachEvent event = target == wv1::WORKSHOP_STATE_POSTPONED
                                            ? WorkshopPostponedEvent(force, out, now)

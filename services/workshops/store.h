@@ -16,29 +16,11 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/db.h"
+#include "common/pagination.h"
+#include "common/store_support.h"
 #include "services/workshops/domain.h"
 
 namespace outreach::workshops {
-
-struct ListQuery {
-  std::string filter;
-  std::string order_by;
-  int32_t page_size = 50;  // already normalised
-  int64_t offset = 0;
-};
-
-template <typename T>
-struct ListPage {
-  std::vector<T> items;
-  int32_t total_size = 0;
-  int64_t next_offset = -1;  // -1 on the last page
-};
-
-// request_id idempotency of one call: empty request_id = none.
-struct Idempotency {
-  std::string request_id;
-  std::string request_hash;
-};
 
 class WorkshopsStore {
  public:
@@ -46,7 +28,7 @@ class WorkshopsStore {
 
   virtual absl::StatusOr<wv1::Venue> CreateVenue(const std::string& force, const std::string& id,
                                                  const wv1::Venue& venue,
-                                                 const Idempotency& idem) = 0;
+                                                 const RequestKey& key) = 0;
   virtual absl::StatusOr<wv1::Venue> GetVenue(const std::string& force, const std::string& id) = 0;
   // `input` carries the name, etag and new values; only `paths` change.
   virtual absl::StatusOr<wv1::Venue> UpdateVenue(const std::string& force, const std::string& id,
@@ -60,7 +42,7 @@ class WorkshopsStore {
   virtual absl::StatusOr<wv1::Presenter> CreatePresenter(const std::string& force,
                                                          const std::string& id,
                                                          const wv1::Presenter& presenter,
-                                                         const Idempotency& idem) = 0;
+                                                         const RequestKey& key) = 0;
   virtual absl::StatusOr<wv1::Presenter> GetPresenter(const std::string& force,
                                                       const std::string& id) = 0;
   virtual absl::StatusOr<wv1::Presenter> UpdatePresenter(const std::string& force,
@@ -81,7 +63,7 @@ class WorkshopsStore {
 
   virtual absl::StatusOr<wv1::Topic> CreateTopic(const std::string& force, const std::string& id,
                                                  const wv1::Topic& topic,
-                                                 const Idempotency& idem) = 0;
+                                                 const RequestKey& key) = 0;
   virtual absl::StatusOr<wv1::Topic> GetTopic(const std::string& force, const std::string& id) = 0;
   virtual absl::StatusOr<wv1::Topic> UpdateTopic(const std::string& force, const std::string& id,
                                                  const wv1::Topic& input,
@@ -96,7 +78,7 @@ class WorkshopsStore {
   virtual absl::StatusOr<wv1::Workshop> ScheduleWorkshop(const std::string& force,
                                                          const std::string& id,
                                                          const wv1::Workshop& workshop,
-                                                         const Idempotency& idem) = 0;
+                                                         const RequestKey& key) = 0;
   virtual absl::StatusOr<wv1::Workshop> GetWorkshop(const std::string& force,
                                                     const std::string& id) = 0;
   virtual absl::StatusOr<wv1::Workshop> UpdateWorkshop(const std::string& force,
@@ -124,7 +106,7 @@ class WorkshopsStore {
                                                         const std::string& id,
                                                         const std::string& etag,
                                                         const wv1::DeliveryRecord& delivery,
-                                                        const Idempotency& idem) = 0;
+                                                        const RequestKey& key) = 0;
 
   // Schools (venues of school kinds) of the force, optionally one area and some kinds, with
   // the deliveries of the academic year.

@@ -12,14 +12,7 @@
 namespace outreach::workshops {
 namespace {
 
-constexpr char kMethodPrefix[] = "/outreach.workshops.v1.WorkshopsService/";
-
-// Runs a handler body and maps its status to the wire.
-template <typename Fn>
-grpc::Status Run(absl::string_view method, Fn&& fn) {
-  const absl::Status status = fn();
-  return ToGrpcStatus(status, kDomain, absl::StrCat(kMethodPrefix, method));
-}
+constexpr ServiceHandlers kHandlers{kDomain, "/outreach.workshops.v1.WorkshopsService/"};
 
 struct Parsed {
   std::string force;
@@ -41,34 +34,13 @@ void ValidateCreateIds(const std::string& id, absl::string_view id_field,
   if (!id.empty() && !IsValidResourceId(id)) {
     out->push_back({std::string(id_field), "must match [a-z][a-z0-9-]{0,62}"});
   }
-  const absl::Status s = ValidateRequestId(request_id);
-  if (!s.ok()) {
-    for (auto& v : FieldViolations(s)) out->push_back(std::move(v));
-  }
+  AppendViolations(ValidateRequestId(request_id), out, "request_id");
 }
 
 absl::Status RequireReason(const std::string& reason) {
   std::vector<FieldViolation> v;
   CheckText(reason, kMaxFreeText, true, "reason", &v);
   return ViolationsToStatus(std::move(v));
-}
-
-// List plumbing: page size, token bound to (parent, filter, order_by).
-template <typename Request>
-absl::StatusOr<ListQuery> ListQueryOf(const Request& request, const PageTokenCodec& codec) {
-  OUTREACH_ASSIGN_OR_RETURN(
-      ListPaging paging,
-      DecodeListPaging(codec, request.page_size(), request.page_token(),
-                       {request.parent(), request.filter(), request.order_by()}));
-  return ListQuery{request.filter(), request.order_by(), paging.page_size, paging.offset};
-}
-
-template <typename Request>
-std::string NextToken(const Request& request, const PageTokenCodec& codec, int64_t next_offset) {
-  if (next_offset < 0) return "";
-  const ListPaging paging{
-      0, next_offset, QueryFingerprint({request.parent(), request.filter(), request.order_by()})};
-  return NextPageToken(codec, paging, 0, /*more=*/true);
 }
 
 // Names a workshop refers to must be of the call's force.
@@ -85,7 +57,7 @@ absl::Status CheckWorkshopRefs(const std::string& force, const wv1::Workshop& w)
 
 grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext*, const wv1::GetVenueRequest* req,
                                             wv1::Venue* resp) {
-  return Run("GetVenue", [&]() -> absl::Status {
+  return kHandlers.Run("GetVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetVenue(n.force, n.id));
     return absl::OkStatus();
@@ -95,13 +67,13 @@ grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext*, const wv1::Get
 grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext*,
                                               const wv1::ListVenuesRequest* req,
                                               wv1::ListVenuesResponse* resp) {
-  return Run("ListVenues", [&]() -> absl::Status {
+  return kHandlers.Run("ListVenues", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
-    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListVenues(force, q));
     for (auto& v : page.items) *resp->add_venues() = std::move(v);
     resp->set_total_size(page.total_size);
-    resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
+    resp->set_next_page_token(NextPageTokenFor(*req, *page_tokens_, page));
     return absl::OkStatus();
   });
 }
@@ -109,15 +81,15 @@ grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
                                                const wv1::CreateVenueRequest* req,
                                                wv1::Venue* resp) {
-  return Run("CreateVenue", [&]() -> absl::Status {
+  return kHandlers.Run("CreateVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->venue_id(), "venue_id", req->request_id(), &v);
     ValidateVenue(req->venue(), "venue.", &v);
     OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     const std::string id = req->venue_id().empty() ? GenerateResourceId("v") : req->venue_id();
-    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->CreateVenue(force, id, req->venue(),
-                                                         {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->CreateVenue(force, id, req->venue(), RequestKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -125,7 +97,7 @@ grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext*,
                                                const wv1::UpdateVenueRequest* req,
                                                wv1::Venue* resp) {
-  return Run("UpdateVenue", [&]() -> absl::Status {
+  return kHandlers.Run("UpdateVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n,
                               ParseName(VenuePattern(), "venue.name", req->venue().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -141,7 +113,7 @@ grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext*,
                                                const wv1::DeleteVenueRequest* req,
                                                google::protobuf::Empty*) {
-  return Run("DeleteVenue", [&]() -> absl::Status {
+  return kHandlers.Run("DeleteVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteVenue(n.force, n.id, req->etag());
@@ -153,7 +125,7 @@ grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::GetPresenter(grpc::ServerContext*,
                                                 const wv1::GetPresenterRequest* req,
                                                 wv1::Presenter* resp) {
-  return Run("GetPresenter", [&]() -> absl::Status {
+  return kHandlers.Run("GetPresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetPresenter(n.force, n.id));
     return absl::OkStatus();
@@ -163,13 +135,13 @@ grpc::Status WorkshopsServiceImpl::GetPresenter(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext*,
                                                   const wv1::ListPresentersRequest* req,
                                                   wv1::ListPresentersResponse* resp) {
-  return Run("ListPresenters", [&]() -> absl::Status {
+  return kHandlers.Run("ListPresenters", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
-    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListPresenters(force, q));
     for (auto& p : page.items) *resp->add_presenters() = std::move(p);
     resp->set_total_size(page.total_size);
-    resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
+    resp->set_next_page_token(NextPageTokenFor(*req, *page_tokens_, page));
     return absl::OkStatus();
   });
 }
@@ -177,7 +149,7 @@ grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
                                                    const wv1::CreatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
-  return Run("CreatePresenter", [&]() -> absl::Status {
+  return kHandlers.Run("CreatePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->presenter_id(), "presenter_id", req->request_id(), &v);
@@ -185,9 +157,8 @@ grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
     OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     const std::string id =
         req->presenter_id().empty() ? GenerateResourceId("p") : req->presenter_id();
-    OUTREACH_ASSIGN_OR_RETURN(*resp,
-                              store_->CreatePresenter(force, id, req->presenter(),
-                                                      {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(
+        *resp, store_->CreatePresenter(force, id, req->presenter(), RequestKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -195,7 +166,7 @@ grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext*,
                                                    const wv1::UpdatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
-  return Run("UpdatePresenter", [&]() -> absl::Status {
+  return kHandlers.Run("UpdatePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         Parsed n, ParseName(PresenterPattern(), "presenter.name", req->presenter().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -211,7 +182,7 @@ grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::DeletePresenter(grpc::ServerContext*,
                                                    const wv1::DeletePresenterRequest* req,
                                                    google::protobuf::Empty*) {
-  return Run("DeletePresenter", [&]() -> absl::Status {
+  return kHandlers.Run("DeletePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeletePresenter(n.force, n.id, req->etag());
@@ -221,7 +192,7 @@ grpc::Status WorkshopsServiceImpl::DeletePresenter(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext*,
                                                       const wv1::GrantAccreditationRequest* req,
                                                       wv1::Presenter* resp) {
-  return Run("GrantAccreditation", [&]() -> absl::Status {
+  return kHandlers.Run("GrantAccreditation", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(ValidateGrant(req->expire_time(), clock_->Now(), req->note()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -234,7 +205,7 @@ grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
                                                         const wv1::SuspendAccreditationRequest* req,
                                                         wv1::Presenter* resp) {
-  return Run("SuspendAccreditation", [&]() -> absl::Status {
+  return kHandlers.Run("SuspendAccreditation", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -248,7 +219,7 @@ grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
 
 grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext*, const wv1::GetTopicRequest* req,
                                             wv1::Topic* resp) {
-  return Run("GetTopic", [&]() -> absl::Status {
+  return kHandlers.Run("GetTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetTopic(n.force, n.id));
     return absl::OkStatus();
@@ -258,13 +229,13 @@ grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext*, const wv1::Get
 grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext*,
                                               const wv1::ListTopicsRequest* req,
                                               wv1::ListTopicsResponse* resp) {
-  return Run("ListTopics", [&]() -> absl::Status {
+  return kHandlers.Run("ListTopics", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
-    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListTopics(force, q));
     for (auto& t : page.items) *resp->add_topics() = std::move(t);
     resp->set_total_size(page.total_size);
-    resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
+    resp->set_next_page_token(NextPageTokenFor(*req, *page_tokens_, page));
     return absl::OkStatus();
   });
 }
@@ -272,15 +243,15 @@ grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
                                                const wv1::CreateTopicRequest* req,
                                                wv1::Topic* resp) {
-  return Run("CreateTopic", [&]() -> absl::Status {
+  return kHandlers.Run("CreateTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->topic_id(), "topic_id", req->request_id(), &v);
     ValidateTopic(req->topic(), "topic.", &v);
     OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
     const std::string id = req->topic_id().empty() ? GenerateResourceId("t") : req->topic_id();
-    OUTREACH_ASSIGN_OR_RETURN(*resp, store_->CreateTopic(force, id, req->topic(),
-                                                         {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(*resp,
+                              store_->CreateTopic(force, id, req->topic(), RequestKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -288,7 +259,7 @@ grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext*,
                                                const wv1::UpdateTopicRequest* req,
                                                wv1::Topic* resp) {
-  return Run("UpdateTopic", [&]() -> absl::Status {
+  return kHandlers.Run("UpdateTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n,
                               ParseName(TopicPattern(), "topic.name", req->topic().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -305,7 +276,7 @@ grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::DeleteTopic(grpc::ServerContext*,
                                                const wv1::DeleteTopicRequest* req,
                                                google::protobuf::Empty*) {
-  return Run("DeleteTopic", [&]() -> absl::Status {
+  return kHandlers.Run("DeleteTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteTopic(n.force, n.id, req->etag());
@@ -315,7 +286,7 @@ grpc::Status WorkshopsServiceImpl::DeleteTopic(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext*,
                                                const wv1::RetireTopicRequest* req,
                                                wv1::Topic* resp) {
-  return Run("RetireTopic", [&]() -> absl::Status {
+  return kHandlers.Run("RetireTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->RetireTopic(n.force, n.id, req->etag()));
@@ -328,7 +299,7 @@ grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::GetWorkshop(grpc::ServerContext*,
                                                const wv1::GetWorkshopRequest* req,
                                                wv1::Workshop* resp) {
-  return Run("GetWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("GetWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetWorkshop(n.force, n.id));
     return absl::OkStatus();
@@ -338,13 +309,13 @@ grpc::Status WorkshopsServiceImpl::GetWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext*,
                                                  const wv1::ListWorkshopsRequest* req,
                                                  wv1::ListWorkshopsResponse* resp) {
-  return Run("ListWorkshops", [&]() -> absl::Status {
+  return kHandlers.Run("ListWorkshops", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
-    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryOf(*req, *page_tokens_));
+    OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListWorkshops(force, q));
     for (auto& w : page.items) *resp->add_workshops() = std::move(w);
     resp->set_total_size(page.total_size);
-    resp->set_next_page_token(NextToken(*req, *page_tokens_, page.next_offset));
+    resp->set_next_page_token(NextPageTokenFor(*req, *page_tokens_, page));
     return absl::OkStatus();
   });
 }
@@ -352,7 +323,7 @@ grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
                                                     const wv1::ScheduleWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
-  return Run("ScheduleWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("ScheduleWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->workshop_id(), "workshop_id", req->request_id(), &v);
@@ -361,9 +332,8 @@ grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
     OUTREACH_RETURN_IF_ERROR(CheckWorkshopRefs(force, req->workshop()));
     const std::string id =
         req->workshop_id().empty() ? GenerateResourceId("w") : req->workshop_id();
-    OUTREACH_ASSIGN_OR_RETURN(*resp,
-                              store_->ScheduleWorkshop(force, id, req->workshop(),
-                                                       {req->request_id(), RequestHash(*req)}));
+    OUTREACH_ASSIGN_OR_RETURN(
+        *resp, store_->ScheduleWorkshop(force, id, req->workshop(), RequestKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -371,7 +341,7 @@ grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext*,
                                                   const wv1::UpdateWorkshopRequest* req,
                                                   wv1::Workshop* resp) {
-  return Run("UpdateWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("UpdateWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         Parsed n, ParseName(WorkshopPattern(), "workshop.name", req->workshop().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -387,7 +357,7 @@ grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::DeleteWorkshop(grpc::ServerContext*,
                                                   const wv1::DeleteWorkshopRequest* req,
                                                   google::protobuf::Empty*) {
-  return Run("DeleteWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("DeleteWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteWorkshop(n.force, n.id, req->etag());
@@ -397,7 +367,7 @@ grpc::Status WorkshopsServiceImpl::DeleteWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
                                                       const wv1::RescheduleWorkshopRequest* req,
                                                       wv1::Workshop* resp) {
-  return Run("RescheduleWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("RescheduleWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     ValidateTimes(req->start_time(), req->end_time(), "start_time", "end_time", &v);
@@ -418,7 +388,7 @@ grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext*,
                                                     const wv1::PostponeWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
-  return Run("PostponeWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("PostponeWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -431,7 +401,7 @@ grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext*,
                                                   const wv1::CancelWorkshopRequest* req,
                                                   wv1::Workshop* resp) {
-  return Run("CancelWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("CancelWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -444,7 +414,7 @@ grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
                                                    const wv1::DeliverWorkshopRequest* req,
                                                    wv1::Workshop* resp) {
-  return Run("DeliverWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run("DeliverWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     ValidateCreateIds("", "", req->request_id(), &v);
@@ -459,9 +429,9 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
     // when the request_id matches an earlier success (the client may have re-read meanwhile).
     wv1::DeliverWorkshopRequest body = *req;
     body.clear_etag();
-    OUTREACH_ASSIGN_OR_RETURN(*resp,
-                              store_->DeliverWorkshop(n.force, n.id, req->etag(), req->delivery(),
-                                                      {req->request_id(), RequestHash(body)}));
+    OUTREACH_ASSIGN_OR_RETURN(
+        *resp, store_->DeliverWorkshop(n.force, n.id, req->etag(), req->delivery(),
+                                       RequestKey{req->request_id(), RequestHash(body)}));
     return absl::OkStatus();
   });
 }
@@ -469,7 +439,7 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
 grpc::Status WorkshopsServiceImpl::GetCoverage(grpc::ServerContext*,
                                                const wv1::GetCoverageRequest* req,
                                                wv1::Coverage* resp) {
-  return Run("GetCoverage", [&]() -> absl::Status {
+  return kHandlers.Run("GetCoverage", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(CoveragePattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     if (req->academic_year() < 2000 || req->academic_year() > 2100) {

@@ -16,6 +16,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
+#include "services/metrics/client/ingest_sink.h"
 #include "tests/support/temp_dir.h"
 
 namespace outreach {
@@ -112,7 +113,8 @@ class PublisherTest : public ::testing::Test {
     options.initial_backoff = absl::Milliseconds(20);
     options.max_backoff = absl::Milliseconds(100);
     options.call_timeout = absl::Seconds(2);
-    return std::make_unique<OutboxPublisher>(db_.get(), &clock_, &metrics_, channel_, options);
+    return std::make_unique<OutboxPublisher>(db_.get(), &clock_, &metrics_,
+                                             metrics::client::NewIngestSink(channel_), options);
   }
 
   TempDir dir_;
