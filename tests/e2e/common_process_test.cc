@@ -38,12 +38,16 @@ TEST(ProbeProcess, SigtermLetsTheInFlightCallFinishAndExitsZero) {
   std::thread caller([&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    // Held until the drain begins (the probe server releases held calls then), then 500 ms
+    // more: the call is certainly in flight while the server drains.
     outreach::testing::v1::SleepRequest request;
-    request.set_millis(1500);
+    request.set_millis(500);
+    request.set_hold(true);
     outreach::testing::v1::SleepResponse response;
     in_flight = Connect(port)->Sleep(&ctx, request, &response);
   });
-  absl::SleepFor(absl::Milliseconds(400));
+  // The handler logs when it starts: signal only once the call is in it.
+  EXPECT_EQ(server.WaitForLogValue("sleep_millis", absl::Seconds(10)), "500") << server.Stderr();
   server.Signal(SIGTERM);
   caller.join();
   EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();

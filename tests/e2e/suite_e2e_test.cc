@@ -3,16 +3,16 @@
 // metrics must then equal the totals computed here from the scenario, exactly — also when
 // metrics is down for the whole scenario, when workshops is killed -9 half-way, and when Redis
 // stops mid-scenario.
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <httplib.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "grpcpp/create_channel.h"
@@ -23,11 +23,13 @@
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 namespace outreach {
 namespace {
 
 using outreach::testing::ChildProcess;
+using outreach::testing::WaitFor;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
 namespace tr = outreach::training::v1;
@@ -40,8 +42,6 @@ std::string Env(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v != nullptr ? v : fallback;
 }
-
-// A loopback port that was free a moment ago (bind to 0, read it back, release it).
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -76,11 +76,7 @@ class Suite : public ::testing::Test {
                                  "--dir", dir_.path(), "--save", "", "--appendonly", "no",
                                  "--logfile", dir_.File("redis.log")});
     ASSERT_TRUE(redis_->Start());
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (!::outreach::testing::LoopbackPortAnswers(redis_port_) && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ASSERT_TRUE(::outreach::testing::LoopbackPortAnswers(redis_port_));
+    ASSERT_TRUE(WaitFor([&] { return ::outreach::testing::LoopbackPortAnswers(redis_port_); }));
   }
 
   void StopRedis() {
@@ -105,10 +101,15 @@ class Suite : public ::testing::Test {
     workshops_ = std::make_unique<ChildProcess>(
         Env("OUTREACH_WORKSHOPS_BIN", "workshops"),
         std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", workshops_port_),
-                                 "--http-address=off", "--db-path=" + dir_.File("workshops.db"),
+                                 "--http-address=127.0.0.1:0",
+                                 "--db-path=" + dir_.File("workshops.db"),
                                  absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)});
     ASSERT_TRUE(workshops_->Start());
     ASSERT_FALSE(workshops_->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
+        << workshops_->Stderr();
+    // Its /metrics tells when its outbox is empty (see WorkshopsBacklog).
+    ASSERT_TRUE(absl::SimpleAtoi(workshops_->WaitForLogValue("http_port", absl::Seconds(20)),
+                                 &workshops_http_port_))
         << workshops_->Stderr();
     workshops_stub_ = ws::WorkshopsService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", workshops_port_), grpc::InsecureChannelCredentials()));
@@ -248,16 +249,32 @@ class Suite : public ::testing::Test {
     return out;
   }
 
+  // Events the workshops outbox has not yet had acknowledged, from the outreach_outbox_backlog
+  // gauge on its /metrics; -1 while that does not answer.
+  int64_t WorkshopsBacklog() {
+    httplib::Client http("127.0.0.1", workshops_http_port_);
+    auto res = http.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+      double value = 0;
+      if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") &&
+          absl::SimpleAtod(line, &value)) {
+        return static_cast<int64_t>(value);
+      }
+    }
+    return -1;
+  }
+
   // Polls until the dashboard shows `expected.delivered` workshops (or 30 s pass), then checks
   // every total exactly.
   void ExpectDashboard(const Totals& expected) {
     std::optional<mt::Dashboard> d;
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      d = Dashboard();
-      if (d && d->workshops().workshops_delivered() >= expected.delivered) break;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
+    WaitFor(
+        [&] {
+          d = Dashboard();
+          return d && d->workshops().workshops_delivered() >= expected.delivered;
+        },
+        absl::Seconds(30));
     ASSERT_TRUE(d.has_value()) << "metrics never answered GetDashboard";
     EXPECT_EQ(d->workshops().workshops_delivered(), expected.delivered);
     EXPECT_EQ(d->workshops().pupils_reached(), expected.pupils);
@@ -266,8 +283,10 @@ class Suite : public ::testing::Test {
     EXPECT_EQ(d->workshops().safeguarding_disclosures(), expected.disclosures);
     EXPECT_EQ(d->workshops().schools_total(), 2);
     EXPECT_EQ(d->workshops().schools_covered(), expected.delivered >= 2 ? 2 : expected.delivered);
-    // Still exact a moment later: nothing arrives twice.
-    absl::SleepFor(absl::Milliseconds(500));
+    // Still exact once workshops has nothing left to send, so no late resend can still come:
+    // nothing arrives twice.
+    ASSERT_TRUE(WaitFor([&] { return WorkshopsBacklog() == 0; }, absl::Seconds(30)))
+        << "workshops outbox backlog: " << WorkshopsBacklog();
     auto again = Dashboard();
     ASSERT_TRUE(again.has_value());
     EXPECT_EQ(again->workshops().workshops_delivered(), expected.delivered);
@@ -281,6 +300,7 @@ class Suite : public ::testing::Test {
   int redis_port_ = 0;
   int metrics_port_ = 0;
   int workshops_port_ = 0;
+  int workshops_http_port_ = 0;
   std::unique_ptr<ChildProcess> redis_;
   std::unique_ptr<ChildProcess> metrics_;
   std::unique_ptr<ChildProcess> workshops_;
@@ -458,15 +478,13 @@ TEST_F(Suite, AllFourServicesReachTheDashboardExactly) {
   const int64_t impressions = RunCampaign(*campaigns, base_time_);
   ExpectDashboard(expected);
   std::optional<mt::Dashboard> d;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    d = Dashboard();
-    if (d && d->training().officers_trained() >= trained &&
-        d->campaigns().impressions() >= impressions) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  WaitFor(
+      [&] {
+        d = Dashboard();
+        return d && d->training().officers_trained() >= trained &&
+               d->campaigns().impressions() >= impressions;
+      },
+      absl::Seconds(30));
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->training().officers_trained(), trained);
   EXPECT_EQ(d->training().course_completions(), trained);
@@ -482,7 +500,10 @@ TEST_F(Suite, MetricsDownForTheWholeScenarioLosesNothing) {
   CreateCatalogue();
   Totals expected;
   for (int i = 0; i < 8; ++i) DeliverWorkshop(i, &expected);
-  absl::SleepFor(absl::Milliseconds(500));  // the publisher is backing off now
+  // The publisher has tried, failed and is backing off once it logs outbox_publish_failed (the
+  // only line with backlog=); then metrics comes back.
+  ASSERT_FALSE(workshops_->WaitForLogValue("backlog", absl::Seconds(20)).empty())
+      << workshops_->Stderr();
   StartMetrics();
   ExpectDashboard(expected);
 }

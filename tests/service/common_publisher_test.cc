@@ -2,6 +2,7 @@
 // can be told to fail: ordering, batching per force, marking only after the answer, backoff
 // while metrics is down, redelivery with stable ids after a lost answer, dead-lettering.
 // (The real metrics service is exercised end to end in the suite's e2e tests.)
+#include <algorithm>
 #include <atomic>
 #include <map>
 
@@ -18,11 +19,13 @@
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "services/metrics/client/ingest_sink.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 namespace outreach {
 namespace {
 
 using outreach::events::v1::OutreachEvent;
+using outreach::testing::WaitFor;
 using namespace outreach::metrics::v1;
 
 class RecordingReceiver final : public MetricsService::Service {
@@ -105,13 +108,14 @@ class PublisherTest : public ::testing::Test {
     return ids;
   }
 
-  std::unique_ptr<OutboxPublisher> Publisher(int batch = 500) {
+  std::unique_ptr<OutboxPublisher> Publisher(int batch = 500,
+                                             absl::Duration backoff = absl::Milliseconds(20)) {
     PublisherOptions options;
     options.source = "workshops";
     options.batch_size = batch;
     options.poll_interval = absl::Milliseconds(20);
-    options.initial_backoff = absl::Milliseconds(20);
-    options.max_backoff = absl::Milliseconds(100);
+    options.initial_backoff = backoff;
+    options.max_backoff = std::max(backoff, absl::Milliseconds(100));
     options.call_timeout = absl::Seconds(2);
     return std::make_unique<OutboxPublisher>(db_.get(), &clock_, &metrics_,
                                              metrics::client::NewIngestSink(channel_), options);
@@ -173,8 +177,7 @@ TEST_F(PublisherTest, NothingIsMarkedWhileMetricsIsDownAndAllArrivesAfter) {
   EXPECT_FALSE(publisher->PublishOnce().ok());
   EXPECT_EQ(Pending().size(), 10u);
   publisher->Start();
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!Pending().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  WaitFor([&] { return Pending().empty(); });
   publisher->Stop();
   EXPECT_TRUE(Pending().empty());
   absl::MutexLock lock(&receiver_.mu_);
@@ -215,9 +218,14 @@ TEST_F(PublisherTest, RejectedEventsAreDeadLetteredNotRetriedForever) {
 TEST_F(PublisherTest, StopReturnsPromptlyWhileBackingOff) {
   server_->Shutdown();
   Append(1, "derbyshire");
-  auto publisher = Publisher();
+  // A backoff of an hour: a Stop that waited it out instead of interrupting it would blow the
+  // bound below by far (with a short backoff it would pass either way).
+  auto publisher = Publisher(500, absl::Hours(1));
   publisher->Start();
-  absl::SleepFor(absl::Milliseconds(200));
+  // The first failed call is counted before the publisher backs off.
+  ASSERT_TRUE(WaitFor([&] {
+    return metrics_.Value("outreach_outbox_publish_errors_total", {{"source", "workshops"}}) >= 1;
+  }));
   const absl::Time begin = absl::Now();
   publisher->Stop();
   EXPECT_LT(absl::Now() - begin, absl::Seconds(3));

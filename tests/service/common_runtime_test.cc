@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/probe_service.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 namespace outreach {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
+using outreach::testing::WaitFor;
 using outreach::testing::v1::ProbeService;
 using ::testing::HasSubstr;
 
@@ -52,6 +54,7 @@ class RuntimeTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    service_->ReleaseHeld();  // a test that failed half-way must not leave a call held
     if (runtime_) runtime_->Shutdown();
   }
 
@@ -68,12 +71,14 @@ class RuntimeTest : public ::testing::Test {
     return response.status();
   }
 
-  grpc::Status Sleep(int millis) {
+  // `hold`: the call waits in the handler until service_->ReleaseHeld().
+  grpc::Status Sleep(int millis, bool hold = false) {
     auto stub = ProbeService::NewStub(channel_);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     outreach::testing::v1::SleepRequest request;
     request.set_millis(millis);
+    request.set_hold(hold);
     outreach::testing::v1::SleepResponse response;
     return stub->Sleep(&ctx, request, &response);
   }
@@ -96,18 +101,14 @@ TEST_F(RuntimeTest, HealthIsServingPerServiceAndOverall) {
 
 TEST_F(RuntimeTest, HealthFollowsTheStoreCheck) {
   store_down_ = true;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (HealthOf(kProbe) != HealthCheckResponse::NOT_SERVING && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  // The health loop runs every 100 ms on its own thread: poll for its verdict.
+  WaitFor([&] { return HealthOf(kProbe) == HealthCheckResponse::NOT_SERVING; });
   EXPECT_EQ(HealthOf(kProbe), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(HealthOf(""), HealthCheckResponse::NOT_SERVING);
   httplib::Client http("127.0.0.1", runtime_->http_port());
   EXPECT_EQ(http.Get("/healthz")->status, 503);
   store_down_ = false;
-  while (HealthOf(kProbe) != HealthCheckResponse::SERVING && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitFor([&] { return HealthOf(kProbe) == HealthCheckResponse::SERVING; });
   EXPECT_EQ(HealthOf(kProbe), HealthCheckResponse::SERVING);
   EXPECT_EQ(http.Get("/healthz")->status, 200);
 }
@@ -178,19 +179,23 @@ TEST_F(RuntimeTest, DrainLetsInFlightCallsFinishAndRefusesNewOnes) {
   std::atomic<bool> done{false};
   grpc::Status in_flight;
   std::thread caller([&] {
-    in_flight = Sleep(1200);
+    in_flight = Sleep(0, /*hold=*/true);
     done = true;
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(service_->AwaitSleepsStarted(1, absl::Seconds(10)));
   std::thread drainer([&] { runtime_->Shutdown(); });
-  absl::SleepFor(absl::Milliseconds(300));
-  // While draining: /healthz says NOT_SERVING and the in-flight call is still running.
+  // While draining (the held call keeps the drain open): /healthz answers NOT_SERVING and the
+  // in-flight call is still running. The drain starts on another thread, so poll for it.
   httplib::Client http("127.0.0.1", runtime_->http_port());
-  auto res = http.Get("/healthz");
-  if (res) {
-    EXPECT_EQ(res->status, 503);
-  }
+  int healthz = -1;  // stays -1 while /healthz does not answer (it must, until drained)
+  WaitFor([&] {
+    auto res = http.Get("/healthz");
+    healthz = res ? res->status : -1;
+    return healthz == 503;
+  });
+  EXPECT_EQ(healthz, 503);
   EXPECT_FALSE(done.load());
+  service_->ReleaseHeld();
   caller.join();
   drainer.join();
   EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
@@ -199,14 +204,15 @@ TEST_F(RuntimeTest, DrainLetsInFlightCallsFinishAndRefusesNewOnes) {
 
 TEST_F(RuntimeTest, DrainHooksRunOnceBeforeTheServerStopsAndShutdownHooksAfter) {
   std::vector<std::string> order;
-  std::atomic<bool> in_flight_done{false};
-  runtime_->OnDrain([&] { order.push_back(in_flight_done ? "drain-late" : "drain"); });
-  runtime_->OnShutdown([&] { order.push_back(in_flight_done ? "shutdown" : "shutdown-early"); });
-  std::thread caller([&] {
-    EXPECT_TRUE(Sleep(600).ok());
-    in_flight_done = true;
+  // Counted in the handler: the server is done with the call before the client hears of it.
+  const auto in_flight_done = [this] { return service_->sleeps_finished() == 1; };
+  runtime_->OnDrain([&] {
+    order.push_back(in_flight_done() ? "drain-late" : "drain");
+    service_->ReleaseHeld();  // the call can only end once the drain hooks have run
   });
-  absl::SleepFor(absl::Milliseconds(200));
+  runtime_->OnShutdown([&] { order.push_back(in_flight_done() ? "shutdown" : "shutdown-early"); });
+  std::thread caller([&] { EXPECT_TRUE(Sleep(0, /*hold=*/true).ok()); });
+  EXPECT_TRUE(service_->AwaitSleepsStarted(1, absl::Seconds(10)));
   runtime_->Shutdown();
   runtime_->Shutdown();
   caller.join();
@@ -224,8 +230,9 @@ TEST_F(RuntimeTest, DrainDeadlineCancelsCallsThatRunTooLong) {
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()),
                                  grpc::InsecureChannelCredentials());
   grpc::Status in_flight;
+  // The 3 s handler is the behaviour under test: a call that outlives the 200 ms drain deadline.
   std::thread caller([&] { in_flight = Sleep(3000); });
-  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(service_->AwaitSleepsStarted(1, absl::Seconds(10)));
   const absl::Time begin = absl::Now();
   runtime_->Shutdown();
   caller.join();

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   outreach::testing::ProbeServiceImpl service(db->get());
   outreach::ServerRuntime server(runtime);
   server.AddService(&service, "outreach.testing.v1.ProbeService", [&] { return (*db)->Ping(); });
+  // Held Sleep calls go on once the drain has begun, so they are in flight during it.
+  server.OnDrain([&] { service.ReleaseHeld(); });
   server.OnShutdown([&] { db->reset(); });
   if (absl::Status s = server.Start(); !s.ok()) {
     OUTREACH_LOG(kError, "start_failed").Kv("detail", s.message());

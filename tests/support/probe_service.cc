@@ -1,10 +1,12 @@
 #include "tests/support/probe_service.h"
 
-#include <thread>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
+#include "common/log.h"
 #include "common/resource_name.h"
 #include "common/store_support.h"
 
@@ -46,14 +48,61 @@ absl::Status GetNote(db::Database& db, const std::string& key, v1::Note* note) {
   });
 }
 
-grpc::Status ProbeServiceImpl::Sleep(grpc::ServerContext*, const v1::SleepRequest* request,
+grpc::Status ProbeServiceImpl::Sleep(grpc::ServerContext* context, const v1::SleepRequest* request,
                                      v1::SleepResponse* response) {
   if (request->millis() < 0 || request->millis() > 30000) {
     return ToGrpcStatus(InvalidArgument("millis", "must be between 0 and 30000"), kProbeDomain);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(request->millis()));
+  {
+    absl::MutexLock lock(&mu_);
+    ++sleeps_started_;
+  }
+  // Process tests wait for this line to know the call is in the handler.
+  OUTREACH_LOG(kInfo, "probe_sleep_started")
+      .Kv("sleep_millis", request->millis())
+      .Kv("hold", request->hold() ? "true" : "false");
+  bool cancelled = false;
+  if (request->hold()) {
+    absl::MutexLock lock(&mu_);
+    // A sync handler is never told of a cancellation, so it looks at each short timeout; the
+    // release itself wakes it at once.
+    while (!released_ && !cancelled) {
+      mu_.AwaitWithTimeout(absl::Condition(&released_), absl::Milliseconds(20));
+      cancelled = context->IsCancelled();
+    }
+  }
+  // The sleep is the point of this RPC: a slow handler for drain and deadline tests. It stops
+  // when the call is cancelled, as a well-behaved handler does; otherwise the server would wait
+  // it out and a drain deadline could not be seen to cut it short.
+  const absl::Time end = absl::Now() + absl::Milliseconds(request->millis());
+  for (absl::Duration left = end - absl::Now(); !cancelled && left > absl::ZeroDuration();
+       left = end - absl::Now()) {
+    absl::SleepFor(std::min(left, absl::Milliseconds(20)));
+    cancelled = context->IsCancelled();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++sleeps_finished_;
+  }
+  if (cancelled) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   response->set_slept_millis(request->millis());
   return grpc::Status::OK;
+}
+
+bool ProbeServiceImpl::AwaitSleepsStarted(int n, absl::Duration bound) {
+  absl::MutexLock lock(&mu_);
+  const auto started = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sleeps_started_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&started), bound);
+}
+
+int ProbeServiceImpl::sleeps_finished() {
+  absl::MutexLock lock(&mu_);
+  return sleeps_finished_;
+}
+
+void ProbeServiceImpl::ReleaseHeld() {
+  absl::MutexLock lock(&mu_);
+  released_ = true;
 }
 
 grpc::Status ProbeServiceImpl::Fail(grpc::ServerContext*, const v1::FailRequest* request,
