@@ -485,50 +485,6 @@ bool IsSchoolKind(cv1::VenueKind kind) {
   return kind >= cv1::VENUE_KIND_PRIMARY && kind <= cv1::VENUE_KIND_COLLEGE;
 }
 
-MetricFamily FamilyOf(v1::Metric metric) {
-  if (metric >= v1::METRIC_OFFICERS_TRAINED && metric <= v1::METRIC_CERTIFICATES_EXPIRED) {
-    return MetricFamily::kTraining;
-  }
-  if (metric >= v1::METRIC_CAMPAIGN_IMPRESSIONS) return MetricFamily::kCampaign;
-  return MetricFamily::kWorkshop;
-}
-
-bool SupportsGroupBy(v1::Metric m, v1::GroupBy g) {
-  if (g == v1::GROUP_BY_UNSPECIFIED) return true;
-  switch (m) {
-    case v1::METRIC_WORKSHOPS_DELIVERED:
-    case v1::METRIC_PEOPLE_REACHED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_TOPIC || g == v1::GROUP_BY_AUDIENCE;
-    case v1::METRIC_PUPILS_REACHED:
-    case v1::METRIC_PARENTS_REACHED:
-    case v1::METRIC_STAFF_REACHED:
-    case v1::METRIC_SAFEGUARDING_DISCLOSURES:
-    case v1::METRIC_FEEDBACK_MEAN_RATING:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_TOPIC;
-    case v1::METRIC_SCHOOLS_COVERED:
-      return g == v1::GROUP_BY_AREA;
-    case v1::METRIC_OFFICERS_TRAINED:
-    case v1::METRIC_COURSE_COMPLETIONS:
-    case v1::METRIC_OFFICERS_CURRENT:
-    case v1::METRIC_COMPLIANCE_PERCENT:
-    case v1::METRIC_CERTIFICATES_EXPIRED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_ROLE;
-    case v1::METRIC_EVENT_ATTENDANCE:
-    case v1::METRIC_LEAFLETS_DISTRIBUTED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_AUDIENCE;
-    case v1::METRIC_CAMPAIGN_IMPRESSIONS:
-    case v1::METRIC_CAMPAIGN_REACH:
-    case v1::METRIC_CAMPAIGN_ENGAGEMENTS:
-    case v1::METRIC_CAMPAIGN_CLICKS:
-    case v1::METRIC_CAMPAIGN_SHARES:
-    case v1::METRIC_CAMPAIGN_ENGAGEMENT_RATE:
-    case v1::METRIC_ACTIVITIES_PUBLISHED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_AUDIENCE || g == v1::GROUP_BY_CHANNEL;
-    default:
-      return false;
-  }
-}
-
 absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view force) {
   std::vector<FieldViolation> bad;
   if (s.display_name().size() > 200) {

@@ -238,8 +238,9 @@ grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext*,
         ResourcePattern("forces/{force}/courses/{course}").Parse("course", request->course());
     if (!course.ok() || (*course)[0] != force) {
       bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
-    } else if (v1::Metric_IsValid(request->metric()) &&
-               FamilyOf(request->metric()) != MetricFamily::kTraining) {
+    } else if (const MetricDef* def = FindMetric(request->metric());
+               v1::Metric_IsValid(request->metric()) &&
+               (def == nullptr || def->family != MetricFamily::kTraining)) {
       bad.push_back({"course", "applies to training metrics only"});
     }
   }
