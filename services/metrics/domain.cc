@@ -80,7 +80,8 @@ bool ValidTime(const google::protobuf::Timestamp& ts) { return FromProtoTime("t"
     if (auto r = CheckName(field, value, force, required); r.has_value()) return r; \
   } while (0)
 
-std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
+// Venues and presenters.
+std::optional<Rejection> ValidateVenuePayload(const ev::OutreachEvent& e) {
   using E = ev::OutreachEvent;
   switch (e.payload_case()) {
     case E::kVenueUpserted: {
@@ -102,6 +103,16 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
                      "presenter_accreditation_changed.expire_time");
       return std::nullopt;
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+// Workshop lifecycle and delivery.
+std::optional<Rejection> ValidateWorkshopPayload(const ev::OutreachEvent& e,
+                                                 absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
     case E::kWorkshopScheduled: {
       const auto& p = e.workshop_scheduled();
       OUTREACH_NAME("workshop_scheduled.venue", p.venue(), true);
@@ -166,6 +177,16 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
                      "workshop_delivered.safeguarding_disclosures");
       return std::nullopt;
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+// Officers, enrolments and certificates.
+std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
+                                                 absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
     case E::kOfficerUpserted:
       OUTREACH_CHECK(IsValidArea(e.officer_upserted().division()), "officer_upserted.division");
       return std::nullopt;
@@ -222,6 +243,16 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
       OUTREACH_NAME("enrolment_withdrawn.officer", e.enrolment_withdrawn().officer(), false);
       OUTREACH_NAME("enrolment_withdrawn.course", e.enrolment_withdrawn().course(), false);
       return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// Campaigns, activities and engagement.
+std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
+                                                 absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
     case E::kCampaignStateChanged: {
       const auto& p = e.campaign_state_changed();
       OUTREACH_CHECK(p.state() != cv1::CAMPAIGN_STATE_UNSPECIFIED, "campaign_state_changed.state");
@@ -270,6 +301,37 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
       OUTREACH_CHECK(p.copies_distributed() >= 0, "engagement_reported.copies_distributed");
       return std::nullopt;
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
+    case E::kVenueUpserted:
+    case E::kVenueDeleted:
+    case E::kPresenterAccreditationChanged:
+      return ValidateVenuePayload(e);
+    case E::kWorkshopScheduled:
+    case E::kWorkshopPostponed:
+    case E::kWorkshopCancelled:
+    case E::kWorkshopDelivered:
+      return ValidateWorkshopPayload(e, force);
+    case E::kOfficerUpserted:
+    case E::kOfficerDeleted:
+    case E::kEnrolmentCreated:
+    case E::kEnrolmentDueDateChanged:
+    case E::kModuleCompleted:
+    case E::kEnrolmentCompleted:
+    case E::kCertificateExpired:
+    case E::kEnrolmentWithdrawn:
+      return ValidateTrainingPayload(e, force);
+    case E::kCampaignStateChanged:
+    case E::kActivityPublished:
+    case E::kActivityWithdrawn:
+    case E::kEngagementReported:
+      return ValidateCampaignPayload(e, force);
     case E::PAYLOAD_NOT_SET:
       break;
   }
