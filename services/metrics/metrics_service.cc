@@ -375,7 +375,9 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       google::protobuf::Value v;
       v.set_string_value(detail);
       std::string quoted;
-      (void)google::protobuf::util::MessageToJsonString(v, &quoted);
+      if (!google::protobuf::util::MessageToJsonString(v, &quoted).ok()) {
+        quoted = "\"the dashboard is unavailable\"";  // a string Value always encodes; a guard
+      }
       res.body = absl::StrCat("{\"error\":", quoted, "}\n");
       return res;
     }
