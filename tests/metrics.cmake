@@ -12,3 +12,6 @@ outreach_test(metrics_redis_test LABEL integration SOURCES integration/metrics_r
 outreach_test(metrics_process_test LABEL e2e SOURCES e2e/metrics_process_test.cc
   LIBS ${metrics_test_libs} ENV "METRICS_BINARY=$<TARGET_FILE:metrics>")
 add_dependencies(metrics_process_test metrics)
+# The metrics domain without a database (catalogue, projection, series and KPI arithmetic).
+outreach_test(metrics_projection_test LABEL unit SOURCES unit/metrics_projection_test.cc
+  LIBS outreach_metrics_domain outreach_test_support)

@@ -80,7 +80,8 @@ bool ValidTime(const google::protobuf::Timestamp& ts) { return FromProtoTime("t"
     if (auto r = CheckName(field, value, force, required); r.has_value()) return r; \
   } while (0)
 
-std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
+// Venues and presenters.
+std::optional<Rejection> ValidateVenuePayload(const ev::OutreachEvent& e) {
   using E = ev::OutreachEvent;
   switch (e.payload_case()) {
     case E::kVenueUpserted: {
@@ -102,6 +103,16 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
                      "presenter_accreditation_changed.expire_time");
       return std::nullopt;
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+// Workshop lifecycle and delivery.
+std::optional<Rejection> ValidateWorkshopPayload(const ev::OutreachEvent& e,
+                                                 absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
     case E::kWorkshopScheduled: {
       const auto& p = e.workshop_scheduled();
       OUTREACH_NAME("workshop_scheduled.venue", p.venue(), true);
@@ -166,6 +177,16 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
                      "workshop_delivered.safeguarding_disclosures");
       return std::nullopt;
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+// Officers, enrolments and certificates.
+std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
+                                                 absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
     case E::kOfficerUpserted:
       OUTREACH_CHECK(IsValidArea(e.officer_upserted().division()), "officer_upserted.division");
       return std::nullopt;
@@ -222,6 +243,16 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
       OUTREACH_NAME("enrolment_withdrawn.officer", e.enrolment_withdrawn().officer(), false);
       OUTREACH_NAME("enrolment_withdrawn.course", e.enrolment_withdrawn().course(), false);
       return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// Campaigns, activities and engagement.
+std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
+                                                 absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
     case E::kCampaignStateChanged: {
       const auto& p = e.campaign_state_changed();
       OUTREACH_CHECK(p.state() != cv1::CAMPAIGN_STATE_UNSPECIFIED, "campaign_state_changed.state");
@@ -270,6 +301,37 @@ std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::strin
       OUTREACH_CHECK(p.copies_distributed() >= 0, "engagement_reported.copies_distributed");
       return std::nullopt;
     }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
+  using E = ev::OutreachEvent;
+  switch (e.payload_case()) {
+    case E::kVenueUpserted:
+    case E::kVenueDeleted:
+    case E::kPresenterAccreditationChanged:
+      return ValidateVenuePayload(e);
+    case E::kWorkshopScheduled:
+    case E::kWorkshopPostponed:
+    case E::kWorkshopCancelled:
+    case E::kWorkshopDelivered:
+      return ValidateWorkshopPayload(e, force);
+    case E::kOfficerUpserted:
+    case E::kOfficerDeleted:
+    case E::kEnrolmentCreated:
+    case E::kEnrolmentDueDateChanged:
+    case E::kModuleCompleted:
+    case E::kEnrolmentCompleted:
+    case E::kCertificateExpired:
+    case E::kEnrolmentWithdrawn:
+      return ValidateTrainingPayload(e, force);
+    case E::kCampaignStateChanged:
+    case E::kActivityPublished:
+    case E::kActivityWithdrawn:
+    case E::kEngagementReported:
+      return ValidateCampaignPayload(e, force);
     case E::PAYLOAD_NOT_SET:
       break;
   }
@@ -483,50 +545,6 @@ absl::Time EventTime(const ev::OutreachEvent& e) {
 
 bool IsSchoolKind(cv1::VenueKind kind) {
   return kind >= cv1::VENUE_KIND_PRIMARY && kind <= cv1::VENUE_KIND_COLLEGE;
-}
-
-MetricFamily FamilyOf(v1::Metric metric) {
-  if (metric >= v1::METRIC_OFFICERS_TRAINED && metric <= v1::METRIC_CERTIFICATES_EXPIRED) {
-    return MetricFamily::kTraining;
-  }
-  if (metric >= v1::METRIC_CAMPAIGN_IMPRESSIONS) return MetricFamily::kCampaign;
-  return MetricFamily::kWorkshop;
-}
-
-bool SupportsGroupBy(v1::Metric m, v1::GroupBy g) {
-  if (g == v1::GROUP_BY_UNSPECIFIED) return true;
-  switch (m) {
-    case v1::METRIC_WORKSHOPS_DELIVERED:
-    case v1::METRIC_PEOPLE_REACHED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_TOPIC || g == v1::GROUP_BY_AUDIENCE;
-    case v1::METRIC_PUPILS_REACHED:
-    case v1::METRIC_PARENTS_REACHED:
-    case v1::METRIC_STAFF_REACHED:
-    case v1::METRIC_SAFEGUARDING_DISCLOSURES:
-    case v1::METRIC_FEEDBACK_MEAN_RATING:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_TOPIC;
-    case v1::METRIC_SCHOOLS_COVERED:
-      return g == v1::GROUP_BY_AREA;
-    case v1::METRIC_OFFICERS_TRAINED:
-    case v1::METRIC_COURSE_COMPLETIONS:
-    case v1::METRIC_OFFICERS_CURRENT:
-    case v1::METRIC_COMPLIANCE_PERCENT:
-    case v1::METRIC_CERTIFICATES_EXPIRED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_ROLE;
-    case v1::METRIC_EVENT_ATTENDANCE:
-    case v1::METRIC_LEAFLETS_DISTRIBUTED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_AUDIENCE;
-    case v1::METRIC_CAMPAIGN_IMPRESSIONS:
-    case v1::METRIC_CAMPAIGN_REACH:
-    case v1::METRIC_CAMPAIGN_ENGAGEMENTS:
-    case v1::METRIC_CAMPAIGN_CLICKS:
-    case v1::METRIC_CAMPAIGN_SHARES:
-    case v1::METRIC_CAMPAIGN_ENGAGEMENT_RATE:
-    case v1::METRIC_ACTIVITIES_PUBLISHED:
-      return g == v1::GROUP_BY_AREA || g == v1::GROUP_BY_AUDIENCE || g == v1::GROUP_BY_CHANNEL;
-    default:
-      return false;
-  }
 }
 
 absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view force) {

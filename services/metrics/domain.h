@@ -10,9 +10,10 @@
 #include "absl/time/time.h"
 #include "outreach/events/v1/events.pb.h"
 #include "outreach/metrics/v1/metrics.pb.h"
+#include "services/metrics/catalogue.h"
 
 // Rules of the metrics service without network or storage: periods and buckets of the local
-// calendar, event validation, metric/group-by support and settings validation.
+// calendar, event validation and settings validation (metric support: catalogue.h).
 namespace outreach::metrics {
 
 namespace v1 = ::outreach::metrics::v1;
@@ -78,11 +79,6 @@ absl::Time EventTime(const ev::OutreachEvent& event);
 
 // School kinds for coverage.
 bool IsSchoolKind(cv1::VenueKind kind);
-
-// Whether `metric` may be grouped by `group_by` (GROUP_BY_UNSPECIFIED always may).
-bool SupportsGroupBy(v1::Metric metric, v1::GroupBy group_by);
-enum class MetricFamily { kWorkshop, kTraining, kCampaign };
-MetricFamily FamilyOf(v1::Metric metric);
 
 // Validates the fields of `settings` named in `paths` for `force` (targets, percentages,
 // display name). Errors name "force_settings.<field>".

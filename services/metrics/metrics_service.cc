@@ -239,8 +239,9 @@ grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext*,
         ResourcePattern("forces/{force}/courses/{course}").Parse("course", request->course());
     if (!course.ok() || (*course)[0] != force) {
       bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
-    } else if (v1::Metric_IsValid(request->metric()) &&
-               FamilyOf(request->metric()) != MetricFamily::kTraining) {
+    } else if (const MetricDef* def = FindMetric(request->metric());
+               v1::Metric_IsValid(request->metric()) &&
+               (def == nullptr || def->family != MetricFamily::kTraining)) {
       bad.push_back({"course", "applies to training metrics only"});
     }
   }
@@ -375,7 +376,9 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       google::protobuf::Value v;
       v.set_string_value(detail);
       std::string quoted;
-      (void)google::protobuf::util::MessageToJsonString(v, &quoted);
+      if (!google::protobuf::util::MessageToJsonString(v, &quoted).ok()) {
+        quoted = "\"the dashboard is unavailable\"";  // a string Value always encodes; a guard
+      }
       res.body = absl::StrCat("{\"error\":", quoted, "}\n");
       return res;
     }

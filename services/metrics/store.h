@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/db.h"
 #include "services/metrics/domain.h"
+#include "services/metrics/schema.h"
 
 namespace outreach::metrics {
 
@@ -63,8 +64,6 @@ class MetricsStore {
                                                            absl::Time now,
                                                            int64_t* data_version) = 0;
 };
-
-db::MigrationSet MetricsMigrations();
 
 // The SQLite implementation (portable SQL; times as INTEGER micros UTC, days as 'YYYY-MM-DD').
 std::unique_ptr<MetricsStore> NewSqlMetricsStore(db::Database* db);

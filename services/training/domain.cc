@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "common/rules/officer_standing.h"
 #include "common/validation.h"
 
 namespace outreach::training {
@@ -219,13 +220,7 @@ std::optional<absl::Time> CompletionTime(const v1::CourseVersion& version,
 // --- compliance ----------------------------------------------------------------------------
 namespace {
 
-enum class Standing { kCurrent, kOverdue, kInProgress, kExpired, kNeverTrained };
-
-struct OfficerPosition {
-  Standing standing = Standing::kNeverTrained;
-  std::optional<absl::Time> current_until;  // latest valid_until of a current certificate
-  bool current_never_expires = false;
-};
+using rules::Standing;
 
 void Count(Standing s, v1::ComplianceCounts* c) {
   c->set_officers_in_scope(c->officers_in_scope() + 1);
@@ -292,47 +287,23 @@ void ComputeCompliance(const ComplianceScope& scope, const std::vector<OfficerFa
     if (o.active && role_in_scope(o.role) && division_in_scope(o.division)) in_scope[o.name] = &o;
   }
 
-  std::map<std::string, OfficerPosition> positions;
-  std::map<std::string, bool> has_open, has_overdue, had_certificate;
+  // Each officer's enrolments as the shared standing rules read them.
+  std::map<std::string, std::vector<rules::EnrolmentRecord>> records;
   for (const auto& e : enrolments) {
     if (!in_scope.count(e.officer)) continue;
-    const bool completed = e.complete_time.has_value() && *e.complete_time < at;
-    // Imported history is created after it was completed: it counts from its completion.
-    if (e.create_time >= at && !completed) continue;
-    const bool withdrawn = e.withdraw_time.has_value() && *e.withdraw_time < at;
-    OfficerPosition& p = positions[e.officer];
-    if (completed) {
-      had_certificate[e.officer] = true;
-      if (!e.valid_until.has_value()) {
-        p.current_never_expires = true;
-      } else if (*e.valid_until > at) {
-        if (!p.current_until.has_value() || *e.valid_until > *p.current_until) {
-          p.current_until = e.valid_until;
-        }
-      }
-    } else if (!withdrawn) {
-      has_open[e.officer] = true;
-      if (e.due_date.has_value() && *e.due_date < scope.as_of_date) has_overdue[e.officer] = true;
-    }
+    records[e.officer].push_back(
+        {"", e.create_time, e.complete_time, e.valid_until, e.withdraw_time, e.due_date});
   }
+  const rules::EvaluationPoint when{at, scope.as_of_date};
 
   v1::ComplianceCounts* totals = report->mutable_totals();
   std::map<std::pair<int, std::string>, v1::ComplianceCounts> breakdown;
   int expiring[3] = {0, 0, 0};
   const int windows[3] = {30, 60, 90};
   for (const auto& [name, officer] : in_scope) {
-    OfficerPosition& p = positions[name];
-    const bool current = p.current_never_expires || p.current_until.has_value();
-    Standing s = Standing::kNeverTrained;
-    if (current) {
-      s = Standing::kCurrent;
-    } else if (has_overdue[name]) {
-      s = Standing::kOverdue;
-    } else if (has_open[name]) {
-      s = Standing::kInProgress;
-    } else if (had_certificate[name]) {
-      s = Standing::kExpired;
-    }
+    const rules::OfficerPosition p = rules::PositionOf(records[name], when);
+    const Standing s = p.standing;
+    const bool current = s == Standing::kCurrent;
     Count(s, totals);
     Count(s, &breakdown[{officer->role, officer->division}]);
     if (current && !p.current_never_expires) {
