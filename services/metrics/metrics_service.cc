@@ -6,8 +6,8 @@
 #include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "common/errors.h"
-#include "common/grpc_status.h"
 #include "common/field_mask.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/resource_name.h"
 #include "common/store_support.h"
@@ -32,16 +32,7 @@ grpc::Status ToGrpc(const absl::Status& s, absl::string_view method) {
   return ToGrpcStatus(s, kErrorDomain, method);
 }
 
-grpc::Status Draining() {
-  google::rpc::Status rich;
-  rich.set_code(grpc::StatusCode::UNAVAILABLE);
-  rich.set_message("the server is shutting down; reconnect and continue");
-  google::rpc::ErrorInfo info;
-  info.set_reason("SERVER_DRAINING");
-  info.set_domain(kErrorDomain);
-  rich.add_details()->PackFrom(info);
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, rich.message(), rich.SerializeAsString());
-}
+grpc::Status Draining() { return ServerDraining(kErrorDomain); }
 
 // A dashboard request, validated.
 struct DashboardQuery {
@@ -367,19 +358,11 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
     auto req = DashboardRequestFromQuery(q);
     absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
     if (!d.ok()) {
-      const bool bad = absl::IsInvalidArgument(d.status());
-      res.status = bad ? 400 : 503;
-      std::string detail = IsPublicError(d.status()) ? std::string(d.status().message())
-                                                     : "the dashboard is unavailable";
-      auto fields = FieldViolations(d.status());
-      if (!fields.empty()) detail = absl::StrCat(fields[0].field, ": ", fields[0].description);
-      google::protobuf::Value v;
-      v.set_string_value(detail);
-      std::string quoted;
-      if (!google::protobuf::util::MessageToJsonString(v, &quoted).ok()) {
-        quoted = "\"the dashboard is unavailable\"";  // a string Value always encodes; a guard
-      }
-      res.body = absl::StrCat("{\"error\":", quoted, "}\n");
+      // The same table as gRPC: INVALID_ARGUMENT is 400, NOT_FOUND 404, storage down 503, and
+      // internal text never leaves the process.
+      HttpError error = ToHttpError(d.status(), "GET /dashboard");
+      res.status = error.status;
+      res.body = std::move(error.json_body);
       return res;
     }
     google::protobuf::util::JsonPrintOptions options;

@@ -369,6 +369,7 @@ TEST_F(MetricsRedisTest, HttpDashboardJsonAndPrometheusGauges) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_THAT(bad->body, ::testing::HasSubstr("period"));
+  EXPECT_THAT(bad->body, ::testing::HasSubstr("\"code\":\"INVALID_ARGUMENT\""));
 
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);

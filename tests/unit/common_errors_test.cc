@@ -106,5 +106,37 @@ TEST(StatusMapping, FieldViolationsReadBack) {
   EXPECT_TRUE(IsPublicError(NotFound("x")));
 }
 
+// HTTP routes answer through the same table as gRPC (the metrics JSON route used to turn every
+// non-INVALID_ARGUMENT error into 503).
+TEST(HttpMapping, CodesFollowTheGrpcTable) {
+  EXPECT_EQ(ToHttpError(NotFound("forces/derbyshire/settings")).status, 404);
+  EXPECT_EQ(ToHttpError(InvalidArgument("period", "is unknown")).status, 400);
+  EXPECT_EQ(ToHttpError(FailedPrecondition("R", "m")).status, 400);
+  EXPECT_EQ(ToHttpError(EtagMismatch("forces/d/venues/v")).status, 409);
+  EXPECT_EQ(ToHttpError(PermissionDenied("R", "m")).status, 403);
+  EXPECT_EQ(ToHttpError(StorageUnavailable()).status, 503);
+  EXPECT_EQ(ToHttpError(absl::InternalError("boom")).status, 500);
+}
+
+TEST(HttpMapping, BodyIsPublicEscapedJson) {
+  const HttpError internal = ToHttpError(absl::InternalError("SELECT * FROM secrets"));
+  EXPECT_EQ(internal.json_body.find("SELECT"), std::string::npos) << internal.json_body;
+  EXPECT_NE(internal.json_body.find("\"reason\":\"INTERNAL\""), std::string::npos);
+
+  const HttpError bad = ToHttpError(InvalidArgument("display_name", "<script>\"x\"</script>"));
+  EXPECT_EQ(bad.json_body.find("<script>"), std::string::npos) << bad.json_body;
+  EXPECT_NE(bad.json_body.find("\\u003cscript\\u003e\\\"x\\\""), std::string::npos)
+      << bad.json_body;
+  EXPECT_NE(bad.json_body.find("\"field\":\"display_name\""), std::string::npos);
+}
+
+TEST(StatusMapping, ServerDrainingIsUnavailableWithItsReason) {
+  const grpc::Status s = ServerDraining("outreach.metrics.v1");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  const auto info = Info(Details(s));
+  EXPECT_EQ(info.reason(), "SERVER_DRAINING");
+  EXPECT_EQ(info.domain(), "outreach.metrics.v1");
+}
+
 }  // namespace
 }  // namespace outreach
