@@ -11,9 +11,9 @@
 
 namespace outreach {
 
-// The force's local calendar (DESIGN.md §1 metrics): days, academic years (1 Sep – 31 Aug) and
-// financial years (1 Apr – 31 Mar) are Europe/London dates, summer time included; instants are
-// stored in UTC.
+// The force's local calendar (docs/architecture.md "Storage"): days, academic years (1 Sep – 31
+// Aug) and financial years (1 Apr – 31 Mar) are Europe/London dates, summer time included; instants
+// are stored in UTC.
 const absl::TimeZone& ForceTimeZone();
 
 // The local calendar day of an instant.

@@ -9,7 +9,7 @@
 
 #define OUTREACH_RETURN_IF_ERROR(expr)                   \
   do {                                                   \
-    const ::absl::Status outreach_status_ = (expr);      \
+    ::absl::Status outreach_status_ = (expr);            \
     if (!outreach_status_.ok()) return outreach_status_; \
   } while (0)
 

@@ -55,7 +55,7 @@ class RequestLedger {
 // Validates a client request_id: empty (no idempotency) or 1..64 printable ASCII characters.
 absl::Status ValidateRequestId(absl::string_view request_id);
 
-// --- transactional outbox (DESIGN.md §3) -------------------------------------------------
+// --- transactional outbox (docs/architecture.md "Events") --------------------------------
 struct PendingEvent {
   int64_t sequence = 0;
   outreach::events::v1::OutreachEvent event;

@@ -12,7 +12,7 @@
 # Exit 0 when everything passed; 1 on a failure; 3 when all checks passed but some service has
 # no sources in this checkout yet (named in the last line).
 # Work files, podman storage (image + layer cache) and the debootstrap base image cache live under
-# build/deploy/ (override with DEPLOY_WORK). Needs root (podman as on ../shared/notes/containers.md).
+# build/deploy/ (override with DEPLOY_WORK). Needs root (podman as deploy/README.md describes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -85,7 +85,7 @@ if [[ $MODE == static ]]; then
 fi
 
 # -------------------------------------------------------------------------------------- real
-[[ $(id -u) == 0 ]] || fail "the real stage runs podman as root (../shared/notes/containers.md)"
+[[ $(id -u) == 0 ]] || fail "the real stage runs podman as root (runc and ulimits a root VM with cgroup v1 allows; deploy/README.md)"
 source deploy/tools/podman-env.sh # pm(): podman with private storage/config under DEPLOY_WORK
 RENDERED=$DEPLOY_WORK/play-local.yaml
 export OUTREACH_NODE_MODULES=${OUTREACH_NODE_MODULES:-$ROOT/tests/e2e/node_modules}

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/deploy-check.sh: a self-contained podman (private storage and config under
-# build/deploy) set up the way this kind of machine needs it (../shared/notes/containers.md):
+# build/deploy) set up the way this kind of machine needs it (runc and ulimits a root VM with cgroup v1 allows; deploy/README.md):
 # runtime runc (crun fails on cgroup v1 hybrid), ulimits root may set, cgroupfs, file events.
 DEPLOY_WORK=${DEPLOY_WORK:-$ROOT/build/deploy}
 mkdir -p "$DEPLOY_WORK"
