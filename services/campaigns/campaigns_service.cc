@@ -65,14 +65,6 @@ void CheckReason(absl::string_view reason, Violations* v) {
 
 constexpr ServiceHandlers kHandlers{kDomain, "/outreach.campaigns.v1.CampaignsService/"};
 
-// Moves a store's answer into the response.
-template <typename T>
-absl::Status Answer(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return result.status();
-  *response = std::move(*result);
-  return absl::OkStatus();
-}
-
 // The reports of a ReportEngagement call, validated against its parent: every bad field of
 // every report at once (at most 20 listed), then PERMISSION_DENIED when a report names an
 // activity of another force.
@@ -154,7 +146,8 @@ grpc::Status CampaignsServiceImpl::GetCampaign(grpc::ServerContext*,
                                                pb::Campaign* response) {
   return kHandlers.Run("GetCampaign", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(CampaignKey key, ParseCampaign("name", request->name()));
-    return Answer(store_->GetCampaign(key, clock_->Now()), response);
+    OUTREACH_ASSIGN_OR_RETURN(*response, store_->GetCampaign(key, clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -192,9 +185,10 @@ grpc::Status CampaignsServiceImpl::CreateCampaign(grpc::ServerContext*,
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
     const std::string id =
         request->campaign_id().empty() ? GenerateResourceId("campaign") : request->campaign_id();
-    return Answer(store_->CreateCampaign({*force, id}, request->campaign(), RequestKeyOf(*request),
-                                         clock_->Now()),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, store_->CreateCampaign({*force, id}, request->campaign(), RequestKeyOf(*request),
+                                          clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -210,8 +204,9 @@ grpc::Status CampaignsServiceImpl::UpdateCampaign(grpc::ServerContext*,
     v.Merge(RequireEtag("campaign.etag", request->campaign().etag()));
     if (paths.ok()) ValidateCampaign(request->campaign(), "campaign", &*paths, v.list());
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
-    return Answer(store_->UpdateCampaign(*key, request->campaign(), *paths, clock_->Now()),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, store_->UpdateCampaign(*key, request->campaign(), *paths, clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -244,37 +239,40 @@ absl::StatusOr<pb::Campaign> CampaignsServiceImpl::ChangeState(const std::string
 grpc::Status CampaignsServiceImpl::ScheduleCampaign(grpc::ServerContext*,
                                                     const pb::ScheduleCampaignRequest* request,
                                                     pb::Campaign* response) {
-  return kHandlers.Run("ScheduleCampaign", [&]() {
-    return Answer(ChangeState(request->name(), request->etag(), CampaignAction::kSchedule, ""),
-                  response);
+  return kHandlers.Run("ScheduleCampaign", [&]() -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, ChangeState(request->name(), request->etag(), CampaignAction::kSchedule, ""));
+    return absl::OkStatus();
   });
 }
 
 grpc::Status CampaignsServiceImpl::ActivateCampaign(grpc::ServerContext*,
                                                     const pb::ActivateCampaignRequest* request,
                                                     pb::Campaign* response) {
-  return kHandlers.Run("ActivateCampaign", [&]() {
-    return Answer(ChangeState(request->name(), request->etag(), CampaignAction::kActivate, ""),
-                  response);
+  return kHandlers.Run("ActivateCampaign", [&]() -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, ChangeState(request->name(), request->etag(), CampaignAction::kActivate, ""));
+    return absl::OkStatus();
   });
 }
 
 grpc::Status CampaignsServiceImpl::CompleteCampaign(grpc::ServerContext*,
                                                     const pb::CompleteCampaignRequest* request,
                                                     pb::Campaign* response) {
-  return kHandlers.Run("CompleteCampaign", [&]() {
-    return Answer(ChangeState(request->name(), request->etag(), CampaignAction::kComplete, ""),
-                  response);
+  return kHandlers.Run("CompleteCampaign", [&]() -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, ChangeState(request->name(), request->etag(), CampaignAction::kComplete, ""));
+    return absl::OkStatus();
   });
 }
 
 grpc::Status CampaignsServiceImpl::CancelCampaign(grpc::ServerContext*,
                                                   const pb::CancelCampaignRequest* request,
                                                   pb::Campaign* response) {
-  return kHandlers.Run("CancelCampaign", [&]() {
-    return Answer(
-        ChangeState(request->name(), request->etag(), CampaignAction::kCancel, request->reason()),
-        response);
+  return kHandlers.Run("CancelCampaign", [&]() -> absl::Status {
+    OUTREACH_ASSIGN_OR_RETURN(*response, ChangeState(request->name(), request->etag(),
+                                                     CampaignAction::kCancel, request->reason()));
+    return absl::OkStatus();
   });
 }
 
@@ -283,7 +281,8 @@ grpc::Status CampaignsServiceImpl::GetActivity(grpc::ServerContext*,
                                                pb::Activity* response) {
   return kHandlers.Run("GetActivity", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(ActivityKey key, ParseActivity("name", request->name()));
-    return Answer(store_->GetActivity(key, clock_->Now()), response);
+    OUTREACH_ASSIGN_OR_RETURN(*response, store_->GetActivity(key, clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -321,9 +320,11 @@ grpc::Status CampaignsServiceImpl::CreateActivity(grpc::ServerContext*,
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
     const std::string id =
         request->activity_id().empty() ? GenerateResourceId("activity") : request->activity_id();
-    return Answer(store_->CreateActivity({parent->force, parent->campaign, id}, request->activity(),
-                                         RequestKeyOf(*request), clock_->Now()),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response,
+        store_->CreateActivity({parent->force, parent->campaign, id}, request->activity(),
+                               RequestKeyOf(*request), clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -339,8 +340,9 @@ grpc::Status CampaignsServiceImpl::UpdateActivity(grpc::ServerContext*,
     v.Merge(RequireEtag("activity.etag", request->activity().etag()));
     if (paths.ok()) ValidateActivity(request->activity(), "activity", &*paths, v.list());
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
-    return Answer(store_->UpdateActivity(*key, request->activity(), *paths, clock_->Now()),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, store_->UpdateActivity(*key, request->activity(), *paths, clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -381,9 +383,10 @@ grpc::Status CampaignsServiceImpl::PublishActivity(grpc::ServerContext*,
       v.Add("external_reference", "must be at most 200 characters");
     }
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
-    return Answer(store_->PublishActivity(*key, request->etag(), publish_time,
-                                          request->external_reference(), now),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(*response,
+                              store_->PublishActivity(*key, request->etag(), publish_time,
+                                                      request->external_reference(), now));
+    return absl::OkStatus();
   });
 }
 
@@ -397,8 +400,10 @@ grpc::Status CampaignsServiceImpl::WithdrawActivity(grpc::ServerContext*,
     v.Merge(RequireEtag("etag", request->etag()));
     CheckReason(request->reason(), &v);
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
-    return Answer(store_->WithdrawActivity(*key, request->etag(), request->reason(), clock_->Now()),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response,
+        store_->WithdrawActivity(*key, request->etag(), request->reason(), clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
@@ -409,7 +414,8 @@ grpc::Status CampaignsServiceImpl::ReportEngagement(grpc::ServerContext*,
     const absl::Time now = clock_->Now();
     OUTREACH_ASSIGN_OR_RETURN(std::vector<ReportInput> inputs, ParseReports(*request, now));
     OUTREACH_ASSIGN_OR_RETURN(CampaignKey parent, ParseCampaign("parent", request->parent()));
-    return Answer(store_->ReportEngagement(parent, inputs, now), response);
+    OUTREACH_ASSIGN_OR_RETURN(*response, store_->ReportEngagement(parent, inputs, now));
+    return absl::OkStatus();
   });
 }
 
@@ -450,8 +456,9 @@ grpc::Status CampaignsServiceImpl::GetCampaignSummary(grpc::ServerContext*,
       }
     }
     OUTREACH_RETURN_IF_ERROR(v.ToStatus());
-    return Answer(store_->GetCampaignSummary({(*ids)[0], (*ids)[1]}, range, clock_->Now()),
-                  response);
+    OUTREACH_ASSIGN_OR_RETURN(
+        *response, store_->GetCampaignSummary({(*ids)[0], (*ids)[1]}, range, clock_->Now()));
+    return absl::OkStatus();
   });
 }
 
