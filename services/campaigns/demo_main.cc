@@ -60,6 +60,7 @@ struct Placement {
   int engagement_per_mille;  // engagements per 1000 impressions
 };
 
+// The demo's placements: a data table, long because it is data.
 std::vector<Placement> Placements() {
   return {
       {"facebook-launch",
@@ -167,6 +168,8 @@ pb::EngagementReport Numbers(const Placement& p, int n) {
   return r;
 }
 
+// The demo scenario in numbered steps, read top to bottom like the script it is; longer than
+// the services' 80-line limit on purpose, since splitting it would scatter one story.
 bool Run(const std::string& target, const std::string& force) {
   auto stub = pb::CampaignsService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));

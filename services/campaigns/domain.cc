@@ -8,6 +8,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/calendar.h"
+#include "common/field_mask.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace outreach::campaigns {
 namespace {
@@ -487,6 +490,291 @@ void FillSummary(const std::vector<ChannelFigures>& channels, int64_t reach_targ
   }
   summary->set_best_channel(best != nullptr ? best->channel() : cpb::CHANNEL_UNSPECIFIED);
   summary->set_worst_channel(worst != nullptr ? worst->channel() : cpb::CHANNEL_UNSPECIFIED);
+}
+
+std::string CampaignName(const std::string& force, const std::string& campaign) {
+  return absl::StrCat("forces/", force, "/campaigns/", campaign);
+}
+
+std::string ActivityName(const std::string& force, const std::string& campaign,
+                         const std::string& activity) {
+  return absl::StrCat("forces/", force, "/campaigns/", campaign, "/activities/", activity);
+}
+
+// --- the state machine ------------------------------------------------------------------------
+
+absl::StatusOr<cpb::CampaignState> ApplyAction(pb::Campaign* campaign, CampaignAction action,
+                                               absl::string_view reason, absl::Time now) {
+  const absl::CivilDay today = LocalDay(now);
+  cpb::CampaignState to = cpb::CAMPAIGN_STATE_UNSPECIFIED;
+  switch (action) {
+    case CampaignAction::kSchedule:
+      OUTREACH_RETURN_IF_ERROR(CheckCanSchedule(*campaign, today));
+      to = cpb::CAMPAIGN_STATE_SCHEDULED;
+      break;
+    case CampaignAction::kActivate:
+      OUTREACH_RETURN_IF_ERROR(CheckCanActivate(*campaign, today));
+      to = cpb::CAMPAIGN_STATE_ACTIVE;
+      break;
+    case CampaignAction::kComplete:
+      OUTREACH_RETURN_IF_ERROR(CheckCanComplete(*campaign));
+      to = cpb::CAMPAIGN_STATE_COMPLETED;
+      break;
+    case CampaignAction::kCancel:
+      OUTREACH_RETURN_IF_ERROR(CheckCanCancel(*campaign));
+      to = cpb::CAMPAIGN_STATE_CANCELLED;
+      campaign->set_cancel_reason(std::string(reason));
+      break;
+  }
+  const cpb::CampaignState from = campaign->state();
+  campaign->set_state(to);
+  *campaign->mutable_state_time() = ToProtoTime(now);
+  return from;
+}
+
+pb::Campaign NewCampaign(const pb::Campaign& input, const std::string& name, absl::Time now) {
+  pb::Campaign campaign = input;
+  campaign.set_name(name);
+  campaign.set_state(cpb::CAMPAIGN_STATE_DRAFT);
+  *campaign.mutable_state_time() = ToProtoTime(now);
+  campaign.clear_cancel_reason();
+  campaign.clear_etag();
+  return campaign;
+}
+
+absl::Status MergeCampaignPatch(const pb::Campaign& patch, const std::set<std::string>& paths,
+                                pb::Campaign* campaign) {
+  OUTREACH_RETURN_IF_ERROR(CheckOpen(*campaign));
+  if (paths.count("start_date") > 0 && campaign->state() == cpb::CAMPAIGN_STATE_ACTIVE &&
+      !google::protobuf::util::MessageDifferencer::Equals(campaign->start_date(),
+                                                          patch.start_date())) {
+    return StateError(kCampaignNotDraft, "start_date of an ACTIVE campaign cannot change",
+                      campaign->state());
+  }
+  MergeMasked(patch, paths, campaign);
+  // A change of one date is checked against the other on the merged campaign.
+  std::vector<FieldViolation> violations;
+  ValidateCampaign(*campaign, "campaign", nullptr, &violations);
+  return ViolationsToStatus(std::move(violations));
+}
+
+// --- activities -------------------------------------------------------------------------------
+
+std::string TrackingUrl(const pb::Activity& a, const pb::Campaign& campaign,
+                        absl::string_view campaign_id, absl::string_view activity_id) {
+  const std::string& link = a.link_uri().empty() ? campaign.landing_page_uri() : a.link_uri();
+  const std::string medium = a.utm_medium().empty() ? DefaultMedium(a.channel()) : a.utm_medium();
+  return BuildTrackingUrl(link, ChannelSource(a.channel()), medium, campaign_id, activity_id);
+}
+
+absl::StatusOr<pb::Activity> NewActivity(const pb::Campaign& campaign, const pb::Activity& input,
+                                         const ActivityKey& key) {
+  const std::string name = ActivityName(key.force, key.campaign, key.activity);
+  OUTREACH_RETURN_IF_ERROR(CheckOpen(campaign));
+  OUTREACH_RETURN_IF_ERROR(
+      CheckInsideCampaign(campaign, LocalDay(TimeFromProto(input.scheduled_time())), name));
+  pb::Activity activity = input;
+  activity.set_name(name);
+  activity.set_state(pb::ACTIVITY_STATE_PLANNED);
+  activity.clear_publish_time();
+  activity.clear_withdraw_time();
+  activity.clear_withdraw_reason();
+  activity.clear_etag();
+  activity.set_tracking_url(TrackingUrl(activity, campaign, key.campaign, key.activity));
+  return activity;
+}
+
+absl::Status MergeActivityPatch(const pb::Campaign& campaign, const pb::Activity& patch,
+                                const std::set<std::string>& paths, const ActivityKey& key,
+                                pb::Activity* activity) {
+  OUTREACH_RETURN_IF_ERROR(CheckOpen(campaign));
+  const bool only_reference = paths.size() == 1 && paths.count("external_reference") == 1;
+  if (activity->state() != pb::ACTIVITY_STATE_PLANNED &&
+      !(only_reference && activity->state() == pb::ACTIVITY_STATE_PUBLISHED)) {
+    return WithMetadata(FailedPrecondition(kActivityNotPlanned,
+                                           "only a PLANNED activity can change; a PUBLISHED one "
+                                           "only its external_reference"),
+                        {{"state", pb::ActivityState_Name(activity->state())}});
+  }
+  MergeMasked(patch, paths, activity);
+  std::vector<FieldViolation> violations;
+  const std::set<std::string> all = {
+      "title",          "message_text", "link_uri",          "utm_medium",
+      "scheduled_time", "audiences",    "external_reference"};
+  ValidateActivity(*activity, "activity", &all, &violations);
+  OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(violations)));
+  if (paths.count("scheduled_time") > 0) {
+    OUTREACH_RETURN_IF_ERROR(
+        CheckInsideCampaign(campaign, ActivityDay(*activity), activity->name()));
+  }
+  activity->set_tracking_url(TrackingUrl(*activity, campaign, key.campaign, key.activity));
+  return absl::OkStatus();
+}
+
+absl::Status CheckCanDeleteActivity(const pb::Activity& activity) {
+  if (activity.state() != pb::ACTIVITY_STATE_PLANNED) {
+    return WithMetadata(
+        FailedPrecondition(kActivityNotPlanned,
+                           "only a PLANNED activity can be deleted; withdraw it instead"),
+        {{"state", pb::ActivityState_Name(activity.state())}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Publish(const pb::Campaign& campaign, absl::Time publish_time,
+                     absl::string_view external_reference, pb::Activity* activity) {
+  if (activity->state() != pb::ACTIVITY_STATE_PLANNED) {
+    return WithMetadata(
+        FailedPrecondition(kActivityNotPlanned, "only a PLANNED activity can be published"),
+        {{"state", pb::ActivityState_Name(activity->state())}});
+  }
+  OUTREACH_RETURN_IF_ERROR(CheckLive(campaign));
+  OUTREACH_RETURN_IF_ERROR(CheckInsideCampaign(campaign, LocalDay(publish_time), activity->name()));
+  activity->set_state(pb::ACTIVITY_STATE_PUBLISHED);
+  *activity->mutable_publish_time() = ToProtoTime(publish_time);
+  if (!external_reference.empty()) {
+    activity->set_external_reference(std::string(external_reference));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Withdraw(absl::string_view reason, absl::Time now, pb::Activity* activity) {
+  if (activity->state() == pb::ACTIVITY_STATE_WITHDRAWN) {
+    return WithMetadata(FailedPrecondition(kActivityWithdrawn, "the activity is already withdrawn"),
+                        {{"state", pb::ActivityState_Name(activity->state())}});
+  }
+  const bool was_published = activity->state() == pb::ACTIVITY_STATE_PUBLISHED;
+  activity->set_state(pb::ACTIVITY_STATE_WITHDRAWN);
+  *activity->mutable_withdraw_time() = ToProtoTime(now);
+  activity->set_withdraw_reason(std::string(reason));
+  return was_published;
+}
+
+namespace {
+bool DatesChanged(const pb::Campaign& before, const pb::Campaign& after) {
+  return StartDay(after) != StartDay(before) || EndDay(after) != EndDay(before);
+}
+bool LinkChanged(const pb::Campaign& before, const pb::Campaign& after) {
+  return after.landing_page_uri() != before.landing_page_uri();
+}
+}  // namespace
+
+bool AffectsActivities(const pb::Campaign& before, const pb::Campaign& after) {
+  return DatesChanged(before, after) || LinkChanged(before, after);
+}
+
+absl::StatusOr<std::vector<pb::Activity>> FollowCampaignChange(
+    const pb::Campaign& before, const pb::Campaign& after, const std::string& campaign_id,
+    const std::vector<pb::Activity>& activities) {
+  const bool dates_changed = DatesChanged(before, after);
+  const bool link_changed = LinkChanged(before, after);
+  std::vector<pb::Activity> retracked;
+  for (const pb::Activity& a : activities) {
+    if (dates_changed && (a.has_publish_time() || a.state() == pb::ACTIVITY_STATE_PLANNED)) {
+      OUTREACH_RETURN_IF_ERROR(CheckInsideCampaign(after, ActivityDay(a), a.name()));
+    }
+    if (link_changed && a.state() == pb::ACTIVITY_STATE_PLANNED && a.link_uri().empty()) {
+      pb::Activity changed = a;
+      const std::string activity_id = a.name().substr(a.name().rfind('/') + 1);
+      changed.set_tracking_url(TrackingUrl(a, after, campaign_id, activity_id));
+      retracked.push_back(std::move(changed));
+    }
+  }
+  return retracked;
+}
+
+// --- engagement decisions ---------------------------------------------------------------------
+
+ReportDecision DecideReport(const std::optional<pb::EngagementReport>& stored,
+                            const ReportInput& input, const pb::Activity& activity,
+                            absl::Time now) {
+  if (stored.has_value() && SameNumbers(*stored, input.numbers)) {
+    return {ReportOutcome::kUnchanged, *stored};
+  }
+  pb::EngagementReport r = input.numbers;
+  r.set_activity(activity.name());
+  r.set_channel(activity.channel());
+  *r.mutable_day() = ToProtoDate(input.day);
+  r.set_revision(stored.has_value() ? stored->revision() + 1 : 1);
+  *r.mutable_create_time() = stored.has_value() ? stored->create_time() : ToProtoTime(now);
+  *r.mutable_update_time() = ToProtoTime(now);
+  return {stored.has_value() ? ReportOutcome::kUpdated : ReportOutcome::kCreated, std::move(r)};
+}
+
+// --- events -----------------------------------------------------------------------------------
+
+namespace {
+epb::OutreachEvent NewEvent(const std::string& force, const std::string& subject,
+                            absl::Time occurred) {
+  epb::OutreachEvent event;
+  event.set_force(force);
+  event.set_source("campaigns");
+  *event.mutable_occurred_time() = ToProtoTime(occurred);
+  event.set_subject(subject);
+  return event;
+}
+}  // namespace
+
+google::protobuf::RepeatedField<int> EffectiveAudiences(const pb::Activity& a,
+                                                        const pb::Campaign& campaign) {
+  return a.audiences().empty() ? campaign.audiences() : a.audiences();
+}
+
+epb::OutreachEvent StateChangedEvent(const std::string& force, const pb::Campaign& campaign,
+                                     cpb::CampaignState previous, absl::Time occurred) {
+  epb::OutreachEvent e = NewEvent(force, campaign.name(), occurred);
+  auto* p = e.mutable_campaign_state_changed();
+  p->set_state(campaign.state());
+  p->set_previous_state(previous);
+  *p->mutable_audiences() = campaign.audiences();
+  *p->mutable_areas() = campaign.areas();
+  *p->mutable_start_date() = campaign.start_date();
+  *p->mutable_end_date() = campaign.end_date();
+  p->set_reach_target(campaign.reach_target());
+  return e;
+}
+
+epb::OutreachEvent PublishedEvent(const std::string& force, const pb::Campaign& campaign,
+                                  const pb::Activity& activity, absl::Time now) {
+  epb::OutreachEvent e = NewEvent(force, activity.name(), now);
+  auto* p = e.mutable_activity_published();
+  p->set_campaign(campaign.name());
+  p->set_channel(activity.channel());
+  *p->mutable_audiences() = EffectiveAudiences(activity, campaign);
+  *p->mutable_areas() = campaign.areas();
+  *p->mutable_publish_time() = activity.publish_time();
+  return e;
+}
+
+epb::OutreachEvent WithdrawnEvent(const std::string& force, const std::string& campaign_name,
+                                  const pb::Activity& activity, absl::Time now) {
+  epb::OutreachEvent e = NewEvent(force, activity.name(), now);
+  auto* p = e.mutable_activity_withdrawn();
+  p->set_campaign(campaign_name);
+  p->set_channel(activity.channel());
+  *p->mutable_withdraw_time() = activity.withdraw_time();
+  return e;
+}
+
+epb::OutreachEvent ReportedEvent(const std::string& force, const pb::Campaign& campaign,
+                                 const pb::Activity& activity, const pb::EngagementReport& r,
+                                 absl::Time now) {
+  epb::OutreachEvent e = NewEvent(force, activity.name(), now);
+  auto* p = e.mutable_engagement_reported();
+  p->set_campaign(campaign.name());
+  p->set_channel(activity.channel());
+  *p->mutable_audiences() = EffectiveAudiences(activity, campaign);
+  *p->mutable_areas() = campaign.areas();
+  *p->mutable_day() = r.day();
+  p->set_revision(r.revision());
+  p->set_impressions(r.impressions());
+  p->set_reach(r.reach());
+  p->set_engagements(r.engagements());
+  p->set_clicks(r.clicks());
+  p->set_shares(r.shares());
+  p->set_attendance(r.attendance());
+  p->set_copies_distributed(r.copies_distributed());
+  return e;
 }
 
 }  // namespace outreach::campaigns

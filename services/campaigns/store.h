@@ -1,8 +1,8 @@
 #pragma once
 
-// Campaign storage. Every operation is scoped by force and decides its rules inside one
-// db::Database::Write transaction (the writer is serialized), together with its request_id
-// ledger entry and its outbox events.
+// Campaign storage. Every change runs one operation of services/campaigns/operations.h (where
+// the rules are) inside one db::Database::Write transaction (the writer is serialized),
+// together with its request_id ledger entry and its outbox events.
 //
 // Decisions worth knowing:
 // - follow_dates: the transitions the clock made due are applied at the start of every call
@@ -15,9 +15,10 @@
 //   revision + 1 and emits EngagementReported carrying the ABSOLUTE numbers and the revision
 //   (metrics keeps the highest revision per (activity, day)); equal numbers are "unchanged"
 //   (no write, no event; a different `source` alone is not a change).
-// - Campaign and activity rows keep the resource as a serialized proto plus the columns that
-//   lists filter and order on; report rows are plain columns (the summary sums them in SQL).
-//   Times are INTEGER microseconds (UTC), dates ISO TEXT.
+// - Campaign and activity rows keep the resource as a serialized proto, etag included (stamped
+//   on every write, common/etag.h), plus the columns that lists filter and order on; report
+//   rows are plain columns (the summary sums them in SQL). Times are INTEGER microseconds
+//   (UTC), dates ISO TEXT.
 
 #include <cstdint>
 #include <memory>
@@ -30,57 +31,20 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/db.h"
+#include "common/pagination.h"
+#include "common/store_support.h"
 #include "services/campaigns/domain.h"
 
 namespace outreach::campaigns {
-
-struct CampaignKey {
-  std::string force;
-  std::string campaign;
-};
-struct ActivityKey {
-  std::string force;
-  std::string campaign;
-  std::string activity;
-};
-
-// One page of a list: filter and order_by as sent, offset decoded from the page token.
-struct ListQuery {
-  std::string filter;
-  std::string order_by;
-  int32_t page_size = 50;
-  int64_t offset = 0;
-};
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  int32_t total_size = 0;
-  bool more = false;
-};
-
-// Idempotency of a create: the client's request_id (may be empty) and the request's hash.
-struct RequestKey {
-  std::string request_id;
-  std::string request_hash;
-};
-
-enum class CampaignAction { kSchedule, kActivate, kComplete, kCancel };
-
-// A validated report of a ReportEngagement call.
-struct ReportInput {
-  std::string activity_id;  // of the call's campaign
-  absl::CivilDay day;
-  pb::EngagementReport numbers;
-};
 
 class CampaignsStore {
  public:
   virtual ~CampaignsStore() = default;
 
   virtual absl::StatusOr<pb::Campaign> GetCampaign(const CampaignKey& key, absl::Time now) = 0;
-  virtual absl::StatusOr<Page<pb::Campaign>> ListCampaigns(const std::string& force,
-                                                           const ListQuery& query,
-                                                           absl::Time now) = 0;
+  virtual absl::StatusOr<ListPage<pb::Campaign>> ListCampaigns(const std::string& force,
+                                                               const ListQuery& query,
+                                                               absl::Time now) = 0;
   virtual absl::StatusOr<pb::Campaign> CreateCampaign(const CampaignKey& key,
                                                       const pb::Campaign& campaign,
                                                       const RequestKey& request,
@@ -98,9 +62,9 @@ class CampaignsStore {
                                                            absl::Time now) = 0;
 
   virtual absl::StatusOr<pb::Activity> GetActivity(const ActivityKey& key, absl::Time now) = 0;
-  virtual absl::StatusOr<Page<pb::Activity>> ListActivities(const CampaignKey& parent,
-                                                            const ListQuery& query,
-                                                            absl::Time now) = 0;
+  virtual absl::StatusOr<ListPage<pb::Activity>> ListActivities(const CampaignKey& parent,
+                                                                const ListQuery& query,
+                                                                absl::Time now) = 0;
   virtual absl::StatusOr<pb::Activity> CreateActivity(const ActivityKey& key,
                                                       const pb::Activity& activity,
                                                       const RequestKey& request,
@@ -123,7 +87,7 @@ class CampaignsStore {
 
   virtual absl::StatusOr<pb::ReportEngagementResponse> ReportEngagement(
       const CampaignKey& parent, const std::vector<ReportInput>& reports, absl::Time now) = 0;
-  virtual absl::StatusOr<Page<pb::EngagementReport>> ListEngagementReports(
+  virtual absl::StatusOr<ListPage<pb::EngagementReport>> ListEngagementReports(
       const CampaignKey& parent, const ListQuery& query, absl::Time now) = 0;
   // `range` is inclusive; nullopt = the campaign's dates.
   virtual absl::StatusOr<pb::CampaignSummary> GetCampaignSummary(
@@ -137,10 +101,5 @@ db::MigrationSet CampaignsMigrations();
 // The SQL implementation over a database opened with CommonMigrations() and
 // CampaignsMigrations().
 std::unique_ptr<CampaignsStore> NewSqlCampaignsStore(db::Database* db);
-
-// Resource names.
-std::string CampaignName(const std::string& force, const std::string& campaign);
-std::string ActivityName(const std::string& force, const std::string& campaign,
-                         const std::string& activity);
 
 }  // namespace outreach::campaigns

@@ -1599,6 +1599,36 @@ TEST_F(CampaignsServiceTest, InternalFailuresNeverLeakTheirText) {
   EXPECT_EQ(s.error_message(), "internal error");
 }
 
+// Rows written before etags were stored in the body have an empty one there: they read with the
+// etag the old code computed on read (so a client's etag stays valid) and can be written with it.
+TEST_F(CampaignsServiceTest, RowsWrittenWithoutAStoredEtagKeepTheirEtag) {
+  pb::Campaign c = MustCreate("safe-online");
+  ASSERT_TRUE(h_.db()
+                  .Write([](db::Connection& conn) -> absl::Status {
+                    auto read = conn.Prepare("SELECT body FROM campaigns");
+                    if (!read.ok()) return read.status();
+                    auto row = read->Step();
+                    if (!row.ok() || !*row) return absl::InternalError("no campaign row");
+                    pb::Campaign stored;
+                    if (!stored.ParseFromString(read->Blob(0))) {
+                      return absl::InternalError("unparsable campaign row");
+                    }
+                    stored.clear_etag();
+                    auto write = conn.Prepare("UPDATE campaigns SET body = ?");
+                    if (!write.ok()) return write.status();
+                    write->BindBlob(1, stored.SerializeAsString());
+                    return write->Run();
+                  })
+                  .ok());
+  pb::Campaign legacy = Get(c.name());
+  EXPECT_EQ(legacy.etag(), c.etag());
+  pb::Campaign scheduled;
+  ASSERT_TRUE(Schedule(legacy, &scheduled).ok());
+  EXPECT_EQ(scheduled.state(), cpb::CAMPAIGN_STATE_SCHEDULED);
+  EXPECT_NE(scheduled.etag(), c.etag());
+  EXPECT_EQ(Get(c.name()).etag(), scheduled.etag());
+}
+
 TEST_F(CampaignsServiceTest, EverythingSurvivesARestart) {
   pb::Campaign c = LiveCampaign("safe-online");
   pb::Activity fb = PublishedActivity(c, "fb");
