@@ -30,16 +30,23 @@ bool IsOpen(v1::EnrolmentState state) {
   return state == v1::ENROLMENT_STATE_ENROLLED || state == v1::ENROLMENT_STATE_IN_PROGRESS;
 }
 
+// The fields every enrolment event carries: whose, which course, and the officer's role and
+// division as the event reports them.
+template <typename Payload>
+void Describe(const v1::Enrolment& e, OfficerRole role, const std::string& division, Payload* p) {
+  p->set_officer(e.officer());
+  p->set_role(role);
+  p->set_division(division);
+  p->set_course(e.course());
+  p->set_course_version(e.course_version());
+}
+
 OutreachEvent ModuleCompleted(absl::string_view force, const v1::Enrolment& e,
                               const v1::CourseVersion& version, const ModuleResultInput& x,
                               bool imported, absl::Time now) {
   OutreachEvent ev = Envelope(force, e.name(), now);
   auto* p = ev.mutable_module_completed();
-  p->set_officer(e.officer());
-  p->set_role(e.officer_role());
-  p->set_division(e.officer_division());
-  p->set_course(e.course());
-  p->set_course_version(e.course_version());
+  Describe(e, e.officer_role(), e.officer_division(), p);
   p->set_module_id(x.module_id);
   const v1::Module* m = FindModule(version, x.module_id);
   p->set_mandatory(m != nullptr && m->mandatory());
@@ -72,11 +79,7 @@ OutreachEvent Complete(absl::string_view force, const VersionFacts& version,
   *e->mutable_complete_time() = ToProtoTime(done);
   OutreachEvent ev = Envelope(force, e->name(), now);
   auto* p = ev.mutable_enrolment_completed();
-  p->set_officer(e->officer());
-  p->set_role(officer.role());
-  p->set_division(officer.division());
-  p->set_course(e->course());
-  p->set_course_version(e->course_version());
+  Describe(*e, officer.role(), officer.division(), p);
   *p->mutable_completed_time() = ToProtoTime(done);
   if (until.has_value()) *p->mutable_valid_until() = ToProtoTime(*until);
   p->set_imported(imported);
@@ -189,11 +192,7 @@ v1::Enrolment NewEnrolment(const std::string& name, const v1::Officer& o,
 OutreachEvent EnrolmentCreated(absl::string_view force, const v1::Enrolment& en, absl::Time now) {
   OutreachEvent e = Envelope(force, en.name(), now);
   auto* p = e.mutable_enrolment_created();
-  p->set_officer(en.officer());
-  p->set_role(en.officer_role());
-  p->set_division(en.officer_division());
-  p->set_course(en.course());
-  p->set_course_version(en.course_version());
+  Describe(en, en.officer_role(), en.officer_division(), p);
   if (en.has_due_date()) *p->mutable_due_date() = en.due_date();
   p->set_imported(en.source() == v1::RECORD_SOURCE_IMPORT);
   return e;
@@ -239,12 +238,7 @@ absl::StatusOr<EnrolmentChange> Withdraw(absl::string_view force, v1::Enrolment 
   *e.mutable_withdraw_time() = ToProtoTime(now);
   e.set_withdraw_reason(reason);
   OutreachEvent ev = Envelope(force, e.name(), now);
-  auto* p = ev.mutable_enrolment_withdrawn();
-  p->set_officer(e.officer());
-  p->set_role(officer.role());
-  p->set_division(officer.division());
-  p->set_course(e.course());
-  p->set_course_version(e.course_version());
+  Describe(e, officer.role(), officer.division(), ev.mutable_enrolment_withdrawn());
   return EnrolmentChange{std::move(e), {std::move(ev)}};
 }
 
@@ -313,11 +307,7 @@ EnrolmentChange ExpireCertificate(absl::string_view force, v1::Enrolment e,
   e.set_state(v1::ENROLMENT_STATE_EXPIRED);
   OutreachEvent ev = Envelope(force, e.name(), now);
   auto* p = ev.mutable_certificate_expired();
-  p->set_officer(e.officer());
-  p->set_role(officer.role());
-  p->set_division(officer.division());
-  p->set_course(e.course());
-  p->set_course_version(e.course_version());
+  Describe(e, officer.role(), officer.division(), p);
   *p->mutable_valid_until() = e.certificate().valid_until();
   return EnrolmentChange{std::move(e), {std::move(ev)}};
 }

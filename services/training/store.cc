@@ -518,8 +518,9 @@ class SqlTrainingStore final : public TrainingStore {
                                           const v1::Course& patch,
                                           const std::set<std::string>& paths) override {
     return WriteIn<v1::Course>(force, [&](Connection& c, absl::Time now) {
-      return UpdateResource<v1::Course>(c, Courses(), force, course, patch, paths, "course.etag",
-                                        now, nullptr);
+      return UpdateResource<v1::Course>(
+          c, Courses(), force, course, patch, paths, "course.etag", now,
+          [](const v1::Course& merged) { return ValidateCourse(merged, "course"); });
     });
   }
 
@@ -674,8 +675,10 @@ class SqlTrainingStore final : public TrainingStore {
                                             const v1::Officer& patch,
                                             const std::set<std::string>& paths) override {
     return WriteIn<v1::Officer>(force, [&](Connection& c, absl::Time now) {
-      return UpdateResource<v1::Officer>(c, Officers(), force, officer, patch, paths,
-                                         "officer.etag", now, nullptr, OfficerUpsertHooks(force));
+      return UpdateResource<v1::Officer>(
+          c, Officers(), force, officer, patch, paths, "officer.etag", now,
+          [](const v1::Officer& merged) { return ValidateOfficer(merged, "officer"); },
+          OfficerUpsertHooks(force));
     });
   }
 
