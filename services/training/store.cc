@@ -248,20 +248,8 @@ const ResourceTable<v1::Officer>& Officers() {
   return table;
 }
 
-// One row's body by a query with bound `params`, or nullopt when there is none. A body that
-// does not parse is an error, never "absent".
-template <typename M>
-absl::StatusOr<std::optional<M>> QueryBody(Connection& c, absl::string_view sql,
-                                           const std::vector<SqlValue>& params) {
-  OUTREACH_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
-  BindAll(q, params);
-  OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<M>();
-  M m;
-  if (!m.ParseFromString(q.Blob(0))) return absl::InternalError("stored row does not parse");
-  return std::optional<M>(std::move(m));
-}
-
+// The bodies a query with bound `params` finds, in order. A body that does not parse is an
+// error, never "absent".
 template <typename M>
 absl::StatusOr<std::vector<M>> QueryBodies(Connection& c, absl::string_view sql,
                                            const std::vector<SqlValue>& params) {
@@ -275,6 +263,15 @@ absl::StatusOr<std::vector<M>> QueryBodies(Connection& c, absl::string_view sql,
     if (!m.ParseFromString(q.Blob(0))) return absl::InternalError("stored row does not parse");
     out.push_back(std::move(m));
   }
+}
+
+// The one row a query by a unique key finds, or nullopt when there is none.
+template <typename M>
+absl::StatusOr<std::optional<M>> QueryBody(Connection& c, absl::string_view sql,
+                                           const std::vector<SqlValue>& params) {
+  OUTREACH_ASSIGN_OR_RETURN(std::vector<M> rows, QueryBodies<M>(c, sql, params));
+  if (rows.empty()) return std::optional<M>();
+  return std::optional<M>(std::move(rows.front()));
 }
 
 absl::Status Exec(Connection& c, absl::string_view sql, const std::vector<SqlValue>& params) {
