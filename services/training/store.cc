@@ -1,7 +1,6 @@
 #include "services/training/store.h"
 
 #include <map>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"

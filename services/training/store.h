@@ -3,6 +3,8 @@
 // The training store: an interface the gRPC service talks to, and its SQL implementation.
 // Inputs arrive validated and parsed (ids, not names); every method works inside one force and
 // every write (with its outbox events and request ledger entry) is one db.Write transaction.
+// What a write changes and which events follow is decided in services/training/rules.h; the
+// SQL store loads the rows, calls the rule and writes its result.
 //
 // Certificate expiry: the stored state of a completed enrolment stays COMPLETED until a sweep
 // materialises it; every read presents the state as of the clock (EffectiveState), so callers
