@@ -1,6 +1,10 @@
 # Tests of the training service (owned with services/training).
+# The unit tier links only the domain target: its rules build without gRPC or SQLite.
 outreach_test(training_domain_test LABEL unit SOURCES unit/training_domain_test.cc
-  LIBS outreach_training outreach_test_support)
+  LIBS outreach_training_domain)
+
+outreach_test(training_rules_test LABEL unit SOURCES unit/training_rules_test.cc
+  LIBS outreach_training_domain)
 
 outreach_test(training_service_test LABEL service SOURCES service/training_service_test.cc
   LIBS outreach_training outreach_test_support)

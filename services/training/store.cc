@@ -1,16 +1,17 @@
 #include "services/training/store.h"
 
-#include <functional>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/calendar.h"
 #include "common/errors.h"
 #include "common/etag.h"
 #include "common/query.h"
+#include "common/resource_name.h"
+#include "common/status_macros.h"
+#include "common/store_kit.h"
 #include "common/store_support.h"
 
 namespace outreach::training {
@@ -19,17 +20,15 @@ namespace {
 using db::Connection;
 using db::FromMicros;
 using db::ToMicros;
-using outreach::events::v1::OutreachEvent;
+
+constexpr char kCourses[] = "training_courses";
+constexpr char kVersions[] = "training_versions";
+constexpr char kOfficers[] = "training_officers";
+constexpr char kEnrolments[] = "training_enrolments";
 
 std::optional<int64_t> OptMicros(const google::protobuf::Timestamp& ts, bool has) {
   if (!has) return std::nullopt;
   return ToMicros(TimeFromProto(ts));
-}
-
-template <typename T>
-absl::Status ParseBody(const std::string& bytes, T* out) {
-  if (!out->ParseFromString(bytes)) return absl::InternalError("corrupt stored resource");
-  return absl::OkStatus();
 }
 
 bool ParseRole(absl::string_view name, int64_t* out) {
@@ -124,94 +123,417 @@ QuerySchema EnrolmentSchema(absl::Time now) {
       "name");
 }
 
-template <typename T>
-void Stamp(T* resource) {
-  resource->clear_etag();
-  resource->set_etag(ComputeEtag(*resource));
+// --- rows: the one place each resource maps to its columns ------------------------------
+absl::Status SaveCourse(Connection& c, absl::string_view force, absl::string_view id,
+                        const v1::Course& x) {
+  std::vector<std::string> roles;
+  for (int r : x.target_roles()) {
+    roles.push_back(outreach::common::v1::OfficerRole_Name(static_cast<OfficerRole>(r)));
+  }
+  auto q = c.Prepare(
+      "INSERT INTO training_courses (force, id, name, display_name, origin, validity_months, "
+      "target_roles, external_code, create_micros, update_micros, body) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, id) DO UPDATE SET "
+      "display_name = excluded.display_name, origin = excluded.origin, "
+      "validity_months = excluded.validity_months, target_roles = excluded.target_roles, "
+      "external_code = excluded.external_code, update_micros = excluded.update_micros, "
+      "body = excluded.body");
+  if (!q.ok()) return q.status();
+  q->Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, x.name())
+      .Bind(4, x.display_name())
+      .Bind(5, static_cast<int>(x.origin()))
+      .Bind(6, x.validity_months())
+      .Bind(7, JoinStringList(roles))
+      .Bind(8, x.external_code())
+      .Bind(9, ToMicros(TimeFromProto(x.create_time())))
+      .Bind(10, ToMicros(TimeFromProto(x.update_time())))
+      .BindBlob(11, x.SerializeAsString());
+  return q->Run();
+}
+
+absl::Status SaveVersion(Connection& c, absl::string_view force, absl::string_view course,
+                         absl::string_view id, const v1::CourseVersion& x) {
+  auto q = c.Prepare(
+      "INSERT INTO training_versions (force, course, id, name, display_name, state, "
+      "publish_micros, create_micros, update_micros, body) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, course, id) DO UPDATE SET "
+      "display_name = excluded.display_name, state = excluded.state, "
+      "publish_micros = excluded.publish_micros, update_micros = excluded.update_micros, "
+      "body = excluded.body");
+  if (!q.ok()) return q.status();
+  q->Bind(1, force)
+      .Bind(2, course)
+      .Bind(3, id)
+      .Bind(4, x.name())
+      .Bind(5, x.display_name())
+      .Bind(6, static_cast<int>(x.state()))
+      .Bind(7, OptMicros(x.publish_time(), x.has_publish_time()))
+      .Bind(8, ToMicros(TimeFromProto(x.create_time())))
+      .Bind(9, ToMicros(TimeFromProto(x.update_time())))
+      .BindBlob(10, x.SerializeAsString());
+  return q->Run();
+}
+
+absl::Status SaveOfficer(Connection& c, absl::string_view force, absl::string_view id,
+                         const v1::Officer& x) {
+  auto q = c.Prepare(
+      "INSERT INTO training_officers (force, id, name, staff_number, role, division, active, "
+      "create_micros, update_micros, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (force, id) DO UPDATE SET role = excluded.role, "
+      "division = excluded.division, active = excluded.active, "
+      "update_micros = excluded.update_micros, body = excluded.body");
+  if (!q.ok()) return q.status();
+  q->Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, x.name())
+      .Bind(4, x.staff_number())
+      .Bind(5, static_cast<int>(x.role()))
+      .Bind(6, x.division())
+      .Bind(7, x.active() ? 1 : 0)
+      .Bind(8, ToMicros(TimeFromProto(x.create_time())))
+      .Bind(9, ToMicros(TimeFromProto(x.update_time())))
+      .BindBlob(10, x.SerializeAsString());
+  return q->Run();
+}
+
+absl::Status SaveEnrolment(Connection& c, absl::string_view force, absl::string_view id,
+                           const v1::Enrolment& x) {
+  auto q = c.Prepare(
+      "INSERT INTO training_enrolments (force, id, name, officer, course, course_version, "
+      "state, officer_role, officer_division, source, due_date, create_micros, "
+      "complete_micros, valid_until_micros, withdraw_micros, update_micros, body) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, id) DO UPDATE "
+      "SET state = excluded.state, officer_role = excluded.officer_role, "
+      "officer_division = excluded.officer_division, due_date = excluded.due_date, "
+      "complete_micros = excluded.complete_micros, "
+      "valid_until_micros = excluded.valid_until_micros, "
+      "withdraw_micros = excluded.withdraw_micros, update_micros = excluded.update_micros, "
+      "body = excluded.body");
+  if (!q.ok()) return q.status();
+  q->Bind(1, force)
+      .Bind(2, id)
+      .Bind(3, x.name())
+      .Bind(4, x.officer())
+      .Bind(5, x.course())
+      .Bind(6, x.course_version())
+      .Bind(7, static_cast<int>(x.state()))
+      .Bind(8, static_cast<int>(x.officer_role()))
+      .Bind(9, x.officer_division())
+      .Bind(10, static_cast<int>(x.source()));
+  if (x.has_due_date()) {
+    q->Bind(11, absl::StrFormat("%04d-%02d-%02d", x.due_date().year(), x.due_date().month(),
+                                x.due_date().day()));
+  } else {
+    q->BindNull(11);
+  }
+  q->Bind(12, ToMicros(TimeFromProto(x.create_time())))
+      .Bind(13, OptMicros(x.complete_time(), x.has_complete_time()))
+      .Bind(14, OptMicros(x.certificate().valid_until(),
+                          x.has_certificate() && x.certificate().has_valid_until()))
+      .Bind(15, OptMicros(x.withdraw_time(), x.has_withdraw_time()))
+      .Bind(16, ToMicros(TimeFromProto(x.update_time())))
+      .BindBlob(17, x.SerializeAsString());
+  return q->Run();
+}
+
+const ResourceTable<v1::Course>& Courses() {
+  static const ResourceTable<v1::Course> table{kCourses, &CoursePattern(), SaveCourse};
+  return table;
+}
+const ResourceTable<v1::Officer>& Officers() {
+  static const ResourceTable<v1::Officer> table{kOfficers, &OfficerPattern(), SaveOfficer};
+  return table;
+}
+
+// The bodies a query with bound `params` finds, in order. A body that does not parse is an
+// error, never "absent".
+template <typename M>
+absl::StatusOr<std::vector<M>> QueryBodies(Connection& c, absl::string_view sql,
+                                           const std::vector<SqlValue>& params) {
+  OUTREACH_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
+  BindAll(q, params);
+  std::vector<M> out;
+  while (true) {
+    OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    M m;
+    if (!m.ParseFromString(q.Blob(0))) return absl::InternalError("stored row does not parse");
+    out.push_back(std::move(m));
+  }
+}
+
+// The one row a query by a unique key finds, or nullopt when there is none.
+template <typename M>
+absl::StatusOr<std::optional<M>> QueryBody(Connection& c, absl::string_view sql,
+                                           const std::vector<SqlValue>& params) {
+  OUTREACH_ASSIGN_OR_RETURN(std::vector<M> rows, QueryBodies<M>(c, sql, params));
+  if (rows.empty()) return std::optional<M>();
+  return std::optional<M>(std::move(rows.front()));
+}
+
+absl::Status Exec(Connection& c, absl::string_view sql, const std::vector<SqlValue>& params) {
+  OUTREACH_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
+  BindAll(q, params);
+  return q.Run();
+}
+
+// Versions are keyed by (force, course, id), so the kit's (force, id) loads do not fit.
+absl::StatusOr<std::optional<v1::CourseVersion>> LoadVersion(Connection& c,
+                                                             const std::string& force,
+                                                             const std::string& course,
+                                                             const std::string& id) {
+  return QueryBody<v1::CourseVersion>(
+      c, "SELECT body FROM training_versions WHERE force = ? AND course = ? AND id = ?",
+      {force, course, id});
+}
+absl::StatusOr<v1::CourseVersion> MustLoadVersion(Connection& c, const std::string& force,
+                                                  const std::string& course,
+                                                  const std::string& id) {
+  OUTREACH_ASSIGN_OR_RETURN(std::optional<v1::CourseVersion> v, LoadVersion(c, force, course, id));
+  if (!v) return NotFound(CourseVersionPattern().Format({force, course, id}));
+  return std::move(*v);
+}
+
+absl::StatusOr<v1::Course> MustLoadCourse(Connection& c, const std::string& force,
+                                          const std::string& id) {
+  return MustLoad<v1::Course>(c, kCourses, force, id, Courses().Name(force, id));
+}
+absl::StatusOr<v1::Officer> MustLoadOfficer(Connection& c, const std::string& force,
+                                            const std::string& id) {
+  return MustLoad<v1::Officer>(c, kOfficers, force, id, Officers().Name(force, id));
+}
+absl::StatusOr<v1::Enrolment> MustLoadEnrolment(Connection& c, const std::string& force,
+                                                const std::string& id) {
+  return MustLoad<v1::Enrolment>(c, kEnrolments, force, id, EnrolmentPattern().Format({force, id}));
+}
+absl::StatusOr<v1::Officer> LoadOfficerByName(Connection& c, const std::string& force,
+                                              const std::string& name) {
+  OUTREACH_ASSIGN_OR_RETURN(
+      std::optional<v1::Officer> o,
+      QueryBody<v1::Officer>(c, "SELECT body FROM training_officers WHERE force = ? AND name = ?",
+                             {force, name}));
+  if (!o) return NotFound(name);
+  return std::move(*o);
+}
+
+// Writes what a rule decided: the enrolment, stamped, and its events.
+absl::StatusOr<v1::Enrolment> WriteEnrolment(Connection& c, const std::string& force,
+                                             EnrolmentChange change, absl::Time now, bool created) {
+  StampResource(&change.enrolment, now, created);
+  OUTREACH_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                            EnrolmentPattern().Parse("name", change.enrolment.name()));
+  OUTREACH_RETURN_IF_ERROR(SaveEnrolment(c, force, ids[1], change.enrolment));
+  for (OutreachEvent& e : change.events) {
+    OUTREACH_RETURN_IF_ERROR(Outbox::Append(c, std::move(e), now));
+  }
+  return std::move(change.enrolment);
+}
+
+// Materialises due expiries (see store.h); `force` empty: every force.
+absl::StatusOr<int> Sweep(Connection& c, const std::string& force, absl::Time now) {
+  std::string sql =
+      "SELECT force, body FROM training_enrolments WHERE state = ? AND "
+      "valid_until_micros IS NOT NULL AND valid_until_micros <= ?";
+  if (!force.empty()) sql += " AND force = ?";
+  OUTREACH_ASSIGN_OR_RETURN(db::Statement q, c.Prepare(sql));
+  q.Bind(1, static_cast<int>(v1::ENROLMENT_STATE_COMPLETED)).Bind(2, ToMicros(now));
+  if (!force.empty()) q.Bind(3, force);
+  std::vector<std::pair<std::string, v1::Enrolment>> due;
+  while (true) {
+    OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    v1::Enrolment e;
+    if (!e.ParseFromString(q.Blob(1))) return absl::InternalError("stored row does not parse");
+    due.emplace_back(q.Text(0), std::move(e));
+  }
+  for (auto& [f, e] : due) {
+    OUTREACH_ASSIGN_OR_RETURN(v1::Officer officer, LoadOfficerByName(c, f, e.officer()));
+    OUTREACH_RETURN_IF_ERROR(
+        WriteEnrolment(c, f, ExpireCertificate(f, std::move(e), officer, now), now, false)
+            .status());
+  }
+  return static_cast<int>(due.size());
+}
+
+absl::StatusOr<std::string> FindOpenEnrolment(Connection& c, const std::string& force,
+                                              const std::string& officer,
+                                              const std::string& course) {
+  OUTREACH_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare("SELECT name FROM training_enrolments WHERE force = ? AND officer = ? AND "
+                "course = ? AND state IN (?, ?) ORDER BY name LIMIT 1"));
+  q.Bind(1, force)
+      .Bind(2, officer)
+      .Bind(3, course)
+      .Bind(4, static_cast<int>(v1::ENROLMENT_STATE_ENROLLED))
+      .Bind(5, static_cast<int>(v1::ENROLMENT_STATE_IN_PROGRESS));
+  OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Text(0) : std::string();
+}
+
+// What the rules read, from one write transaction. Versions and officers are read once per
+// transaction (imports never change them); enrolments are read each time, since earlier
+// records of the batch may have written them.
+class TransactionReader final : public ImportReader {
+ public:
+  TransactionReader(Connection& c, const std::string& force) : c_(c), force_(force) {}
+
+  absl::StatusOr<std::optional<v1::Officer>> OfficerById(const std::string& id) override {
+    return Cached(id, [&] { return LoadBody<v1::Officer>(c_, kOfficers, force_, id); });
+  }
+
+  absl::StatusOr<std::optional<v1::Officer>> OfficerByStaffNumber(
+      const std::string& staff_number) override {
+    return Cached("staff_number:" + staff_number, [&] {
+      return QueryBody<v1::Officer>(
+          c_, "SELECT body FROM training_officers WHERE force = ? AND staff_number = ?",
+          {force_, staff_number});
+    });
+  }
+
+  absl::StatusOr<const VersionFacts*> Version(const std::string& version_name) override {
+    auto it = versions_.find(version_name);
+    if (it != versions_.end()) return &it->second;
+    OUTREACH_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                              CourseVersionPattern().Parse("course_version", version_name));
+    OUTREACH_ASSIGN_OR_RETURN(std::optional<v1::CourseVersion> version,
+                              LoadVersion(c_, ids[0], ids[1], ids[2]));
+    if (!version) return static_cast<const VersionFacts*>(nullptr);
+    OUTREACH_ASSIGN_OR_RETURN(std::optional<v1::Course> course,
+                              LoadBody<v1::Course>(c_, kCourses, ids[0], ids[1]));
+    if (!course) return static_cast<const VersionFacts*>(nullptr);
+    VersionFacts facts{std::move(*version), course->validity_months(), course->name()};
+    return &versions_.emplace(version_name, std::move(facts)).first->second;
+  }
+
+  absl::StatusOr<std::vector<v1::Enrolment>> EnrolmentsOf(
+      const std::string& officer_name, const std::string& version_name) override {
+    return QueryBodies<v1::Enrolment>(
+        c_,
+        "SELECT body FROM training_enrolments WHERE force = ? AND officer = ? AND "
+        "course_version = ? ORDER BY create_micros, id",
+        {force_, officer_name, version_name});
+  }
+
+ private:
+  template <typename Load>
+  absl::StatusOr<std::optional<v1::Officer>> Cached(const std::string& key, Load load) {
+    auto it = officers_.find(key);
+    if (it != officers_.end()) return std::optional<v1::Officer>(it->second);
+    OUTREACH_ASSIGN_OR_RETURN(std::optional<v1::Officer> found, load());
+    if (found) officers_[key] = *found;
+    return found;
+  }
+
+  Connection& c_;
+  const std::string force_;
+  std::map<std::string, v1::Officer> officers_;
+  std::map<std::string, VersionFacts> versions_;
+};
+
+void AddToSummary(ImportSummary batch, ImportSummary* summary) {
+  summary->applied += batch.applied;
+  summary->skipped += batch.skipped;
+  summary->rejected += batch.rejected;
+  for (auto& e : batch.errors) {
+    if (static_cast<int>(summary->errors.size()) < kMaxImportErrors) {
+      summary->errors.push_back(std::move(e));
+    }
+  }
+}
+
+absl::StatusOr<ComplianceFacts> ReadComplianceFacts(Connection& c, const std::string& force,
+                                                    const std::string& course) {
+  ComplianceFacts facts;
+  if (!course.empty()) {
+    OUTREACH_ASSIGN_OR_RETURN(facts.course, MustLoadCourse(c, force, course));
+  }
+  OUTREACH_ASSIGN_OR_RETURN(
+      db::Statement q,
+      c.Prepare("SELECT name, role, division, active FROM training_officers WHERE force = ?"));
+  q.Bind(1, force);
+  while (true) {
+    OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    facts.officers.push_back({q.Text(0), static_cast<int>(q.Int64(1)), q.Text(2), q.Int64(3) != 0});
+  }
+  std::string sql =
+      "SELECT officer, officer_role, officer_division, create_micros, complete_micros, "
+      "valid_until_micros, withdraw_micros, due_date FROM training_enrolments WHERE force = ?";
+  if (!course.empty()) sql += " AND course = ?";
+  OUTREACH_ASSIGN_OR_RETURN(db::Statement e, c.Prepare(sql));
+  e.Bind(1, force);
+  if (!course.empty()) e.Bind(2, CoursePattern().Format({force, course}));
+  while (true) {
+    OUTREACH_ASSIGN_OR_RETURN(bool row, e.Step());
+    if (!row) break;
+    EnrolmentFacts f;
+    f.officer = e.Text(0);
+    f.role = static_cast<int>(e.Int64(1));
+    f.division = e.Text(2);
+    f.create_time = FromMicros(e.Int64(3));
+    if (!e.IsNull(4)) f.complete_time = FromMicros(e.Int64(4));
+    if (!e.IsNull(5)) f.valid_until = FromMicros(e.Int64(5));
+    if (!e.IsNull(6)) f.withdraw_time = FromMicros(e.Int64(6));
+    if (!e.IsNull(7)) {
+      absl::CivilDay day;
+      if (absl::ParseCivilTime(e.Text(7), &day)) f.due_date = day;
+    }
+    facts.enrolments.push_back(std::move(f));
+  }
+  return facts;
 }
 
 class SqlTrainingStore final : public TrainingStore {
  public:
-  SqlTrainingStore(db::Database* db, const Clock* clock, const PageTokenCodec* tokens)
-      : db_(db), clock_(clock), tokens_(tokens) {}
+  SqlTrainingStore(db::Database* db, const Clock* clock) : db_(db), clock_(clock) {}
 
   // --- courses ---------------------------------------------------------------------------
   absl::StatusOr<v1::Course> GetCourse(const std::string& force,
                                        const std::string& course) override {
-    v1::Course out;
-    absl::Status s = db_->Read([&](Connection& c) { return LoadCourse(c, force, course, &out); });
-    if (!s.ok()) return s;
-    return out;
+    return GetResource(db_, Courses(), force, course);
   }
 
-  absl::StatusOr<Page<v1::Course>> ListCourses(const std::string& force,
-                                               const ListParams& params) override {
-    return List<v1::Course>("training_courses", "force = ?", {force}, CourseSchema(),
-                            "display_name", params, {"courses", force}, nullptr);
+  absl::StatusOr<ListPage<v1::Course>> ListCourses(const std::string& force,
+                                                   const ListQuery& query) override {
+    return ListRows<v1::Course>(db_, kCourses, CourseSchema(), "display_name", force, query);
   }
 
   absl::StatusOr<v1::Course> CreateCourse(const std::string& force, std::string id,
                                           const v1::Course& course,
-                                          const Idempotency& idem) override {
-    v1::Course out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      bool replayed = false;
-      if (auto st = Replay(c, force, "CreateCourse", idem, &out, &replayed); !st.ok() || replayed)
-        return st;
-      if (id.empty()) id = GenerateResourceId("c");
-      const std::string name = CoursePattern().Format({force, id});
-      v1::Course existing;
-      if (LoadCourse(c, force, id, &existing).ok()) return AlreadyExists(name);
-      const absl::Time now = clock_->Now();
-      out = course;
-      out.set_name(name);
-      *out.mutable_create_time() = ToProtoTime(now);
-      *out.mutable_update_time() = ToProtoTime(now);
-      Stamp(&out);
-      if (auto st = SaveCourse(c, force, id, out); !st.ok()) return st;
-      return Remember(c, force, "CreateCourse", idem, out);
+                                          const RequestKey& key) override {
+    if (id.empty()) id = GenerateResourceId("c");
+    return WriteIn<v1::Course>(force, [&](Connection& c, absl::Time now) {
+      return CreateResource(c, Courses(), {force, "CreateCourse", key, now}, id, course);
     });
-    if (!s.ok()) return s;
-    return out;
   }
 
   absl::StatusOr<v1::Course> UpdateCourse(const std::string& force, const std::string& course,
                                           const v1::Course& patch,
-                                          const std::set<std::string>& paths,
-                                          const std::string& etag) override {
-    v1::Course out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadCourse(c, force, course, &out); !st.ok()) return st;
-      if (auto st = CheckEtag("course.etag", out.name(), etag, out.etag()); !st.ok()) return st;
-      if (paths.count("display_name")) out.set_display_name(patch.display_name());
-      if (paths.count("description")) out.set_description(patch.description());
-      if (paths.count("origin")) out.set_origin(patch.origin());
-      if (paths.count("validity_months")) out.set_validity_months(patch.validity_months());
-      if (paths.count("target_roles")) *out.mutable_target_roles() = patch.target_roles();
-      if (paths.count("external_code")) out.set_external_code(patch.external_code());
-      *out.mutable_update_time() = ToProtoTime(clock_->Now());
-      Stamp(&out);
-      return SaveCourse(c, force, course, out);
+                                          const std::set<std::string>& paths) override {
+    return WriteIn<v1::Course>(force, [&](Connection& c, absl::Time now) {
+      return UpdateResource<v1::Course>(
+          c, Courses(), force, course, patch, paths, "course.etag", now,
+          [](const v1::Course& merged) { return ValidateCourse(merged, "course"); });
     });
-    if (!s.ok()) return s;
-    return out;
   }
 
   absl::Status DeleteCourse(const std::string& force, const std::string& course,
                             const std::string& etag) override {
-    return WriteIn(force, [&](Connection& c) -> absl::Status {
-      v1::Course existing;
-      if (auto st = LoadCourse(c, force, course, &existing); !st.ok()) return st;
-      if (auto st = CheckEtag("etag", existing.name(), etag, existing.etag()); !st.ok()) return st;
-      auto q = c.Prepare("SELECT COUNT(*) FROM training_versions WHERE force = ? AND course = ?");
-      if (!q.ok()) return q.status();
-      q->Bind(1, force).Bind(2, course);
-      if (auto row = q->Step(); !row.ok()) return row.status();
-      if (q->Int64(0) > 0) {
-        return FailedPrecondition("RESOURCE_IN_USE",
-                                  "the course has versions; delete its draft versions first");
-      }
-      return Exec(c, "DELETE FROM training_courses WHERE force = ? AND id = ?", {force, course});
+    WriteHooks<v1::Course> hooks;
+    hooks.check = [&](Connection& c, const v1::Course&) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
+          bool used,
+          RowExists(c, "SELECT 1 FROM training_versions WHERE force = ? AND course = ? LIMIT 1",
+                    force, course));
+      if (!used) return absl::OkStatus();
+      return FailedPrecondition("RESOURCE_IN_USE",
+                                "the course has versions; delete its draft versions first");
+    };
+    return WriteStatusIn(force, [&](Connection& c, absl::Time now) {
+      return DeleteResource(c, Courses(), force, course, etag, now, hooks);
     });
   }
 
@@ -219,100 +541,83 @@ class SqlTrainingStore final : public TrainingStore {
   absl::StatusOr<v1::CourseVersion> GetCourseVersion(const std::string& force,
                                                      const std::string& course,
                                                      const std::string& version) override {
-    v1::CourseVersion out;
-    absl::Status s =
-        db_->Read([&](Connection& c) { return LoadVersion(c, force, course, version, &out); });
-    if (!s.ok()) return s;
-    return out;
+    return ReadValue<v1::CourseVersion>(
+        db_, [&](Connection& c) { return MustLoadVersion(c, force, course, version); });
   }
 
-  absl::StatusOr<Page<v1::CourseVersion>> ListCourseVersions(const std::string& force,
-                                                             const std::string& course,
-                                                             const ListParams& params) override {
-    v1::Course parent;
-    if (auto st = db_->Read([&](Connection& c) { return LoadCourse(c, force, course, &parent); });
-        !st.ok()) {
-      return st;
-    }
-    return List<v1::CourseVersion>("training_versions", "force = ? AND course = ?", {force, course},
-                                   VersionSchema(), "create_time", params,
-                                   {"versions", force, course}, nullptr);
+  // Keyed by the parent course, so the kit's ListRows (force-scoped) does not fit.
+  absl::StatusOr<ListPage<v1::CourseVersion>> ListCourseVersions(const std::string& force,
+                                                                 const std::string& course,
+                                                                 const ListQuery& query) override {
+    OUTREACH_ASSIGN_OR_RETURN(SqlFragment where, VersionSchema().Where(query.filter));
+    OUTREACH_ASSIGN_OR_RETURN(std::string order,
+                              VersionSchema().OrderBy(query.order_by, "create_time"));
+    return ReadValue<ListPage<v1::CourseVersion>>(
+        db_, [&](Connection& c) -> absl::StatusOr<ListPage<v1::CourseVersion>> {
+          OUTREACH_RETURN_IF_ERROR(MustLoadCourse(c, force, course).status());
+          OUTREACH_ASSIGN_OR_RETURN(
+              RowPage rows,
+              SelectRowPage(c, kVersions, "body", "force = ? AND course = ?", {force, course},
+                            where, order, query.page_size, query.offset));
+          ListPage<v1::CourseVersion> page;
+          page.total_size = rows.total_size;
+          for (const std::string& body : rows.bodies) {
+            if (!page.items.emplace_back().ParseFromString(body)) {
+              return absl::InternalError("stored row of training_versions does not parse");
+            }
+          }
+          if (rows.more) page.next_offset = query.offset + static_cast<int64_t>(page.items.size());
+          return page;
+        });
   }
 
   absl::StatusOr<v1::CourseVersion> CreateCourseVersion(const std::string& force,
                                                         const std::string& course, std::string id,
                                                         const v1::CourseVersion& version,
-                                                        const Idempotency& idem) override {
-    v1::CourseVersion out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      bool replayed = false;
-      if (auto st = Replay(c, force, "CreateCourseVersion", idem, &out, &replayed);
-          !st.ok() || replayed)
-        return st;
-      v1::Course parent;
-      if (auto st = LoadCourse(c, force, course, &parent); !st.ok()) return st;
-      if (id.empty()) id = GenerateResourceId("v");
-      const std::string name = CourseVersionPattern().Format({force, course, id});
-      v1::CourseVersion existing;
-      if (LoadVersion(c, force, course, id, &existing).ok()) return AlreadyExists(name);
-      const absl::Time now = clock_->Now();
-      out = version;
-      out.set_name(name);
-      out.set_state(v1::COURSE_VERSION_STATE_DRAFT);
-      out.clear_publish_time();
-      out.clear_retire_time();
-      *out.mutable_create_time() = ToProtoTime(now);
-      *out.mutable_update_time() = ToProtoTime(now);
-      Stamp(&out);
-      if (auto st = SaveVersion(c, force, course, id, out); !st.ok()) return st;
-      return Remember(c, force, "CreateCourseVersion", idem, out);
+                                                        const RequestKey& key) override {
+    if (id.empty()) id = GenerateResourceId("v");
+    return WriteIn<v1::CourseVersion>(force, [&](Connection& c, absl::Time now) {
+      return CreateOnce<v1::CourseVersion>(
+          c, {force, "CreateCourseVersion", key, now}, [&]() -> absl::StatusOr<v1::CourseVersion> {
+            OUTREACH_RETURN_IF_ERROR(MustLoadCourse(c, force, course).status());
+            const std::string name = CourseVersionPattern().Format({force, course, id});
+            OUTREACH_ASSIGN_OR_RETURN(std::optional<v1::CourseVersion> existing,
+                                      LoadVersion(c, force, course, id));
+            if (existing) return AlreadyExists(name);
+            v1::CourseVersion out = version;
+            out.set_name(name);
+            out.set_state(v1::COURSE_VERSION_STATE_DRAFT);
+            out.clear_publish_time();
+            out.clear_retire_time();
+            StampResource(&out, now, /*created=*/true);
+            OUTREACH_RETURN_IF_ERROR(SaveVersion(c, force, course, id, out));
+            return out;
+          });
     });
-    if (!s.ok()) return s;
-    return out;
   }
 
-  absl::StatusOr<v1::CourseVersion> UpdateCourseVersion(const std::string& force,
-                                                        const std::string& course,
-                                                        const std::string& version,
-                                                        const v1::CourseVersion& patch,
-                                                        const std::set<std::string>& paths,
-                                                        const std::string& etag) override {
-    v1::CourseVersion out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadVersion(c, force, course, version, &out); !st.ok()) return st;
-      if (auto st = CheckEtag("course_version.etag", out.name(), etag, out.etag()); !st.ok())
-        return st;
-      if (paths.count("modules")) {
-        if (out.state() != v1::COURSE_VERSION_STATE_DRAFT) {
-          return WithMetadata(TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
-                                            "modules are frozen once the version is published"),
-                              {{"course_version", out.name()},
-                               {"state", v1::CourseVersionState_Name(out.state())}});
-        }
-        *out.mutable_modules() = patch.modules();
-      }
-      if (paths.count("display_name")) out.set_display_name(patch.display_name());
-      if (paths.count("description")) out.set_description(patch.description());
-      *out.mutable_update_time() = ToProtoTime(clock_->Now());
-      Stamp(&out);
-      return SaveVersion(c, force, course, version, out);
-    });
-    if (!s.ok()) return s;
-    return out;
+  absl::StatusOr<v1::CourseVersion> UpdateCourseVersion(
+      const std::string& force, const std::string& course, const std::string& version,
+      const v1::CourseVersion& patch, const std::set<std::string>& paths) override {
+    return ChangeVersion(force, course, version, "course_version.etag", patch.etag(),
+                         [&](absl::Time, v1::CourseVersion* v) -> absl::Status {
+                           if (paths.count("modules")) {
+                             OUTREACH_RETURN_IF_ERROR(RequireDraft(
+                                 *v, "modules are frozen once the version is published"));
+                           }
+                           MergeMasked(patch, paths, v);
+                           return absl::OkStatus();
+                         });
   }
 
   absl::Status DeleteCourseVersion(const std::string& force, const std::string& course,
                                    const std::string& version, const std::string& etag) override {
-    return WriteIn(force, [&](Connection& c) -> absl::Status {
-      v1::CourseVersion existing;
-      if (auto st = LoadVersion(c, force, course, version, &existing); !st.ok()) return st;
-      if (auto st = CheckEtag("etag", existing.name(), etag, existing.etag()); !st.ok()) return st;
-      if (existing.state() != v1::COURSE_VERSION_STATE_DRAFT) {
-        return WithMetadata(TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
-                                          "only a DRAFT version can be deleted; retire it instead"),
-                            {{"course_version", existing.name()},
-                             {"state", v1::CourseVersionState_Name(existing.state())}});
-      }
+    return WriteStatusIn(force, [&](Connection& c, absl::Time) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(v1::CourseVersion stored,
+                                MustLoadVersion(c, force, course, version));
+      OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", stored.name(), etag, stored.etag()));
+      OUTREACH_RETURN_IF_ERROR(
+          RequireDraft(stored, "only a DRAFT version can be deleted; retire it instead"));
       return Exec(c, "DELETE FROM training_versions WHERE force = ? AND course = ? AND id = ?",
                   {force, course, version});
     });
@@ -322,314 +627,168 @@ class SqlTrainingStore final : public TrainingStore {
                                                          const std::string& course,
                                                          const std::string& version,
                                                          const std::string& etag) override {
-    return ChangeVersionState(force, course, version, etag, [&](v1::CourseVersion* v) {
-      if (v->state() != v1::COURSE_VERSION_STATE_DRAFT) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_DRAFT,
-                          "only a DRAFT version can be published"),
-            {{"course_version", v->name()}, {"state", v1::CourseVersionState_Name(v->state())}});
-      }
-      bool mandatory = false;
-      for (const auto& m : v->modules()) mandatory = mandatory || m.mandatory();
-      if (!mandatory) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_EMPTY,
-                             "a version needs at least one mandatory module to be published");
-      }
-      v->set_state(v1::COURSE_VERSION_STATE_PUBLISHED);
-      *v->mutable_publish_time() = ToProtoTime(clock_->Now());
-      return absl::OkStatus();
-    });
+    return ChangeVersion(force, course, version, "etag", etag, PublishVersion);
   }
 
   absl::StatusOr<v1::CourseVersion> RetireCourseVersion(const std::string& force,
                                                         const std::string& course,
                                                         const std::string& version,
                                                         const std::string& etag) override {
-    return ChangeVersionState(force, course, version, etag, [&](v1::CourseVersion* v) {
-      if (v->state() != v1::COURSE_VERSION_STATE_PUBLISHED) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED,
-                          "only a PUBLISHED version can be retired"),
-            {{"course_version", v->name()}, {"state", v1::CourseVersionState_Name(v->state())}});
-      }
-      v->set_state(v1::COURSE_VERSION_STATE_RETIRED);
-      *v->mutable_retire_time() = ToProtoTime(clock_->Now());
-      return absl::OkStatus();
-    });
+    return ChangeVersion(force, course, version, "etag", etag, RetireVersion);
   }
 
   // --- officers --------------------------------------------------------------------------
   absl::StatusOr<v1::Officer> GetOfficer(const std::string& force,
                                          const std::string& officer) override {
-    v1::Officer out;
-    absl::Status s = db_->Read([&](Connection& c) { return LoadOfficer(c, force, officer, &out); });
-    if (!s.ok()) return s;
-    return out;
+    return GetResource(db_, Officers(), force, officer);
   }
 
-  absl::StatusOr<Page<v1::Officer>> ListOfficers(const std::string& force,
-                                                 const ListParams& params) override {
-    return List<v1::Officer>("training_officers", "force = ?", {force}, OfficerSchema(),
-                             "staff_number", params, {"officers", force}, nullptr);
+  absl::StatusOr<ListPage<v1::Officer>> ListOfficers(const std::string& force,
+                                                     const ListQuery& query) override {
+    return ListRows<v1::Officer>(db_, kOfficers, OfficerSchema(), "staff_number", force, query);
   }
 
   absl::StatusOr<v1::Officer> CreateOfficer(const std::string& force, std::string id,
                                             const v1::Officer& officer,
-                                            const Idempotency& idem) override {
-    v1::Officer out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      bool replayed = false;
-      if (auto st = Replay(c, force, "CreateOfficer", idem, &out, &replayed); !st.ok() || replayed)
-        return st;
-      if (id.empty()) id = GenerateResourceId("o");
-      const std::string name = OfficerPattern().Format({force, id});
-      v1::Officer existing;
-      if (LoadOfficer(c, force, id, &existing).ok()) return AlreadyExists(name);
-      auto q = c.Prepare("SELECT name FROM training_officers WHERE force = ? AND staff_number = ?");
-      if (!q.ok()) return q.status();
-      q->Bind(1, force).Bind(2, officer.staff_number());
-      auto row = q->Step();
-      if (!row.ok()) return row.status();
-      if (*row) return AlreadyExists(q->Text(0));
-      const absl::Time now = clock_->Now();
-      out = officer;
-      out.set_name(name);
-      *out.mutable_create_time() = ToProtoTime(now);
-      *out.mutable_update_time() = ToProtoTime(now);
-      Stamp(&out);
-      if (auto st = SaveOfficer(c, force, id, out); !st.ok()) return st;
-      if (auto st = EmitOfficerUpserted(c, force, out, now); !st.ok()) return st;
-      return Remember(c, force, "CreateOfficer", idem, out);
+                                            const RequestKey& key) override {
+    if (id.empty()) id = GenerateResourceId("o");
+    WriteHooks<v1::Officer> hooks = OfficerUpsertHooks(force);
+    // A staff number names one officer of the force.
+    hooks.check = [&](Connection& c, const v1::Officer& o) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
+          db::Statement q,
+          c.Prepare("SELECT name FROM training_officers WHERE force = ? AND staff_number = ?"));
+      q.Bind(1, force).Bind(2, o.staff_number());
+      OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
+      return row ? AlreadyExists(q.Text(0)) : absl::OkStatus();
+    };
+    return WriteIn<v1::Officer>(force, [&](Connection& c, absl::Time now) {
+      return CreateResource(c, Officers(), {force, "CreateOfficer", key, now}, id, officer, hooks);
     });
-    if (!s.ok()) return s;
-    return out;
   }
 
   absl::StatusOr<v1::Officer> UpdateOfficer(const std::string& force, const std::string& officer,
                                             const v1::Officer& patch,
-                                            const std::set<std::string>& paths,
-                                            const std::string& etag) override {
-    v1::Officer out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadOfficer(c, force, officer, &out); !st.ok()) return st;
-      if (auto st = CheckEtag("officer.etag", out.name(), etag, out.etag()); !st.ok()) return st;
-      if (paths.count("role")) out.set_role(patch.role());
-      if (paths.count("division")) out.set_division(patch.division());
-      if (paths.count("active")) out.set_active(patch.active());
-      const absl::Time now = clock_->Now();
-      *out.mutable_update_time() = ToProtoTime(now);
-      Stamp(&out);
-      if (auto st = SaveOfficer(c, force, officer, out); !st.ok()) return st;
-      return EmitOfficerUpserted(c, force, out, now);
+                                            const std::set<std::string>& paths) override {
+    return WriteIn<v1::Officer>(force, [&](Connection& c, absl::Time now) {
+      return UpdateResource<v1::Officer>(
+          c, Officers(), force, officer, patch, paths, "officer.etag", now,
+          [](const v1::Officer& merged) { return ValidateOfficer(merged, "officer"); },
+          OfficerUpsertHooks(force));
     });
-    if (!s.ok()) return s;
-    return out;
   }
 
   absl::Status DeleteOfficer(const std::string& force, const std::string& officer,
                              const std::string& etag) override {
-    return WriteIn(force, [&](Connection& c) -> absl::Status {
-      v1::Officer existing;
-      if (auto st = LoadOfficer(c, force, officer, &existing); !st.ok()) return st;
-      if (auto st = CheckEtag("etag", existing.name(), etag, existing.etag()); !st.ok()) return st;
-      auto q =
-          c.Prepare("SELECT COUNT(*) FROM training_enrolments WHERE force = ? AND officer = ?");
-      if (!q.ok()) return q.status();
-      q->Bind(1, force).Bind(2, existing.name());
-      if (auto row = q->Step(); !row.ok()) return row.status();
-      if (q->Int64(0) > 0) {
-        return FailedPrecondition("RESOURCE_IN_USE",
-                                  "the officer has enrolments; set active to false instead");
-      }
-      if (auto st =
-              Exec(c, "DELETE FROM training_officers WHERE force = ? AND id = ?", {force, officer});
-          !st.ok())
-        return st;
-      const absl::Time now = clock_->Now();
-      OutreachEvent e = Envelope(force, existing.name(), now);
-      e.mutable_officer_deleted()->set_role(existing.role());
-      e.mutable_officer_deleted()->set_division(existing.division());
-      return Outbox::Append(c, std::move(e), now);
+    WriteHooks<v1::Officer> hooks;
+    hooks.check = [&](Connection& c, const v1::Officer& o) -> absl::Status {
+      OUTREACH_ASSIGN_OR_RETURN(
+          bool used,
+          RowExists(c, "SELECT 1 FROM training_enrolments WHERE force = ? AND officer = ? LIMIT 1",
+                    force, o.name()));
+      if (!used) return absl::OkStatus();
+      return FailedPrecondition("RESOURCE_IN_USE",
+                                "the officer has enrolments; set active to false instead");
+    };
+    hooks.after = [&](Connection& c, const v1::Officer& o, absl::Time now) {
+      return Outbox::Append(c, OfficerDeleted(force, o, now), now);
+    };
+    return WriteStatusIn(force, [&](Connection& c, absl::Time now) {
+      return DeleteResource(c, Officers(), force, officer, etag, now, hooks);
     });
   }
 
   // --- enrolments ------------------------------------------------------------------------
   absl::StatusOr<v1::Enrolment> GetEnrolment(const std::string& force,
                                              const std::string& enrolment) override {
-    v1::Enrolment out;
-    const absl::Time now = clock_->Now();
-    absl::Status s =
-        db_->Read([&](Connection& c) { return LoadEnrolment(c, force, enrolment, &out); });
-    if (!s.ok()) return s;
-    Present(now, &out);
-    return out;
+    OUTREACH_ASSIGN_OR_RETURN(v1::Enrolment out, ReadValue<v1::Enrolment>(db_, [&](Connection& c) {
+                                return MustLoadEnrolment(c, force, enrolment);
+                              }));
+    return Presented(std::move(out));
   }
 
-  absl::StatusOr<Page<v1::Enrolment>> ListEnrolments(const std::string& force,
-                                                     const ListParams& params) override {
+  absl::StatusOr<ListPage<v1::Enrolment>> ListEnrolments(const std::string& force,
+                                                         const ListQuery& query) override {
     const absl::Time now = clock_->Now();
-    return List<v1::Enrolment>("training_enrolments", "force = ?", {force}, EnrolmentSchema(now),
-                               "create_time", params, {"enrolments", force},
-                               [&](v1::Enrolment* e) { Present(now, e); });
+    OUTREACH_ASSIGN_OR_RETURN(ListPage<v1::Enrolment> page,
+                              ListRows<v1::Enrolment>(db_, kEnrolments, EnrolmentSchema(now),
+                                                      "create_time", force, query));
+    for (v1::Enrolment& e : page.items) PresentAsOf(now, &e);
+    return page;
   }
 
   absl::StatusOr<v1::Enrolment> EnrolOfficer(const std::string& force, std::string id,
                                              const std::string& officer, const std::string& course,
                                              const std::string& version,
                                              std::optional<absl::CivilDay> due_date,
-                                             const Idempotency& idem) override {
-    v1::Enrolment out;
-    const absl::Time now = clock_->Now();
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      bool replayed = false;
-      if (auto st = Replay(c, force, "EnrolOfficer", idem, &out, &replayed); !st.ok() || replayed)
-        return st;
-      v1::Officer o;
-      if (auto st = LoadOfficer(c, force, officer, &o); !st.ok()) return st;
-      v1::CourseVersion v;
-      if (auto st = LoadVersion(c, force, course, version, &v); !st.ok()) return st;
-      if (id.empty()) id = GenerateResourceId("e");
+                                             const RequestKey& key) override {
+    if (id.empty()) id = GenerateResourceId("e");
+    auto enrol = [&](Connection& c, absl::Time now) -> absl::StatusOr<v1::Enrolment> {
+      OUTREACH_ASSIGN_OR_RETURN(v1::Officer o, MustLoadOfficer(c, force, officer));
+      OUTREACH_ASSIGN_OR_RETURN(v1::CourseVersion v, MustLoadVersion(c, force, course, version));
       const std::string name = EnrolmentPattern().Format({force, id});
-      v1::Enrolment existing;
-      if (LoadEnrolment(c, force, id, &existing).ok()) return AlreadyExists(name);
-      if (v.state() == v1::COURSE_VERSION_STATE_DRAFT) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED,
-                          "the course version is not published yet"),
-            {{"course_version", v.name()}, {"state", v1::CourseVersionState_Name(v.state())}});
-      }
-      if (v.state() == v1::COURSE_VERSION_STATE_RETIRED) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_COURSE_VERSION_RETIRED,
-                          "the course version is retired; enrol in a newer version"),
-            {{"course_version", v.name()}});
-      }
-      if (!o.active()) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_OFFICER_INACTIVE, "the officer is not active"),
-            {{"officer", o.name()}});
-      }
+      OUTREACH_RETURN_IF_ERROR(RequireAbsent(c, kEnrolments, force, id, name));
       const std::string course_name = CoursePattern().Format({force, course});
-      auto open = FindOpenEnrolment(c, force, o.name(), course_name);
-      if (!open.ok()) return open.status();
-      if (!open->empty()) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_DUPLICATE_ACTIVE_ENROLMENT,
-                          absl::StrCat("the officer already has an open enrolment in this "
-                                       "course: ",
-                                       *open)),
-            {{"enrolment", *open}});
-      }
-      out = NewEnrolment(name, o, v, course_name, v1::RECORD_SOURCE_API, now);
-      if (due_date.has_value()) *out.mutable_due_date() = ToProtoDate(*due_date);
-      Stamp(&out);
-      if (auto st = SaveEnrolment(c, force, id, out); !st.ok()) return st;
-      if (auto st = EmitEnrolmentCreated(c, force, out, now); !st.ok()) return st;
-      return Remember(c, force, "EnrolOfficer", idem, out);
-    });
-    if (!s.ok()) return s;
-    Present(now, &out);
-    return out;
+      OUTREACH_ASSIGN_OR_RETURN(std::string open,
+                                FindOpenEnrolment(c, force, o.name(), course_name));
+      OUTREACH_RETURN_IF_ERROR(CheckEnrolment(o, v, open));
+      v1::Enrolment e = NewEnrolment(name, o, v.name(), course_name, v1::RECORD_SOURCE_API, now);
+      if (due_date.has_value()) *e.mutable_due_date() = ToProtoDate(*due_date);
+      OutreachEvent created = EnrolmentCreated(force, e, now);
+      return WriteEnrolment(c, force, {std::move(e), {std::move(created)}}, now, true);
+    };
+    OUTREACH_ASSIGN_OR_RETURN(
+        v1::Enrolment out, WriteIn<v1::Enrolment>(force, [&](Connection& c, absl::Time now) {
+          return CreateOnce<v1::Enrolment>(c, {force, "EnrolOfficer", key, now},
+                                           [&] { return enrol(c, now); });
+        }));
+    return Presented(std::move(out));
   }
 
   absl::StatusOr<v1::Enrolment> UpdateEnrolmentDueDate(const std::string& force,
                                                        const std::string& enrolment,
                                                        std::optional<absl::CivilDay> due_date,
                                                        const std::string& etag) override {
-    v1::Enrolment out;
-    const absl::Time now = clock_->Now();
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadEnrolment(c, force, enrolment, &out); !st.ok()) return st;
-      if (auto st = CheckEtag("enrolment.etag", out.name(), etag, out.etag()); !st.ok()) return st;
-      if (auto st = RequireOpen(out, now); !st.ok()) return st;
-      if (due_date.has_value()) {
-        *out.mutable_due_date() = ToProtoDate(*due_date);
-      } else {
-        out.clear_due_date();
-      }
-      *out.mutable_update_time() = ToProtoTime(now);
-      Stamp(&out);
-      if (auto st = SaveEnrolment(c, force, enrolment, out); !st.ok()) return st;
-      OutreachEvent e = Envelope(force, out.name(), now);
-      auto* p = e.mutable_enrolment_due_date_changed();
-      p->set_officer(out.officer());
-      p->set_course(out.course());
-      if (out.has_due_date()) *p->mutable_due_date() = out.due_date();
-      return Outbox::Append(c, std::move(e), now);
-    });
-    if (!s.ok()) return s;
-    Present(now, &out);
-    return out;
+    return ChangeEnrolment(force, enrolment, "enrolment.etag", etag,
+                           [&](Connection&, v1::Enrolment e, absl::Time now) {
+                             return ChangeDueDate(force, std::move(e), due_date, now);
+                           });
   }
 
   absl::StatusOr<v1::Enrolment> RecordModuleResult(const std::string& force,
                                                    const std::string& enrolment,
                                                    const ModuleResultInput& input) override {
-    v1::Enrolment out;
-    const absl::Time now = clock_->Now();
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadEnrolment(c, force, enrolment, &out); !st.ok()) return st;
-      VersionCache cache;
-      auto v = cache.Get(*this, c, out.course_version());
-      if (!v.ok()) return v.status();
-      const v1::Module* module = FindModule((*v)->version, input.module_id);
-      if (module == nullptr) {
-        return WithMetadata(
-            TrainingError(v1::TRAINING_ERROR_REASON_MODULE_NOT_IN_VERSION,
-                          "the module is not part of the enrolment's course version"),
-            {{"module_id", input.module_id}, {"course_version", out.course_version()}});
-      }
-      // An identical re-send (a client retry) changes nothing and succeeds in any state.
-      const bool passed = DecidePassed(*module, input.score, input.passed);
-      if (HoldsIdenticalResult(out, input.module_id, input.score, passed, input.completed_time)) {
-        return absl::OkStatus();
-      }
-      if (out.state() == v1::ENROLMENT_STATE_WITHDRAWN) {
-        return TrainingError(v1::TRAINING_ERROR_REASON_ENROLMENT_WITHDRAWN,
-                             "the enrolment was withdrawn and takes no results");
-      }
-      if (auto st = RequireOpen(out, now); !st.ok()) return st;
-      v1::Officer officer;
-      if (auto st = LoadOfficerByName(c, force, out.officer(), &officer); !st.ok()) return st;
-      return ApplyResults(c, force, **v, officer,
-                          {{input.module_id, input.score, passed, input.completed_time}},
-                          v1::RECORD_SOURCE_API, now, &out);
-    });
-    if (!s.ok()) return s;
-    Present(now, &out);
-    return out;
+    OUTREACH_ASSIGN_OR_RETURN(
+        v1::Enrolment out,
+        WriteIn<v1::Enrolment>(
+            force, [&](Connection& c, absl::Time now) -> absl::StatusOr<v1::Enrolment> {
+              OUTREACH_ASSIGN_OR_RETURN(v1::Enrolment e, MustLoadEnrolment(c, force, enrolment));
+              TransactionReader reader(c, force);
+              OUTREACH_ASSIGN_OR_RETURN(const VersionFacts* v, reader.Version(e.course_version()));
+              if (v == nullptr) return NotFound(e.course_version());
+              OUTREACH_ASSIGN_OR_RETURN(std::optional<ModuleResultInput> result,
+                                        CheckModuleResult(e, v->version, input, now));
+              if (!result) return e;  // already held: a retry changes nothing
+              OUTREACH_ASSIGN_OR_RETURN(v1::Officer officer,
+                                        LoadOfficerByName(c, force, e.officer()));
+              return WriteEnrolment(c, force,
+                                    ApplyResults(force, *v, officer, std::move(e), {*result},
+                                                 v1::RECORD_SOURCE_API, now),
+                                    now, false);
+            }));
+    return Presented(std::move(out));
   }
 
   absl::StatusOr<v1::Enrolment> WithdrawEnrolment(const std::string& force,
                                                   const std::string& enrolment,
                                                   const std::string& etag,
                                                   const std::string& reason) override {
-    v1::Enrolment out;
-    const absl::Time now = clock_->Now();
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadEnrolment(c, force, enrolment, &out); !st.ok()) return st;
-      if (auto st = CheckEtag("etag", out.name(), etag, out.etag()); !st.ok()) return st;
-      if (auto st = RequireOpen(out, now); !st.ok()) return st;
-      out.set_state(v1::ENROLMENT_STATE_WITHDRAWN);
-      *out.mutable_withdraw_time() = ToProtoTime(now);
-      out.set_withdraw_reason(reason);
-      *out.mutable_update_time() = ToProtoTime(now);
-      Stamp(&out);
-      if (auto st = SaveEnrolment(c, force, enrolment, out); !st.ok()) return st;
-      v1::Officer o;
-      if (auto st = LoadOfficerByName(c, force, out.officer(), &o); !st.ok()) return st;
-      OutreachEvent e = Envelope(force, out.name(), now);
-      auto* p = e.mutable_enrolment_withdrawn();
-      p->set_officer(out.officer());
-      p->set_role(o.role());
-      p->set_division(o.division());
-      p->set_course(out.course());
-      p->set_course_version(out.course_version());
-      return Outbox::Append(c, std::move(e), now);
-    });
-    if (!s.ok()) return s;
-    Present(now, &out);
-    return out;
+    return ChangeEnrolment(
+        force, enrolment, "etag", etag,
+        [&](Connection& c, v1::Enrolment e, absl::Time now) -> absl::StatusOr<EnrolmentChange> {
+          OUTREACH_ASSIGN_OR_RETURN(v1::Officer officer, LoadOfficerByName(c, force, e.officer()));
+          return Withdraw(force, std::move(e), officer, reason, now);
+        });
   }
 
   // --- import ----------------------------------------------------------------------------
@@ -637,743 +796,118 @@ class SqlTrainingStore final : public TrainingStore {
                                  const std::vector<v1::CompletionRecord>& records, int first_index,
                                  ImportSummary* summary) override {
     ImportSummary batch;
-    const absl::Time now = clock_->Now();
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      batch = ImportSummary();
-      VersionCache cache;
-      std::map<std::string, v1::Officer> officers;
-      for (size_t i = 0; i < records.size(); ++i) {
-        const int index = first_index + static_cast<int>(i);
-        auto outcome = ImportOne(c, force, records[i], now, cache, officers);
-        if (!outcome.ok()) return outcome.status();  // store failure: nothing of the batch
-        if (outcome->reason.empty()) {
-          if (outcome->applied) {
-            ++batch.applied;
-          } else {
-            ++batch.skipped;
+    OUTREACH_RETURN_IF_ERROR(
+        WriteStatusIn(force, [&](Connection& c, absl::Time now) -> absl::Status {
+          batch = ImportSummary();
+          TransactionReader reader(c, force);
+          for (size_t i = 0; i < records.size(); ++i) {
+            // A storage failure applies nothing of the batch.
+            OUTREACH_ASSIGN_OR_RETURN(ImportDecision d,
+                                      DecideImport(force, records[i], now, reader,
+                                                   [] { return GenerateResourceId("e"); }));
+            if (!d.reason.empty()) {
+              ++batch.rejected;
+              v1::ImportRecordError& err = batch.errors.emplace_back();
+              err.set_index(first_index + static_cast<int>(i));
+              err.set_external_record_id(records[i].external_record_id());
+              err.set_reason(d.reason);
+              err.set_field(d.field);
+            } else if (!d.change) {
+              ++batch.skipped;
+            } else {
+              OUTREACH_RETURN_IF_ERROR(
+                  WriteEnrolment(c, force, std::move(*d.change), now, d.created).status());
+              ++batch.applied;
+            }
           }
-        } else {
-          ++batch.rejected;
-          v1::ImportRecordError err;
-          err.set_index(index);
-          err.set_external_record_id(records[i].external_record_id());
-          err.set_reason(outcome->reason);
-          err.set_field(outcome->field);
-          batch.errors.push_back(std::move(err));
-        }
-      }
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    summary->applied += batch.applied;
-    summary->skipped += batch.skipped;
-    summary->rejected += batch.rejected;
-    for (auto& e : batch.errors) {
-      if (static_cast<int>(summary->errors.size()) < kMaxImportErrors) {
-        summary->errors.push_back(std::move(e));
-      }
-    }
+          return absl::OkStatus();
+        }));
+    AddToSummary(std::move(batch), summary);
     return absl::OkStatus();
   }
 
   absl::StatusOr<int> SweepExpired(const std::string& force) override {
-    int moved = 0;
-    const absl::Time now = clock_->Now();
-    absl::Status s = db_->Write([&](Connection& c) -> absl::Status {
-      auto n = Sweep(c, force, now);
-      if (!n.ok()) return n.status();
-      moved = *n;
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    return moved;
+    return WriteValue<int>(db_, [&](Connection& c) { return Sweep(c, force, clock_->Now()); });
   }
 
   absl::StatusOr<ComplianceFacts> LoadComplianceFacts(const std::string& force,
                                                       const std::string& course) override {
-    ComplianceFacts facts;
-    absl::Status s = db_->Read([&](Connection& c) -> absl::Status {
-      if (!course.empty()) {
-        v1::Course co;
-        if (auto st = LoadCourse(c, force, course, &co); !st.ok()) return st;
-        facts.course = co;
-      }
-      auto q =
-          c.Prepare("SELECT name, role, division, active FROM training_officers WHERE force = ?");
-      if (!q.ok()) return q.status();
-      q->Bind(1, force);
-      while (true) {
-        auto row = q->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        facts.officers.push_back(
-            {q->Text(0), static_cast<int>(q->Int64(1)), q->Text(2), q->Int64(3) != 0});
-      }
-      std::string sql =
-          "SELECT officer, officer_role, officer_division, create_micros, complete_micros, "
-          "valid_until_micros, withdraw_micros, due_date FROM training_enrolments WHERE force = ?";
-      if (!course.empty()) sql += " AND course = ?";
-      auto e = c.Prepare(sql);
-      if (!e.ok()) return e.status();
-      e->Bind(1, force);
-      if (!course.empty()) e->Bind(2, CoursePattern().Format({force, course}));
-      while (true) {
-        auto row = e->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        EnrolmentFacts f;
-        f.officer = e->Text(0);
-        f.role = static_cast<int>(e->Int64(1));
-        f.division = e->Text(2);
-        f.create_time = FromMicros(e->Int64(3));
-        if (!e->IsNull(4)) f.complete_time = FromMicros(e->Int64(4));
-        if (!e->IsNull(5)) f.valid_until = FromMicros(e->Int64(5));
-        if (!e->IsNull(6)) f.withdraw_time = FromMicros(e->Int64(6));
-        if (!e->IsNull(7)) {
-          absl::CivilDay day;
-          if (absl::ParseCivilTime(e->Text(7), &day)) f.due_date = day;
-        }
-        facts.enrolments.push_back(std::move(f));
-      }
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    return facts;
+    return ReadValue<ComplianceFacts>(
+        db_, [&](Connection& c) { return ReadComplianceFacts(c, force, course); });
   }
 
  private:
-  struct CachedVersion {
-    v1::CourseVersion version;
-    int validity_months = 0;
-    std::string course_name;
-  };
-  // Versions (with their course's validity) read once per transaction.
-  class VersionCache {
-   public:
-    absl::StatusOr<const CachedVersion*> Get(SqlTrainingStore& store, Connection& c,
-                                             const std::string& version_name) {
-      auto it = cache_.find(version_name);
-      if (it != cache_.end()) return &it->second;
-      auto ids = CourseVersionPattern().Parse("course_version", version_name);
-      if (!ids.ok()) return ids.status();
-      CachedVersion cv;
-      if (auto st = store.LoadVersion(c, (*ids)[0], (*ids)[1], (*ids)[2], &cv.version); !st.ok())
-        return st;
-      v1::Course course;
-      if (auto st = store.LoadCourse(c, (*ids)[0], (*ids)[1], &course); !st.ok()) return st;
-      cv.validity_months = course.validity_months();
-      cv.course_name = course.name();
-      return &cache_.emplace(version_name, std::move(cv)).first->second;
-    }
-
-   private:
-    std::map<std::string, CachedVersion> cache_;
-  };
-
-  struct ImportOutcome {
-    bool applied = false;
-    std::string reason;  // empty: accepted
-    std::string field;
-  };
-
-  static ImportOutcome Reject(absl::string_view reason, absl::string_view field = "") {
-    return {false, std::string(reason), std::string(field)};
-  }
-
-  // `officers` caches the officers read in this transaction, by resource name and by
-  // "staff_number:<n>" (imports never change officers).
-  absl::StatusOr<ImportOutcome> ImportOne(Connection& c, const std::string& force,
-                                          const v1::CompletionRecord& r, absl::Time now,
-                                          VersionCache& cache,
-                                          std::map<std::string, v1::Officer>& officers) {
-    // Validation of the record's own fields.
-    if (r.learner_case() == v1::CompletionRecord::LEARNER_NOT_SET) {
-      return Reject("FIELD_INVALID", "officer");
-    }
-    if (!r.has_completed_time()) return Reject("FIELD_INVALID", "completed_time");
-    auto completed = FromProtoTime("completed_time", r.completed_time());
-    if (!completed.ok() || *completed > now) return Reject("FIELD_INVALID", "completed_time");
-    if (r.has_score() && (r.score() < 0 || r.score() > 100))
-      return Reject("FIELD_INVALID", "score");
-    if (r.has_score() && r.module_id().empty()) return Reject("FIELD_INVALID", "score");
-    if (r.external_record_id().size() > 64) return Reject("FIELD_INVALID", "external_record_id");
-    if (!r.module_id().empty() && !IsValidResourceId(r.module_id())) {
-      return Reject("FIELD_INVALID", "module_id");
-    }
-    auto vids = CourseVersionPattern().Parse("course_version", r.course_version());
-    if (!vids.ok()) return Reject("FIELD_INVALID", "course_version");
-    if ((*vids)[0] != force) return Reject("CROSS_FORCE_ACCESS", "course_version");
-
-    // The officer.
-    v1::Officer officer;
-    if (r.learner_case() == v1::CompletionRecord::kOfficer) {
-      auto oids = OfficerPattern().Parse("officer", r.officer());
-      if (!oids.ok()) return Reject("FIELD_INVALID", "officer");
-      if ((*oids)[0] != force) return Reject("CROSS_FORCE_ACCESS", "officer");
-      auto it = officers.find(r.officer());
-      if (it != officers.end()) {
-        officer = it->second;
-      } else {
-        absl::Status st = LoadOfficer(c, force, (*oids)[1], &officer);
-        if (absl::IsNotFound(st)) return Reject("RESOURCE_NOT_FOUND", "officer");
-        if (!st.ok()) return st;
-        officers[officer.name()] = officer;
-      }
-    } else {
-      if (!IsValidStaffNumber(r.staff_number())) return Reject("FIELD_INVALID", "staff_number");
-      const std::string key = "staff_number:" + r.staff_number();
-      auto it = officers.find(key);
-      if (it != officers.end()) {
-        officer = it->second;
-      } else {
-        auto q =
-            c.Prepare("SELECT body FROM training_officers WHERE force = ? AND staff_number = ?");
-        if (!q.ok()) return q.status();
-        q->Bind(1, force).Bind(2, r.staff_number());
-        auto row = q->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) return Reject("RESOURCE_NOT_FOUND", "staff_number");
-        if (auto st = ParseBody(q->Blob(0), &officer); !st.ok()) return st;
-        officers[key] = officer;
-      }
-    }
-
-    // The version.
-    auto cv = cache.Get(*this, c, r.course_version());
-    if (!cv.ok()) {
-      if (absl::IsNotFound(cv.status())) return Reject("RESOURCE_NOT_FOUND", "course_version");
-      return cv.status();
-    }
-    const CachedVersion& version = **cv;
-    if (version.version.state() == v1::COURSE_VERSION_STATE_DRAFT) {
-      return Reject(ReasonName(v1::TRAINING_ERROR_REASON_COURSE_VERSION_NOT_PUBLISHED),
-                    "course_version");
-    }
-    std::vector<ModuleResultInput> results;
-    if (r.module_id().empty()) {
-      for (const auto& m : version.version.modules()) {
-        results.push_back({m.module_id(), std::nullopt, true, *completed});
-      }
-    } else {
-      const v1::Module* m = FindModule(version.version, r.module_id());
-      if (m == nullptr) {
-        return Reject(ReasonName(v1::TRAINING_ERROR_REASON_MODULE_NOT_IN_VERSION), "module_id");
-      }
-      const std::optional<int> score = r.has_score() ? std::optional<int>(r.score()) : std::nullopt;
-      results.push_back({m->module_id(), score, DecidePassed(*m, score, r.passed()), *completed});
-    }
-    auto holds_all = [&](const v1::Enrolment& e) {
-      for (const auto& x : results) {
-        if (!HoldsIdenticalResult(e, x.module_id, x.score, x.passed, x.completed_time)) {
-          return false;
-        }
-      }
-      return true;
-    };
-
-    // Which enrolment takes the record (see CompletionRecord in the proto).
-    auto q = c.Prepare(
-        "SELECT id, body FROM training_enrolments WHERE force = ? AND officer = ? AND "
-        "course_version = ? ORDER BY create_micros, id");
-    if (!q.ok()) return q.status();
-    q->Bind(1, force).Bind(2, officer.name()).Bind(3, r.course_version());
-    std::vector<std::pair<std::string, v1::Enrolment>> existing;
-    while (true) {
-      auto row = q->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      v1::Enrolment e;
-      if (auto st = ParseBody(q->Blob(1), &e); !st.ok()) return st;
-      existing.emplace_back(q->Text(0), std::move(e));
-    }
-    for (auto& [id, e] : existing) {
-      if (e.state() == v1::ENROLMENT_STATE_ENROLLED ||
-          e.state() == v1::ENROLMENT_STATE_IN_PROGRESS) {
-        if (holds_all(e)) return ImportOutcome{};
-        std::vector<ModuleResultInput> changed;
-        for (const auto& x : results) {
-          if (!HoldsIdenticalResult(e, x.module_id, x.score, x.passed, x.completed_time)) {
-            changed.push_back(x);
-          }
-        }
-        if (auto st = ApplyResults(c, force, version, officer, changed, v1::RECORD_SOURCE_IMPORT,
-                                   now, &e);
-            !st.ok())
-          return st;
-        return ImportOutcome{true, "", ""};
-      }
-    }
-    for (auto& [id, e] : existing) {
-      if (e.state() != v1::ENROLMENT_STATE_WITHDRAWN && holds_all(e)) return ImportOutcome{};
-    }
-    const std::string id = GenerateResourceId("e");
-    v1::Enrolment e = NewEnrolment(EnrolmentPattern().Format({force, id}), officer, version.version,
-                                   version.course_name, v1::RECORD_SOURCE_IMPORT, now);
-    Stamp(&e);
-    if (auto st = SaveEnrolment(c, force, id, e); !st.ok()) return st;
-    if (auto st = EmitEnrolmentCreated(c, force, e, now); !st.ok()) return st;
-    if (auto st =
-            ApplyResults(c, force, version, officer, results, v1::RECORD_SOURCE_IMPORT, now, &e);
-        !st.ok())
-      return st;
-    return ImportOutcome{true, "", ""};
-  }
-
-  // Records results on an open enrolment (ENROLLED/IN_PROGRESS), completes it when every
-  // mandatory module is passed, saves it and appends the events.
-  // `officer` is the enrolment's officer as stored now (its role and division are recorded at
-  // completion).
-  absl::Status ApplyResults(Connection& c, const std::string& force, const CachedVersion& cv,
-                            const v1::Officer& officer,
-                            const std::vector<ModuleResultInput>& results, v1::RecordSource source,
-                            absl::Time now, v1::Enrolment* e) {
-    if (results.empty()) return absl::OkStatus();
-    const bool imported = source == v1::RECORD_SOURCE_IMPORT;
-    for (const auto& x : results) {
-      v1::ModuleResult r;
-      r.set_module_id(x.module_id);
-      if (x.score.has_value()) r.set_score(*x.score);
-      r.set_passed(x.passed);
-      *r.mutable_completed_time() = ToProtoTime(x.completed_time);
-      *r.mutable_record_time() = ToProtoTime(now);
-      r.set_source(source);
-      UpsertModuleResult(cv.version, r, e);
-      const v1::Module* m = FindModule(cv.version, x.module_id);
-      OutreachEvent ev = Envelope(force, e->name(), now);
-      auto* p = ev.mutable_module_completed();
-      p->set_officer(e->officer());
-      p->set_role(e->officer_role());
-      p->set_division(e->officer_division());
-      p->set_course(e->course());
-      p->set_course_version(e->course_version());
-      p->set_module_id(x.module_id);
-      p->set_mandatory(m != nullptr && m->mandatory());
-      p->set_passed(x.passed);
-      if (x.score.has_value()) p->set_score(*x.score);
-      *p->mutable_completed_time() = ToProtoTime(x.completed_time);
-      p->set_imported(imported);
-      if (auto st = Outbox::Append(c, std::move(ev), now); !st.ok()) return st;
-    }
-    if (!e->has_start_time()) *e->mutable_start_time() = ToProtoTime(now);
-    if (e->state() == v1::ENROLMENT_STATE_ENROLLED) e->set_state(v1::ENROLMENT_STATE_IN_PROGRESS);
-    const std::optional<absl::Time> done = CompletionTime(cv.version, *e);
-    if (done.has_value()) {
-      e->set_state(v1::ENROLMENT_STATE_COMPLETED);
-      e->set_officer_role(officer.role());
-      e->set_officer_division(officer.division());
-      auto* cert = e->mutable_certificate();
-      cert->set_certificate_id(absl::StrCat(
-          absl::string_view(e->name()).substr(e->name().rfind('/') + 1), "-", ToMicros(*done)));
-      *cert->mutable_issue_time() = ToProtoTime(*done);
-      const std::optional<absl::Time> until = ValidUntil(*done, cv.validity_months);
-      if (until.has_value()) {
-        *cert->mutable_valid_until() = ToProtoTime(*until);
-      } else {
-        cert->clear_valid_until();
-      }
-      *e->mutable_complete_time() = ToProtoTime(*done);
-      OutreachEvent ev = Envelope(force, e->name(), now);
-      auto* p = ev.mutable_enrolment_completed();
-      p->set_officer(e->officer());
-      p->set_role(officer.role());
-      p->set_division(officer.division());
-      p->set_course(e->course());
-      p->set_course_version(e->course_version());
-      *p->mutable_completed_time() = ToProtoTime(*done);
-      if (until.has_value()) *p->mutable_valid_until() = ToProtoTime(*until);
-      p->set_imported(imported);
-      if (auto st = Outbox::Append(c, std::move(ev), now); !st.ok()) return st;
-    }
-    *e->mutable_update_time() = ToProtoTime(now);
-    Stamp(e);
-    auto ids = EnrolmentPattern().Parse("name", e->name());
-    if (!ids.ok()) return ids.status();
-    if (auto st = SaveEnrolment(c, force, (*ids)[1], *e); !st.ok()) return st;
-    // A certificate already past its validity (imported history) expires at once; re-read the
-    // enrolment so the caller gets the materialised state and etag.
-    const std::optional<absl::Time> until = ValidUntilOf(*e);
-    if (done.has_value() && until.has_value() && *until <= now) {
-      if (auto st = Sweep(c, force, now); !st.ok()) return st.status();
-      return LoadEnrolment(c, force, (*ids)[1], e);
-    }
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<int> Sweep(Connection& c, const std::string& force, absl::Time now) {
-    std::string sql =
-        "SELECT force, id, body FROM training_enrolments WHERE state = ? AND "
-        "valid_until_micros IS NOT NULL AND valid_until_micros <= ?";
-    if (!force.empty()) sql += " AND force = ?";
-    auto q = c.Prepare(sql);
-    if (!q.ok()) return q.status();
-    q->Bind(1, static_cast<int>(v1::ENROLMENT_STATE_COMPLETED)).Bind(2, ToMicros(now));
-    if (!force.empty()) q->Bind(3, force);
-    std::vector<std::tuple<std::string, std::string, v1::Enrolment>> due;
-    while (true) {
-      auto row = q->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      v1::Enrolment e;
-      if (auto st = ParseBody(q->Blob(2), &e); !st.ok()) return st;
-      due.emplace_back(q->Text(0), q->Text(1), std::move(e));
-    }
-    for (auto& [f, id, e] : due) {
-      e.set_state(v1::ENROLMENT_STATE_EXPIRED);
-      *e.mutable_update_time() = ToProtoTime(now);
-      Stamp(&e);
-      if (auto st = SaveEnrolment(c, f, id, e); !st.ok()) return st;
-      v1::Officer o;
-      if (auto st = LoadOfficerByName(c, f, e.officer(), &o); !st.ok()) return st;
-      OutreachEvent ev = Envelope(f, e.name(), now);
-      auto* p = ev.mutable_certificate_expired();
-      p->set_officer(e.officer());
-      p->set_role(o.role());
-      p->set_division(o.division());
-      p->set_course(e.course());
-      p->set_course_version(e.course_version());
-      *p->mutable_valid_until() = e.certificate().valid_until();
-      if (auto st = Outbox::Append(c, std::move(ev), now); !st.ok()) return st;
-    }
-    return static_cast<int>(due.size());
-  }
-
-  static v1::Enrolment NewEnrolment(const std::string& name, const v1::Officer& o,
-                                    const v1::CourseVersion& v, const std::string& course_name,
-                                    v1::RecordSource source, absl::Time now) {
-    v1::Enrolment e;
-    e.set_name(name);
-    e.set_officer(o.name());
-    e.set_course_version(v.name());
-    e.set_course(course_name);
-    e.set_state(v1::ENROLMENT_STATE_ENROLLED);
-    e.set_officer_role(o.role());
-    e.set_officer_division(o.division());
-    e.set_source(source);
-    *e.mutable_create_time() = ToProtoTime(now);
-    *e.mutable_update_time() = ToProtoTime(now);
-    return e;
-  }
-
-  static absl::Status RequireOpen(const v1::Enrolment& e, absl::Time now) {
-    const v1::EnrolmentState state = EffectiveState(e.state(), ValidUntilOf(e), now);
-    if (state == v1::ENROLMENT_STATE_WITHDRAWN) {
-      return TrainingError(v1::TRAINING_ERROR_REASON_ENROLMENT_WITHDRAWN,
-                           "the enrolment was withdrawn");
-    }
-    if (state == v1::ENROLMENT_STATE_COMPLETED || state == v1::ENROLMENT_STATE_EXPIRED) {
-      return WithMetadata(
-          TrainingError(v1::TRAINING_ERROR_REASON_ENROLMENT_NOT_OPEN,
-                        absl::StrCat("the enrolment is ", v1::EnrolmentState_Name(state))),
-          {{"state", v1::EnrolmentState_Name(state)}});
-    }
-    return absl::OkStatus();
-  }
-
-  static std::optional<absl::Time> ValidUntilOf(const v1::Enrolment& e) {
-    if (!e.has_certificate() || !e.certificate().has_valid_until()) return std::nullopt;
-    return TimeFromProto(e.certificate().valid_until());
-  }
-
-  static void Present(absl::Time now, v1::Enrolment* e) {
-    e->set_state(EffectiveState(e->state(), ValidUntilOf(*e), now));
-  }
-
-  static OutreachEvent Envelope(const std::string& force, const std::string& subject,
-                                absl::Time now) {
-    OutreachEvent e;
-    e.set_force(force);
-    e.set_source(kSource);
-    e.set_subject(subject);
-    *e.mutable_occurred_time() = ToProtoTime(now);
-    return e;
-  }
-
-  absl::Status EmitOfficerUpserted(Connection& c, const std::string& force, const v1::Officer& o,
-                                   absl::Time now) {
-    OutreachEvent e = Envelope(force, o.name(), now);
-    auto* p = e.mutable_officer_upserted();
-    p->set_role(o.role());
-    p->set_division(o.division());
-    p->set_active(o.active());
-    return Outbox::Append(c, std::move(e), now);
-  }
-
-  absl::Status EmitEnrolmentCreated(Connection& c, const std::string& force,
-                                    const v1::Enrolment& en, absl::Time now) {
-    OutreachEvent e = Envelope(force, en.name(), now);
-    auto* p = e.mutable_enrolment_created();
-    p->set_officer(en.officer());
-    p->set_role(en.officer_role());
-    p->set_division(en.officer_division());
-    p->set_course(en.course());
-    p->set_course_version(en.course_version());
-    if (en.has_due_date()) *p->mutable_due_date() = en.due_date();
-    p->set_imported(en.source() == v1::RECORD_SOURCE_IMPORT);
-    return Outbox::Append(c, std::move(e), now);
-  }
-
-  absl::StatusOr<std::string> FindOpenEnrolment(Connection& c, const std::string& force,
-                                                const std::string& officer,
-                                                const std::string& course) {
-    auto q = c.Prepare(
-        "SELECT name FROM training_enrolments WHERE force = ? AND officer = ? AND course = ? "
-        "AND state IN (?, ?) ORDER BY name LIMIT 1");
-    if (!q.ok()) return q.status();
-    q->Bind(1, force)
-        .Bind(2, officer)
-        .Bind(3, course)
-        .Bind(4, static_cast<int>(v1::ENROLMENT_STATE_ENROLLED))
-        .Bind(5, static_cast<int>(v1::ENROLMENT_STATE_IN_PROGRESS));
-    auto row = q->Step();
-    if (!row.ok()) return row.status();
-    return *row ? q->Text(0) : std::string();
-  }
-
   // Every write transaction of a force first materialises the expiries that are due, so the
   // CertificateExpired events precede whatever the write changes.
-  absl::Status WriteIn(const std::string& force, absl::FunctionRef<absl::Status(Connection&)> fn) {
+  template <typename T>
+  absl::StatusOr<T> WriteIn(const std::string& force,
+                            absl::FunctionRef<absl::StatusOr<T>(Connection&, absl::Time)> fn) {
+    return WriteValue<T>(db_, [&](Connection& c) -> absl::StatusOr<T> {
+      const absl::Time now = clock_->Now();
+      OUTREACH_RETURN_IF_ERROR(Sweep(c, force, now).status());
+      return fn(c, now);
+    });
+  }
+  absl::Status WriteStatusIn(const std::string& force,
+                             absl::FunctionRef<absl::Status(Connection&, absl::Time)> fn) {
     return db_->Write([&](Connection& c) -> absl::Status {
-      if (auto st = Sweep(c, force, clock_->Now()); !st.ok()) return st.status();
-      return fn(c);
+      const absl::Time now = clock_->Now();
+      OUTREACH_RETURN_IF_ERROR(Sweep(c, force, now).status());
+      return fn(c, now);
     });
   }
 
-  // --- request ledger ----------------------------------------------------------------------
-  template <typename T>
-  absl::Status Replay(Connection& c, const std::string& force, absl::string_view method,
-                      const Idempotency& idem, T* out, bool* replayed) {
-    auto found = RequestLedger::Find(c, force, method, idem.request_id, idem.request_hash);
-    if (!found.ok()) return found.status();
-    if (!found->has_value()) return absl::OkStatus();
-    *replayed = true;
-    return ParseBody(**found, out);
+  v1::Enrolment Presented(v1::Enrolment e) const {
+    PresentAsOf(clock_->Now(), &e);
+    return e;
   }
 
-  template <typename T>
-  absl::Status Remember(Connection& c, const std::string& force, absl::string_view method,
-                        const Idempotency& idem, const T& response) {
-    return RequestLedger::Remember(c, force, method, idem.request_id, idem.request_hash,
-                                   response.SerializeAsString(), clock_->Now());
+  static WriteHooks<v1::Officer> OfficerUpsertHooks(const std::string& force) {
+    WriteHooks<v1::Officer> hooks;
+    hooks.after = [force](Connection& c, const v1::Officer& o, absl::Time now) {
+      return Outbox::Append(c, OfficerUpserted(force, o, now), now);
+    };
+    return hooks;
   }
 
-  // --- rows ----------------------------------------------------------------------------------
-  static absl::Status Exec(Connection& c, absl::string_view sql,
-                           const std::vector<SqlValue>& params) {
-    auto q = c.Prepare(sql);
-    if (!q.ok()) return q.status();
-    BindAll(*q, params);
-    return q->Run();
-  }
-
-  template <typename T>
-  static absl::Status LoadOne(Connection& c, absl::string_view sql,
-                              const std::vector<SqlValue>& params, const std::string& name,
-                              T* out) {
-    auto q = c.Prepare(sql);
-    if (!q.ok()) return q.status();
-    BindAll(*q, params);
-    auto row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return NotFound(name);
-    return ParseBody(q->Blob(0), out);
-  }
-
-  absl::Status LoadCourse(Connection& c, const std::string& force, const std::string& id,
-                          v1::Course* out) {
-    return LoadOne(c, "SELECT body FROM training_courses WHERE force = ? AND id = ?", {force, id},
-                   CoursePattern().Format({force, id}), out);
-  }
-  absl::Status LoadVersion(Connection& c, const std::string& force, const std::string& course,
-                           const std::string& id, v1::CourseVersion* out) {
-    return LoadOne(c,
-                   "SELECT body FROM training_versions WHERE force = ? AND course = ? AND id = ?",
-                   {force, course, id}, CourseVersionPattern().Format({force, course, id}), out);
-  }
-  absl::Status LoadOfficer(Connection& c, const std::string& force, const std::string& id,
-                           v1::Officer* out) {
-    return LoadOne(c, "SELECT body FROM training_officers WHERE force = ? AND id = ?", {force, id},
-                   OfficerPattern().Format({force, id}), out);
-  }
-  absl::Status LoadOfficerByName(Connection& c, const std::string& force, const std::string& name,
-                                 v1::Officer* out) {
-    return LoadOne(c, "SELECT body FROM training_officers WHERE force = ? AND name = ?",
-                   {force, name}, name, out);
-  }
-  absl::Status LoadEnrolment(Connection& c, const std::string& force, const std::string& id,
-                             v1::Enrolment* out) {
-    return LoadOne(c, "SELECT body FROM training_enrolments WHERE force = ? AND id = ?",
-                   {force, id}, EnrolmentPattern().Format({force, id}), out);
-  }
-
-  static absl::Status SaveCourse(Connection& c, const std::string& force, const std::string& id,
-                                 const v1::Course& x) {
-    std::vector<std::string> roles;
-    for (int r : x.target_roles()) {
-      roles.push_back(outreach::common::v1::OfficerRole_Name(static_cast<OfficerRole>(r)));
-    }
-    auto q = c.Prepare(
-        "INSERT INTO training_courses (force, id, name, display_name, origin, validity_months, "
-        "target_roles, external_code, create_micros, update_micros, body) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, id) DO UPDATE SET "
-        "display_name = excluded.display_name, origin = excluded.origin, "
-        "validity_months = excluded.validity_months, target_roles = excluded.target_roles, "
-        "external_code = excluded.external_code, update_micros = excluded.update_micros, "
-        "body = excluded.body");
-    if (!q.ok()) return q.status();
-    q->Bind(1, force)
-        .Bind(2, id)
-        .Bind(3, x.name())
-        .Bind(4, x.display_name())
-        .Bind(5, static_cast<int>(x.origin()))
-        .Bind(6, x.validity_months())
-        .Bind(7, JoinStringList(roles))
-        .Bind(8, x.external_code())
-        .Bind(9, ToMicros(TimeFromProto(x.create_time())))
-        .Bind(10, ToMicros(TimeFromProto(x.update_time())))
-        .BindBlob(11, x.SerializeAsString());
-    return q->Run();
-  }
-
-  static absl::Status SaveVersion(Connection& c, const std::string& force,
-                                  const std::string& course, const std::string& id,
-                                  const v1::CourseVersion& x) {
-    auto q = c.Prepare(
-        "INSERT INTO training_versions (force, course, id, name, display_name, state, "
-        "publish_micros, create_micros, update_micros, body) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, course, id) DO UPDATE SET "
-        "display_name = excluded.display_name, state = excluded.state, "
-        "publish_micros = excluded.publish_micros, update_micros = excluded.update_micros, "
-        "body = excluded.body");
-    if (!q.ok()) return q.status();
-    q->Bind(1, force)
-        .Bind(2, course)
-        .Bind(3, id)
-        .Bind(4, x.name())
-        .Bind(5, x.display_name())
-        .Bind(6, static_cast<int>(x.state()))
-        .Bind(7, OptMicros(x.publish_time(), x.has_publish_time()))
-        .Bind(8, ToMicros(TimeFromProto(x.create_time())))
-        .Bind(9, ToMicros(TimeFromProto(x.update_time())))
-        .BindBlob(10, x.SerializeAsString());
-    return q->Run();
-  }
-
-  static absl::Status SaveOfficer(Connection& c, const std::string& force, const std::string& id,
-                                  const v1::Officer& x) {
-    auto q = c.Prepare(
-        "INSERT INTO training_officers (force, id, name, staff_number, role, division, active, "
-        "create_micros, update_micros, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (force, id) DO UPDATE SET role = excluded.role, "
-        "division = excluded.division, active = excluded.active, "
-        "update_micros = excluded.update_micros, body = excluded.body");
-    if (!q.ok()) return q.status();
-    q->Bind(1, force)
-        .Bind(2, id)
-        .Bind(3, x.name())
-        .Bind(4, x.staff_number())
-        .Bind(5, static_cast<int>(x.role()))
-        .Bind(6, x.division())
-        .Bind(7, x.active() ? 1 : 0)
-        .Bind(8, ToMicros(TimeFromProto(x.create_time())))
-        .Bind(9, ToMicros(TimeFromProto(x.update_time())))
-        .BindBlob(10, x.SerializeAsString());
-    return q->Run();
-  }
-
-  static absl::Status SaveEnrolment(Connection& c, const std::string& force, const std::string& id,
-                                    const v1::Enrolment& x) {
-    auto q = c.Prepare(
-        "INSERT INTO training_enrolments (force, id, name, officer, course, course_version, "
-        "state, officer_role, officer_division, source, due_date, create_micros, "
-        "complete_micros, valid_until_micros, withdraw_micros, update_micros, body) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, id) DO UPDATE "
-        "SET state = excluded.state, officer_role = excluded.officer_role, "
-        "officer_division = excluded.officer_division, due_date = excluded.due_date, "
-        "complete_micros = excluded.complete_micros, "
-        "valid_until_micros = excluded.valid_until_micros, "
-        "withdraw_micros = excluded.withdraw_micros, update_micros = excluded.update_micros, "
-        "body = excluded.body");
-    if (!q.ok()) return q.status();
-    q->Bind(1, force)
-        .Bind(2, id)
-        .Bind(3, x.name())
-        .Bind(4, x.officer())
-        .Bind(5, x.course())
-        .Bind(6, x.course_version())
-        .Bind(7, static_cast<int>(x.state()))
-        .Bind(8, static_cast<int>(x.officer_role()))
-        .Bind(9, x.officer_division())
-        .Bind(10, static_cast<int>(x.source()));
-    if (x.has_due_date()) {
-      q->Bind(11, absl::StrFormat("%04d-%02d-%02d", x.due_date().year(), x.due_date().month(),
-                                  x.due_date().day()));
-    } else {
-      q->BindNull(11);
-    }
-    q->Bind(12, ToMicros(TimeFromProto(x.create_time())))
-        .Bind(13, OptMicros(x.complete_time(), x.has_complete_time()))
-        .Bind(14, OptMicros(x.certificate().valid_until(),
-                            x.has_certificate() && x.certificate().has_valid_until()))
-        .Bind(15, OptMicros(x.withdraw_time(), x.has_withdraw_time()))
-        .Bind(16, ToMicros(TimeFromProto(x.update_time())))
-        .BindBlob(17, x.SerializeAsString());
-    return q->Run();
-  }
-
-  absl::StatusOr<v1::CourseVersion> ChangeVersionState(
+  // A version edit or state change: load, check the etag (naming `etag_field`), let `change`
+  // edit it (a rule's error refuses it), stamp and save.
+  absl::StatusOr<v1::CourseVersion> ChangeVersion(
       const std::string& force, const std::string& course, const std::string& version,
-      const std::string& etag, const std::function<absl::Status(v1::CourseVersion*)>& change) {
-    v1::CourseVersion out;
-    absl::Status s = WriteIn(force, [&](Connection& c) -> absl::Status {
-      if (auto st = LoadVersion(c, force, course, version, &out); !st.ok()) return st;
-      if (auto st = CheckEtag("etag", out.name(), etag, out.etag()); !st.ok()) return st;
-      if (auto st = change(&out); !st.ok()) return st;
-      *out.mutable_update_time() = ToProtoTime(clock_->Now());
-      Stamp(&out);
-      return SaveVersion(c, force, course, version, out);
-    });
-    if (!s.ok()) return s;
-    return out;
+      absl::string_view etag_field, const std::string& etag,
+      absl::FunctionRef<absl::Status(absl::Time, v1::CourseVersion*)> change) {
+    return WriteIn<v1::CourseVersion>(
+        force, [&](Connection& c, absl::Time now) -> absl::StatusOr<v1::CourseVersion> {
+          OUTREACH_ASSIGN_OR_RETURN(v1::CourseVersion v,
+                                    MustLoadVersion(c, force, course, version));
+          OUTREACH_RETURN_IF_ERROR(CheckEtag(etag_field, v.name(), etag, v.etag()));
+          OUTREACH_RETURN_IF_ERROR(change(now, &v));
+          StampResource(&v, now, /*created=*/false);
+          OUTREACH_RETURN_IF_ERROR(SaveVersion(c, force, course, version, v));
+          return v;
+        });
   }
 
-  template <typename T>
-  absl::StatusOr<Page<T>> List(const std::string& table, const std::string& scope_sql,
-                               std::vector<SqlValue> scope_params, const QuerySchema& schema,
-                               absl::string_view default_order, const ListParams& p,
-                               std::vector<std::string> fingerprint,
-                               const std::function<void(T*)>& present) {
-    auto where = schema.Where(p.filter);
-    if (!where.ok()) return where.status();
-    auto order = schema.OrderBy(p.order_by, default_order);
-    if (!order.ok()) return order.status();
-    fingerprint.push_back(p.filter);
-    fingerprint.push_back(p.order_by);
-    std::vector<absl::string_view> parts(fingerprint.begin(), fingerprint.end());
-    auto paging = DecodeListPaging(*tokens_, p.page_size, p.page_token, parts);
-    if (!paging.ok()) return paging.status();
-    Page<T> page;
-    absl::Status s = db_->Read([&](Connection& c) -> absl::Status {
-      auto rows = SelectRowPage(c, table, "body", scope_sql, scope_params, *where, *order,
-                                paging->page_size, paging->offset);
-      if (!rows.ok()) return rows.status();
-      page.total_size = rows->total_size;
-      for (const std::string& body : rows->bodies) {
-        T item;
-        if (auto st = ParseBody(body, &item); !st.ok()) return st;
-        if (present) present(&item);
-        page.items.push_back(std::move(item));
-      }
-      page.next_page_token =
-          NextPageToken(*tokens_, *paging, static_cast<int64_t>(page.items.size()), rows->more);
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    return page;
+  // An enrolment change decided by a rule: load, check the etag, write what `rule` returns.
+  absl::StatusOr<v1::Enrolment> ChangeEnrolment(
+      const std::string& force, const std::string& enrolment, absl::string_view etag_field,
+      const std::string& etag,
+      absl::FunctionRef<absl::StatusOr<EnrolmentChange>(Connection&, v1::Enrolment, absl::Time)>
+          rule) {
+    OUTREACH_ASSIGN_OR_RETURN(
+        v1::Enrolment out,
+        WriteIn<v1::Enrolment>(
+            force, [&](Connection& c, absl::Time now) -> absl::StatusOr<v1::Enrolment> {
+              OUTREACH_ASSIGN_OR_RETURN(v1::Enrolment e, MustLoadEnrolment(c, force, enrolment));
+              OUTREACH_RETURN_IF_ERROR(CheckEtag(etag_field, e.name(), etag, e.etag()));
+              OUTREACH_ASSIGN_OR_RETURN(EnrolmentChange change, rule(c, std::move(e), now));
+              return WriteEnrolment(c, force, std::move(change), now, false);
+            }));
+    return Presented(std::move(out));
   }
 
   db::Database* db_;
   const Clock* clock_;
-  const PageTokenCodec* tokens_;
 };
 
 }  // namespace
@@ -1417,9 +951,8 @@ db::MigrationSet TrainingMigrations() {
             "  ON training_enrolments (state, valid_until_micros);"}}};
 }
 
-std::unique_ptr<TrainingStore> NewSqlTrainingStore(db::Database* db, const Clock* clock,
-                                                   const PageTokenCodec* page_tokens) {
-  return std::make_unique<SqlTrainingStore>(db, clock, page_tokens);
+std::unique_ptr<TrainingStore> NewSqlTrainingStore(db::Database* db, const Clock* clock) {
+  return std::make_unique<SqlTrainingStore>(db, clock);
 }
 
 }  // namespace outreach::training

@@ -3,6 +3,8 @@
 // The training store: an interface the gRPC service talks to, and its SQL implementation.
 // Inputs arrive validated and parsed (ids, not names); every method works inside one force and
 // every write (with its outbox events and request ledger entry) is one db.Write transaction.
+// What a write changes and which events follow is decided in services/training/rules.h; the
+// SQL store loads the rows, calls the rule and writes its result.
 //
 // Certificate expiry: the stored state of a completed enrolment stays COMPLETED until a sweep
 // materialises it; every read presents the state as of the clock (EffectiveState), so callers
@@ -22,36 +24,11 @@
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/pagination.h"
+#include "common/store_support.h"
 #include "services/training/domain.h"
+#include "services/training/rules.h"
 
 namespace outreach::training {
-
-struct ListParams {
-  int32_t page_size = 0;
-  std::string page_token;
-  std::string filter;
-  std::string order_by;
-};
-
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  std::string next_page_token;
-  int32_t total_size = 0;
-};
-
-// request_id idempotency of a create: the id (may be empty) and the hash of the request body.
-struct Idempotency {
-  std::string request_id;
-  std::string request_hash;
-};
-
-struct ModuleResultInput {
-  std::string module_id;
-  std::optional<int> score;
-  bool passed = false;
-  absl::Time completed_time;
-};
 
 struct ImportSummary {
   int applied = 0;
@@ -66,42 +43,38 @@ struct ComplianceFacts {
   std::optional<v1::Course> course;
 };
 
+// The update methods take the caller's resource as `patch`: its masked fields and its etag.
 class TrainingStore {
  public:
   virtual ~TrainingStore() = default;
 
   virtual absl::StatusOr<v1::Course> GetCourse(const std::string& force,
                                                const std::string& course) = 0;
-  virtual absl::StatusOr<Page<v1::Course>> ListCourses(const std::string& force,
-                                                       const ListParams& params) = 0;
+  virtual absl::StatusOr<ListPage<v1::Course>> ListCourses(const std::string& force,
+                                                           const ListQuery& query) = 0;
   virtual absl::StatusOr<v1::Course> CreateCourse(const std::string& force, std::string id,
                                                   const v1::Course& course,
-                                                  const Idempotency& idem) = 0;
+                                                  const RequestKey& key) = 0;
   virtual absl::StatusOr<v1::Course> UpdateCourse(const std::string& force,
                                                   const std::string& course,
                                                   const v1::Course& patch,
-                                                  const std::set<std::string>& paths,
-                                                  const std::string& etag) = 0;
+                                                  const std::set<std::string>& paths) = 0;
   virtual absl::Status DeleteCourse(const std::string& force, const std::string& course,
                                     const std::string& etag) = 0;
 
   virtual absl::StatusOr<v1::CourseVersion> GetCourseVersion(const std::string& force,
                                                              const std::string& course,
                                                              const std::string& version) = 0;
-  virtual absl::StatusOr<Page<v1::CourseVersion>> ListCourseVersions(const std::string& force,
-                                                                     const std::string& course,
-                                                                     const ListParams& params) = 0;
+  virtual absl::StatusOr<ListPage<v1::CourseVersion>> ListCourseVersions(
+      const std::string& force, const std::string& course, const ListQuery& query) = 0;
   virtual absl::StatusOr<v1::CourseVersion> CreateCourseVersion(const std::string& force,
                                                                 const std::string& course,
                                                                 std::string id,
                                                                 const v1::CourseVersion& version,
-                                                                const Idempotency& idem) = 0;
-  virtual absl::StatusOr<v1::CourseVersion> UpdateCourseVersion(const std::string& force,
-                                                                const std::string& course,
-                                                                const std::string& version,
-                                                                const v1::CourseVersion& patch,
-                                                                const std::set<std::string>& paths,
-                                                                const std::string& etag) = 0;
+                                                                const RequestKey& key) = 0;
+  virtual absl::StatusOr<v1::CourseVersion> UpdateCourseVersion(
+      const std::string& force, const std::string& course, const std::string& version,
+      const v1::CourseVersion& patch, const std::set<std::string>& paths) = 0;
   virtual absl::Status DeleteCourseVersion(const std::string& force, const std::string& course,
                                            const std::string& version, const std::string& etag) = 0;
   virtual absl::StatusOr<v1::CourseVersion> PublishCourseVersion(const std::string& force,
@@ -115,30 +88,29 @@ class TrainingStore {
 
   virtual absl::StatusOr<v1::Officer> GetOfficer(const std::string& force,
                                                  const std::string& officer) = 0;
-  virtual absl::StatusOr<Page<v1::Officer>> ListOfficers(const std::string& force,
-                                                         const ListParams& params) = 0;
+  virtual absl::StatusOr<ListPage<v1::Officer>> ListOfficers(const std::string& force,
+                                                             const ListQuery& query) = 0;
   virtual absl::StatusOr<v1::Officer> CreateOfficer(const std::string& force, std::string id,
                                                     const v1::Officer& officer,
-                                                    const Idempotency& idem) = 0;
+                                                    const RequestKey& key) = 0;
   virtual absl::StatusOr<v1::Officer> UpdateOfficer(const std::string& force,
                                                     const std::string& officer,
                                                     const v1::Officer& patch,
-                                                    const std::set<std::string>& paths,
-                                                    const std::string& etag) = 0;
+                                                    const std::set<std::string>& paths) = 0;
   virtual absl::Status DeleteOfficer(const std::string& force, const std::string& officer,
                                      const std::string& etag) = 0;
 
   virtual absl::StatusOr<v1::Enrolment> GetEnrolment(const std::string& force,
                                                      const std::string& enrolment) = 0;
-  virtual absl::StatusOr<Page<v1::Enrolment>> ListEnrolments(const std::string& force,
-                                                             const ListParams& params) = 0;
+  virtual absl::StatusOr<ListPage<v1::Enrolment>> ListEnrolments(const std::string& force,
+                                                                 const ListQuery& query) = 0;
   // `officer` and `version` are ids; `due_date` optional.
   virtual absl::StatusOr<v1::Enrolment> EnrolOfficer(const std::string& force, std::string id,
                                                      const std::string& officer,
                                                      const std::string& course,
                                                      const std::string& version,
                                                      std::optional<absl::CivilDay> due_date,
-                                                     const Idempotency& idem) = 0;
+                                                     const RequestKey& key) = 0;
   virtual absl::StatusOr<v1::Enrolment> UpdateEnrolmentDueDate(
       const std::string& force, const std::string& enrolment,
       std::optional<absl::CivilDay> due_date, const std::string& etag) = 0;
@@ -167,7 +139,6 @@ class TrainingStore {
 
 db::MigrationSet TrainingMigrations();
 
-std::unique_ptr<TrainingStore> NewSqlTrainingStore(db::Database* db, const Clock* clock,
-                                                   const PageTokenCodec* page_tokens);
+std::unique_ptr<TrainingStore> NewSqlTrainingStore(db::Database* db, const Clock* clock);
 
 }  // namespace outreach::training

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -13,7 +14,8 @@
 namespace outreach::training {
 
 // The gRPC face of the training service: parses and validates requests, calls the store and
-// maps errors (ToGrpcStatus, domain "outreach.training.v1"). Sync API: handlers block on SQLite.
+// maps errors in one place (kHandlers.Run, domain "outreach.training.v1"). Sync API: handlers
+// block on SQLite.
 class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
   TrainingServiceImpl(const ServiceContext& context, std::unique_ptr<TrainingStore> store);
@@ -80,6 +82,10 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
   // Reads do not write, so expiry events of a force that only reads would wait for its next
   // write; at most once per kSweepInterval of clock time, a read first runs the sweep.
   void MaybeSweep(const std::string& force);
+  absl::StatusOr<absl::Time> CompletedTime(bool has, const google::protobuf::Timestamp& t) const;
+  absl::StatusOr<ComplianceScope> ScopeOf(const v1::GetComplianceReportRequest& r,
+                                          std::optional<std::string>* course_force,
+                                          std::string* course_id) const;
 
   const ServiceContext context_;
   std::unique_ptr<TrainingStore> store_;

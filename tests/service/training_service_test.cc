@@ -78,6 +78,44 @@ TEST_F(TrainingFixture, CourseCrudWithEtagsAndMask) {
   EXPECT_EQ(ReasonOf(s), "RESOURCE_NOT_FOUND");
 }
 
+// A stored row that does not parse is a storage fault, never "absent": a create with its id
+// is refused and the row is left as it was (it used to be overwritten).
+TEST_F(TrainingFixture, CorruptRowsAreNeverTakenAsAbsent) {
+  const v1::Course course = CreateCourse("cyber");
+  const v1::CourseVersion version = CreateVersion(course.name(), "v1", false);
+  auto corrupt = [&](const char* sql) {
+    return harness_.db().Write([&](db::Connection& c) { return c.Exec(sql); });
+  };
+  ASSERT_TRUE(corrupt("UPDATE training_versions SET body = x'ff' WHERE id = 'v1'").ok());
+  v1::CreateCourseVersionRequest again_version;
+  again_version.set_parent(course.name());
+  again_version.set_course_version_id("v1");
+  again_version.mutable_course_version()->set_display_name("Again");
+  v1::CourseVersion v;
+  grpc::Status s = stub_->CreateCourseVersion(Ctx().get(), again_version, &v);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(s.error_message(), ::testing::Not(::testing::HasSubstr("parse")));
+
+  ASSERT_TRUE(corrupt("UPDATE training_courses SET body = x'ff' WHERE id = 'cyber'").ok());
+
+  v1::CreateCourseRequest again_course;
+  again_course.set_parent(kParent);
+  again_course.set_course_id("cyber");
+  again_course.mutable_course()->set_display_name("Again");
+  again_course.mutable_course()->set_origin(v1::COURSE_ORIGIN_FORCE);
+  v1::Course c;
+  s = stub_->CreateCourse(Ctx().get(), again_course, &c);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  v1::GetCourseRequest get_course;
+  get_course.set_name(course.name());
+  EXPECT_EQ(stub_->GetCourse(Ctx().get(), get_course, &c).error_code(), grpc::StatusCode::INTERNAL);
+  v1::GetCourseVersionRequest get_version;
+  get_version.set_name(version.name());
+  EXPECT_EQ(stub_->GetCourseVersion(Ctx().get(), get_version, &v).error_code(),
+            grpc::StatusCode::INTERNAL);
+}
+
 TEST_F(TrainingFixture, CreateWithRequestIdRetriesReturnTheFirstResult) {
   v1::CreateOfficerRequest req;
   req.set_parent(kParent);
