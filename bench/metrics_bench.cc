@@ -302,7 +302,7 @@ int Main(int argc, char** argv) {
   dash.set_name("forces/derbyshire/dashboard");
   dash.mutable_period()->set_kind(v1::PERIOD_KIND_ACADEMIC_YEAR);
   *dash.mutable_period()->mutable_anchor_date() = ToProtoDate(absl::CivilDay(2024, 10, 1));
-  auto dashboard_call = [&](std::shared_ptr<grpc::Channel> ch) -> std::function<bool()> {
+  auto dashboard_call = [&](const std::shared_ptr<grpc::Channel>& ch) -> std::function<bool()> {
     auto stub = std::shared_ptr<v1::MetricsService::Stub>(v1::MetricsService::NewStub(ch));
     return [stub, &dash] {
       grpc::ClientContext ctx;

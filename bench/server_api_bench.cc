@@ -113,6 +113,7 @@ struct Result {
 
 Result Drive(int port, int concurrency, absl::Duration duration) {
   std::vector<std::thread> clients;
+  clients.reserve(concurrency);
   std::vector<std::vector<double>> latencies(concurrency);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> errors{0};

@@ -31,7 +31,7 @@ void ConfigParser::String(std::string name, std::string* out,
                           std::optional<std::string> default_value, std::string help,
                           Validator validate) {
   settings_.push_back(
-      {std::move(name), std::move(help), default_value,
+      {std::move(name), std::move(help), std::move(default_value),
        [out, validate = std::move(validate)](const std::string& value) -> absl::Status {
          if (validate) {
            absl::Status s = validate(value);
@@ -106,7 +106,8 @@ absl::Status ConfigParser::Parse(int argc, const char* const* argv, bool* help_r
   return Parse(
       argc, argv,
       [](const std::string& name) -> std::optional<std::string> {
-        const char* v = std::getenv(name.c_str());
+        // Read once at start-up, before any thread starts.
+        const char* v = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
         if (v == nullptr) return std::nullopt;
         return std::string(v);
       },
@@ -233,11 +234,11 @@ void ParseConfigOrExit(ConfigParser& parser, int argc, char** argv) {
   absl::Status status = parser.Parse(argc, argv, &help);
   if (help) {
     std::fputs(parser.Usage().c_str(), stdout);
-    std::exit(0);
+    std::exit(0);  // NOLINT(concurrency-mt-unsafe): start-up, no other thread yet
   }
   if (!status.ok()) {
     std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-    std::exit(2);
+    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, no other thread yet
   }
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 
 namespace outreach {
 namespace {
@@ -82,6 +83,72 @@ const QueryField* QuerySchema::Find(absl::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// One comparison of a filter as SQL over the field's column, its value appended to `params`.
+absl::StatusOr<std::string> Compile(const QueryField& field, const std::string& sql_op,
+                                    const Token& value, std::vector<SqlValue>* params) {
+  const bool quoted = value.kind == Token::kString;
+  const auto bad_value = [&](absl::string_view expected) {
+    return FilterError(absl::StrCat("value for \"", field.name, "\" must be ", expected));
+  };
+  switch (field.type) {
+    case QueryFieldType::kString:
+      if (!quoted) return bad_value("a double-quoted string");
+      params->emplace_back(value.text);
+      return absl::StrCat(field.column, " ", sql_op, " ?");
+    case QueryFieldType::kDate: {
+      absl::CivilDay day;
+      if (!quoted || !absl::ParseCivilTime(value.text, &day)) {
+        return bad_value("a quoted date like \"2024-09-01\"");
+      }
+      params->emplace_back(absl::FormatCivilTime(day));
+      return absl::StrCat(field.column, " ", sql_op, " ?");
+    }
+    case QueryFieldType::kTimestamp: {
+      absl::Time t;
+      std::string err;
+      if (!quoted || !absl::ParseTime(absl::RFC3339_full, value.text, &t, &err)) {
+        return bad_value("a quoted RFC 3339 time like \"2024-09-01T09:00:00Z\"");
+      }
+      params->emplace_back(absl::ToUnixMicros(t));
+      return absl::StrCat(field.column, " ", sql_op, " ?");
+    }
+    case QueryFieldType::kInt: {
+      int64_t n = 0;
+      if (quoted || !absl::SimpleAtoi(value.text, &n)) return bad_value("an integer");
+      params->emplace_back(n);
+      return absl::StrCat(field.column, " ", sql_op, " ?");
+    }
+    case QueryFieldType::kBool: {
+      if (quoted || (value.text != "true" && value.text != "false")) {
+        return bad_value("true or false");
+      }
+      if (sql_op != "=" && sql_op != "<>") return bad_value("compared with = or !=");
+      params->emplace_back(int64_t{value.text == "true" ? 1 : 0});
+      return absl::StrCat(field.column, " ", sql_op, " ?");
+    }
+    case QueryFieldType::kEnum: {
+      int64_t n = 0;
+      if (quoted || !field.parse_enum || !field.parse_enum(value.text, &n)) {
+        return bad_value("one of its enum value names, unquoted");
+      }
+      if (sql_op != "=" && sql_op != "<>") return bad_value("compared with = or !=");
+      params->emplace_back(n);
+      return absl::StrCat(field.column, " ", sql_op, " ?");
+    }
+    case QueryFieldType::kStringList: {
+      if (!quoted) return bad_value("a double-quoted string");
+      if (sql_op != "=") return bad_value("compared with = (contains)");
+      params->emplace_back(absl::StrCat(",", value.text, ","));
+      return absl::StrCat("instr(", field.column, ", ?) > 0");
+    }
+  }
+  return FilterError("has a field of an unknown type");
+}
+
+}  // namespace
+
 absl::StatusOr<SqlFragment> QuerySchema::Where(absl::string_view filter) const {
   SqlFragment out;
   if (absl::StripAsciiWhitespace(filter).empty()) {
@@ -120,69 +187,8 @@ absl::StatusOr<SqlFragment> QuerySchema::Where(absl::string_view filter) const {
           absl::StrCat("expected a value after \"", field->name, " ", op.text, "\""));
     }
     const std::string sql_op = op.text == "=" ? "=" : op.text == "!=" ? "<>" : op.text;
-    const bool quoted = value.kind == Token::kString;
-    const auto bad_value = [&](absl::string_view expected) {
-      return FilterError(absl::StrCat("value for \"", field->name, "\" must be ", expected));
-    };
-    switch (field->type) {
-      case QueryFieldType::kString:
-        if (!quoted) return bad_value("a double-quoted string");
-        terms.push_back(absl::StrCat(field->column, " ", sql_op, " ?"));
-        out.params.emplace_back(value.text);
-        break;
-      case QueryFieldType::kDate: {
-        absl::CivilDay day;
-        if (!quoted || !absl::ParseCivilTime(value.text, &day)) {
-          return bad_value("a quoted date like \"2024-09-01\"");
-        }
-        terms.push_back(absl::StrCat(field->column, " ", sql_op, " ?"));
-        out.params.emplace_back(absl::FormatCivilTime(day));
-        break;
-      }
-      case QueryFieldType::kTimestamp: {
-        absl::Time t;
-        std::string err;
-        if (!quoted || !absl::ParseTime(absl::RFC3339_full, value.text, &t, &err)) {
-          return bad_value("a quoted RFC 3339 time like \"2024-09-01T09:00:00Z\"");
-        }
-        terms.push_back(absl::StrCat(field->column, " ", sql_op, " ?"));
-        out.params.emplace_back(absl::ToUnixMicros(t));
-        break;
-      }
-      case QueryFieldType::kInt: {
-        int64_t n = 0;
-        if (quoted || !absl::SimpleAtoi(value.text, &n)) return bad_value("an integer");
-        terms.push_back(absl::StrCat(field->column, " ", sql_op, " ?"));
-        out.params.emplace_back(n);
-        break;
-      }
-      case QueryFieldType::kBool: {
-        if (quoted || (value.text != "true" && value.text != "false")) {
-          return bad_value("true or false");
-        }
-        if (sql_op != "=" && sql_op != "<>") return bad_value("compared with = or !=");
-        terms.push_back(absl::StrCat(field->column, " ", sql_op, " ?"));
-        out.params.emplace_back(int64_t{value.text == "true" ? 1 : 0});
-        break;
-      }
-      case QueryFieldType::kEnum: {
-        int64_t n = 0;
-        if (quoted || !field->parse_enum || !field->parse_enum(value.text, &n)) {
-          return bad_value("one of its enum value names, unquoted");
-        }
-        if (sql_op != "=" && sql_op != "<>") return bad_value("compared with = or !=");
-        terms.push_back(absl::StrCat(field->column, " ", sql_op, " ?"));
-        out.params.emplace_back(n);
-        break;
-      }
-      case QueryFieldType::kStringList: {
-        if (!quoted) return bad_value("a double-quoted string");
-        if (sql_op != "=") return bad_value("compared with = (contains)");
-        terms.push_back(absl::StrCat("instr(", field->column, ", ?) > 0"));
-        out.params.emplace_back(absl::StrCat(",", value.text, ","));
-        break;
-      }
-    }
+    OUTREACH_ASSIGN_OR_RETURN(std::string term, Compile(*field, sql_op, value, &out.params));
+    terms.push_back(std::move(term));
     i += 3;
     if ((*tokens)[i].kind == Token::kEnd) break;
     if ((*tokens)[i].kind != Token::kWord || (*tokens)[i].text != "AND") {

@@ -31,26 +31,33 @@ void RegisterOutboxGauges(MetricsRegistry& metrics, db::Database* db, const Cloc
   });
 }
 
-int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
-  BlockTerminationSignals();
+namespace {
+
+// The settings every service binary has, parsed (exits 2 with one line on a bad value).
+struct MainSettings {
   RuntimeConfig runtime;
-  runtime.service_name = spec.name;
   std::string db_path;
   std::string page_token_key;
+  std::string metrics_address = "off";
+};
+
+MainSettings ParseMainSettings(int argc, char** argv, const ServiceSpec& spec) {
+  MainSettings out;
+  out.runtime.service_name = spec.name;
   std::string page_token_key_file;
   ConfigParser parser(spec.name);
-  RegisterRuntimeSettings(parser, &runtime, spec.default_grpc_address, spec.default_http_address);
-  parser.String("db-path", &db_path, absl::StrCat(spec.name, ".db"),
+  RegisterRuntimeSettings(parser, &out.runtime, spec.default_grpc_address,
+                          spec.default_http_address);
+  parser.String("db-path", &out.db_path, absl::StrCat(spec.name, ".db"),
                 "SQLite file of this service's store (created and migrated at start-up)",
                 ValidateNotEmpty);
-  parser.String("page-token-key", &page_token_key, std::string(""),
+  parser.String("page-token-key", &out.page_token_key, std::string(""),
                 "secret that signs page tokens; replicas must share it (random when empty)");
   parser.String("page-token-key-file", &page_token_key_file, std::string(""),
                 "file holding the page-token secret (wins over --page-token-key)");
-  std::string metrics_address = "off";
   if (spec.register_settings) spec.register_settings(parser);
   if (spec.make_event_sink) {
-    parser.String("metrics-address", &metrics_address, std::string("off"),
+    parser.String("metrics-address", &out.metrics_address, std::string("off"),
                   "host:port of the metrics service that receives this service's outbox events, "
                   "or \"off\" (events wait in the outbox until a publisher delivers them)",
                   [](const std::string& v) -> absl::Status {
@@ -58,22 +65,56 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
                   });
   }
   ParseConfigOrExit(parser, argc, argv);
-  if (!page_token_key_file.empty()) page_token_key = page_token_key_file;
-
-  auto db = db::Database::Open(db_path, spec.schema);
-  if (!db.ok()) {
-    OUTREACH_LOG(kError, "store_open_failed")
-        .Kv("service", spec.name)
-        .Kv("path", db_path)
-        .Kv("detail", db.status().message());
-    return 1;
-  }
-  if (page_token_key.empty()) {
+  if (!page_token_key_file.empty()) out.page_token_key = page_token_key_file;
+  if (out.page_token_key.empty()) {
     OUTREACH_LOG(kInfo, "page_token_key_generated")
         .Kv("note", "tokens are valid only on this process; set --page-token-key for replicas");
   }
-  PageTokenCodec page_tokens(page_token_key);
-  ServerRuntime server(runtime);
+  return out;
+}
+
+// The API promises request_id replays for at least 7 days; the pruner forgets them after 8,
+// hourly, until stopped.
+class LedgerPruner {
+ public:
+  LedgerPruner(db::Database* db, std::string service)
+      : thread_([this, db, service = std::move(service)] {
+          do {
+            const absl::Time cutoff = SystemClock::Get()->Now() - absl::Hours(24 * 8);
+            absl::Status s =
+                db->Write([&](db::Connection& c) { return RequestLedger::Forget(c, cutoff); });
+            if (!s.ok()) {
+              OUTREACH_LOG(kWarn, "request_ledger_prune_failed")
+                  .Kv("service", service)
+                  .Kv("detail", s.message());
+            }
+          } while (!stop_.WaitForNotificationWithTimeout(absl::Hours(1)));
+        }) {}
+  void Stop() {
+    stop_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunServiceMain(int argc, char** argv, const ServiceSpec& spec) {
+  BlockTerminationSignals();
+  MainSettings settings = ParseMainSettings(argc, argv, spec);
+  auto db = db::Database::Open(settings.db_path, spec.schema);
+  if (!db.ok()) {
+    OUTREACH_LOG(kError, "store_open_failed")
+        .Kv("service", spec.name)
+        .Kv("path", settings.db_path)
+        .Kv("detail", db.status().message());
+    return 1;
+  }
+  PageTokenCodec page_tokens(settings.page_token_key);
+  ServerRuntime server(settings.runtime);
   // Registered first so it runs last: hooks the service adds (background work) stop before the
   // store closes.
   server.OnShutdown([&db] { db->reset(); });
@@ -82,14 +123,14 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
   if (spec.make_event_sink) RegisterOutboxGauges(server.metrics(), db->get(), SystemClock::Get());
   server.AddService(service.get(), spec.health_name, [&db] { return (*db)->Ping(); });
   std::unique_ptr<OutboxPublisher> publisher;
-  if (metrics_address != "off") {
+  if (settings.metrics_address != "off") {
     PublisherOptions options;
     options.source = spec.name;
-    publisher =
-        std::make_unique<OutboxPublisher>(db->get(), SystemClock::Get(), &server.metrics(),
-                                          spec.make_event_sink(grpc::CreateChannel(
-                                              metrics_address, grpc::InsecureChannelCredentials())),
-                                          options);
+    publisher = std::make_unique<OutboxPublisher>(
+        db->get(), SystemClock::Get(), &server.metrics(),
+        spec.make_event_sink(
+            grpc::CreateChannel(settings.metrics_address, grpc::InsecureChannelCredentials())),
+        options);
     // Hooks run in reverse: the publisher stops before the store closes.
     server.OnShutdown([&publisher] { publisher->Stop(); });
   }
@@ -97,27 +138,11 @@ int RunServiceMain(int argc, char** argv, ServiceSpec spec) {
     OUTREACH_LOG(kError, "start_failed").Kv("service", spec.name).Kv("detail", s.message());
     return 1;
   }
-  // The API promises request_id replays for at least 7 days; forget them after 8, hourly.
-  absl::Notification stop_pruning;
-  std::thread pruner([&db, &stop_pruning, name = spec.name] {
-    do {
-      const absl::Time cutoff = SystemClock::Get()->Now() - absl::Hours(24 * 8);
-      absl::Status s =
-          (*db)->Write([&](db::Connection& c) { return RequestLedger::Forget(c, cutoff); });
-      if (!s.ok()) {
-        OUTREACH_LOG(kWarn, "request_ledger_prune_failed")
-            .Kv("service", name)
-            .Kv("detail", s.message());
-      }
-    } while (!stop_pruning.WaitForNotificationWithTimeout(absl::Hours(1)));
-  });
-  server.OnShutdown([&stop_pruning, &pruner] {
-    stop_pruning.Notify();
-    pruner.join();
-  });
+  LedgerPruner pruner(db->get(), spec.name);
+  server.OnShutdown([&pruner] { pruner.Stop(); });
   if (publisher != nullptr) {
     publisher->Start();
-    OUTREACH_LOG(kInfo, "outbox_publisher_started").Kv("metrics_address", metrics_address);
+    OUTREACH_LOG(kInfo, "outbox_publisher_started").Kv("metrics_address", settings.metrics_address);
   }
   return server.RunUntilSignal();
 }

@@ -50,7 +50,7 @@ struct ServiceSpec {
 // parses flags/env (one clear line and exit 2 on a bad value), opens and migrates the store,
 // publishes outbox backlog gauges on /metrics, serves until SIGTERM/SIGINT, drains, closes the
 // store and returns 0.
-int RunServiceMain(int argc, char** argv, ServiceSpec spec);
+int RunServiceMain(int argc, char** argv, const ServiceSpec& spec);
 
 // Exposes outbox backlog and the age of the oldest unsent event as gauges:
 //   outreach_outbox_backlog, outreach_outbox_oldest_unsent_age_seconds

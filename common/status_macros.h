@@ -13,10 +13,13 @@
     if (!outreach_status_.ok()) return outreach_status_; \
   } while (0)
 
+// `lhs` may be a declaration ("Venue v"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define OUTREACH_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                    \
   if (!tmp.ok()) return tmp.status();                   \
   lhs = std::move(*tmp)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define OUTREACH_ASSIGN_OR_RETURN(lhs, expr) \
   OUTREACH_ASSIGN_OR_RETURN_IMPL_(OUTREACH_CONCAT_(outreach_statusor_, __LINE__), lhs, expr)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks: buf lint on the public protos, clang-format on every C++ and proto file we own,
-# and no generated code in git.
+# the layering rules of docs/architecture.md, and no generated code in git. (clang-tidy needs a
+# compile database, so scripts/test.sh runs scripts/tidy.sh after the build.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ scripts/tools/node_modules/.bin/buf lint
 echo "lint: clang-format"
 mapfile -t files < <(git ls-files '*.cc' '*.h' '*.proto')
 clang-format --dry-run --Werror "${files[@]}"
+
+echo "lint: layering (docs/architecture.md)"
+python3 scripts/check_layers.py
 
 echo "lint: no generated code in git"
 if git ls-files | grep -E '\.pb\.(cc|h)$'; then

@@ -18,6 +18,9 @@ step "configure + build (asan preset)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "${OUTREACH_JOBS:-$(nproc)}"
 
+step "clang-tidy on the changed files"
+BUILD_DIR=build/asan scripts/tidy.sh
+
 step "test"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

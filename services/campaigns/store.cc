@@ -475,6 +475,7 @@ absl::StatusOr<std::vector<ChannelFigures>> ChannelFiguresOf(Connection& c, cons
                 sums.Int64(5), sums.Int64(6), sums.Int64(7)};
   }
   std::vector<ChannelFigures> figures;
+  figures.reserve(channels.size());
   for (auto& [_, f] : channels) figures.push_back(f);
   return figures;
 }

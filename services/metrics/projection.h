@@ -29,6 +29,7 @@ struct RollupKey {
   std::string area;
   std::string dim;
   std::string day;  // local day, YYYY-MM-DD
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const RollupKey&) const = default;
 };
 

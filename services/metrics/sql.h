@@ -28,10 +28,8 @@ void BindAll(Statement& st, int i, const T& v, const Rest&... rest) {
     } else {
       st.BindNull(i);
     }
-  } else if constexpr (std::is_enum_v<T>) {
-    st.Bind(i, static_cast<int64_t>(v));
-  } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, int64_t> &&
-                       !std::is_same_v<T, int>) {
+  } else if constexpr (std::is_enum_v<T> || (std::is_integral_v<T> && !std::is_same_v<T, int64_t> &&
+                                             !std::is_same_v<T, int>)) {
     st.Bind(i, static_cast<int64_t>(v));
   } else {
     st.Bind(i, v);

@@ -76,7 +76,7 @@ thread_local StatementCache* StatementCache::current_ = nullptr;
 
 // The first failure of a statement's use and its reset (a failed step makes the reset repeat
 // the same error, so the step's is the one kept).
-absl::Status FirstError(absl::Status used, Statement& st) {
+absl::Status FirstError(const absl::Status& used, Statement& st) {
   absl::Status reset = st.Reset();
   return used.ok() ? reset : used;
 }

@@ -272,6 +272,9 @@ YearRange YearOf(absl::CivilDay day, v1::YearBasis basis) {
 
 }  // namespace
 
+// One pass over the officers and one over their enrolments, filling every bucket of the report
+// as it goes; split, the buckets' shared counters would have to travel between the parts.
+// NOLINTNEXTLINE(readability-function-size)
 void ComputeCompliance(const ComplianceScope& scope, const std::vector<OfficerFacts>& officers,
                        const std::vector<EnrolmentFacts>& enrolments,
                        v1::ComplianceReport* report) {

@@ -320,7 +320,9 @@ struct Rejection {
   std::string field;
 };
 
-ImportDecision Rejected(Rejection r) { return ImportDecision{r.reason, r.field, std::nullopt}; }
+ImportDecision Rejected(const Rejection& r) {
+  return ImportDecision{r.reason, r.field, std::nullopt};
+}
 
 // The record's own fields: its completed_time when they are valid, else `rejection` says why.
 absl::Time CheckRecordFields(absl::string_view force, const v1::CompletionRecord& r, absl::Time now,

@@ -272,6 +272,8 @@ void ValidateWorkshop(const wv1::Workshop& w, const std::string& prefix,
   CheckText(w.partner_organisation(), kMaxTitle, false, prefix + "partner_organisation", out);
 }
 
+// A flat list of field checks, one or two lines each, in the order of the message's fields.
+// NOLINTNEXTLINE(readability-function-size)
 void ValidateDelivery(const wv1::DeliveryRecord& d, absl::Time now, const std::string& prefix,
                       std::vector<FieldViolation>* out) {
   if (d.has_delivered_time()) {
@@ -641,7 +643,8 @@ wv1::Coverage BuildCoverage(const std::vector<wv1::Venue>& schools,
   });
   out.set_schools_total(static_cast<int32_t>(schools.size()));
   out.set_schools_reached(reached);
-  out.set_schools_reached_percent(schools.empty() ? 0.0 : 100.0 * reached / schools.size());
+  out.set_schools_reached_percent(
+      schools.empty() ? 0.0 : 100.0 * reached / static_cast<double>(schools.size()));
   out.set_pupils_reached(static_cast<int32_t>(std::min<int64_t>(pupils_total, INT32_MAX)));
   out.set_pupil_roll_total(static_cast<int32_t>(roll_total));
   out.set_pupil_roll_reached(static_cast<int32_t>(roll_reached));

@@ -1,11 +1,9 @@
 // The workshops binary: the shared service main, publishing its outbox to metrics' ingest client.
-#include <utility>
-
 #include "services/metrics/client/ingest_sink.h"
 #include "services/workshops/workshops_service.h"
 
 int main(int argc, char** argv) {
   outreach::ServiceSpec spec = outreach::workshops::WorkshopsServiceSpec();
   spec.make_event_sink = outreach::metrics::client::NewIngestSink;
-  return outreach::RunServiceMain(argc, argv, std::move(spec));
+  return outreach::RunServiceMain(argc, argv, spec);
 }

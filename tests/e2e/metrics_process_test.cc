@@ -52,7 +52,8 @@ class MetricsProcessTest : public ::testing::Test {
     }
     for (int rev = 1; rev <= 3; ++rev) {
       out.push_back(testing::Engagement(absl::StrCat("eng-", rev), "derbyshire", "a1",
-                                        D(2025, 10, 2), rev, 1000 * rev, 100 * rev, 10 * rev));
+                                        D(2025, 10, 2), rev, int64_t{1000} * rev,
+                                        int64_t{100} * rev, int64_t{10} * rev));
     }
     return out;
   }

@@ -447,11 +447,11 @@ int64_t RunCampaign(cp::CampaignsService::Stub& stub, absl::Time now) {
     cp::EngagementReport* r = report.add_reports();
     r->set_activity(a.name());
     *r->mutable_day() = ToProtoDate(today - (8 - d));
-    r->set_impressions(1000 * d);
-    r->set_reach(600 * d);
-    r->set_engagements(30 * d);
-    r->set_clicks(10 * d);
-    impressions += 1000 * d;
+    r->set_impressions(int64_t{1000} * d);
+    r->set_reach(int64_t{600} * d);
+    r->set_engagements(int64_t{30} * d);
+    r->set_clicks(int64_t{10} * d);
+    impressions += int64_t{1000} * d;
   }
   cp::ReportEngagementResponse response;
   s = stub.ReportEngagement(Ctx().get(), report, &response);

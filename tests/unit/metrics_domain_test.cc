@@ -214,7 +214,7 @@ TEST(MetricsEventValidationTest, RejectsWithReasonAndField) {
     auto r = ValidateEvent(e, "derbyshire", now);
     ASSERT_TRUE(r.has_value()) << c.what;
     EXPECT_EQ(r->reason, c.reason) << c.what;
-    if (std::string(c.reason) == "FIELD_INVALID" || std::string(c.field) != "") {
+    if (std::string(c.reason) == "FIELD_INVALID" || !std::string(c.field).empty()) {
       EXPECT_EQ(r->field, c.field) << c.what;
     }
   }
