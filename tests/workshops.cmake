@@ -7,3 +7,6 @@ outreach_test(workshops_process_test LABEL e2e SOURCES e2e/workshops_process_tes
   LIBS outreach_workshops outreach_health_grpc outreach_test_support
   ENV "OUTREACH_WORKSHOPS=$<TARGET_FILE:workshops>;OUTREACH_WORKSHOPS_DEMO=$<TARGET_FILE:workshops_demo>")
 add_dependencies(workshops_process_test workshops workshops_demo)
+# The staffing rules against a fake lookup: no database.
+outreach_test(workshops_staffing_test LABEL unit SOURCES unit/workshops_staffing_test.cc
+  LIBS outreach_workshops_domain outreach_test_support)

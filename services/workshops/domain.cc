@@ -772,4 +772,37 @@ absl::Status RecordDelivery(wv1::Workshop& workshop, const wv1::Venue& venue,
   return absl::OkStatus();
 }
 
+absl::Status CheckTopics(StaffingLookup& lookup, const wv1::Workshop& workshop,
+                         const std::set<std::string>& known, bool all, bool age_band) {
+  for (const auto& ref : workshop.topics()) {
+    OUTREACH_ASSIGN_OR_RETURN(wv1::Topic topic, lookup.Topic(ref));
+    if (all || !known.count(ref)) OUTREACH_RETURN_IF_ERROR(CheckTopicActive(topic));
+    if (age_band) OUTREACH_RETURN_IF_ERROR(CheckAgeBand(topic, workshop));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPresenters(StaffingLookup& lookup, const wv1::Workshop& workshop,
+                             const std::set<std::string>& known, bool all, absl::Time now,
+                             bool check_overlap) {
+  const absl::Time start = TimeFromProto(workshop.start_time());
+  const absl::Time end = TimeFromProto(workshop.end_time());
+  for (const auto& ref : workshop.presenters()) {
+    OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter presenter, lookup.Presenter(ref));
+    if (!all && known.count(ref)) continue;
+    OUTREACH_RETURN_IF_ERROR(CheckBookable(presenter, now, start));
+    if (!check_overlap) continue;
+    OUTREACH_ASSIGN_OR_RETURN(std::string conflict,
+                              lookup.ClashingWorkshop(ref, workshop.name(), start, end));
+    if (!conflict.empty()) {
+      return WithMetadata(
+          FailedPrecondition("PRESENTER_DOUBLE_BOOKED",
+                             absl::StrCat("presenter ", ref, " is already booked into ", conflict,
+                                          " at overlapping times")),
+          {{"presenter", ref}, {"conflicting_workshop", conflict}});
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace outreach::workshops

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,34 @@ absl::Status RetireAt(wv1::Topic& topic, absl::Time now);
 absl::Status CheckAgeBand(const wv1::Topic& topic, const wv1::Workshop& workshop);
 
 // --- Workshops ----------------------------------------------------------------------------
+// What the staffing rules read of the stored data. The store implements it inside its write
+// transaction (so two racing bookings cannot both pass); unit tests implement it with maps.
+class StaffingLookup {
+ public:
+  virtual ~StaffingLookup() = default;
+  // The stored topic / presenter of that name; NOT_FOUND naming it when there is none.
+  virtual absl::StatusOr<wv1::Topic> Topic(const std::string& name) = 0;
+  virtual absl::StatusOr<wv1::Presenter> Presenter(const std::string& name) = 0;
+  // The name of a workshop other than `self` that is SCHEDULED or DELIVERED with `presenter`
+  // and overlaps [start, end) (the earliest such), or "" when there is none.
+  virtual absl::StatusOr<std::string> ClashingWorkshop(const std::string& presenter,
+                                                       const std::string& self, absl::Time start,
+                                                       absl::Time end) = 0;
+};
+
+// The workshop's topics exist (NOT_FOUND); those not in `known` (or all, with `all`) are ACTIVE
+// (TOPIC_RETIRED); with `age_band`, each fits the audiences and year groups
+// (AGE_BAND_MISMATCH).
+absl::Status CheckTopics(StaffingLookup& lookup, const wv1::Workshop& workshop,
+                         const std::set<std::string>& known, bool all, bool age_band);
+// The workshop's presenters exist (NOT_FOUND); those not in `known` (or all) are accredited
+// beyond the start (ACCREDITATION_NOT_CURRENT) and, with `check_overlap`, not booked into
+// another workshop at overlapping times (PRESENTER_DOUBLE_BOOKED, with the presenter and the
+// conflicting workshop in the metadata).
+absl::Status CheckPresenters(StaffingLookup& lookup, const wv1::Workshop& workshop,
+                             const std::set<std::string>& known, bool all, absl::Time now,
+                             bool check_overlap = true);
+
 // Half-open [start, end) intervals overlap.
 bool Overlaps(absl::Time a_start, absl::Time a_end, absl::Time b_start, absl::Time b_end);
 // WORKSHOP_NOT_SCHEDULED unless the state is one of `allowed`.

@@ -386,6 +386,41 @@ std::function<absl::Status(db::Connection&, const M&)> NotReferenced(absl::strin
   };
 }
 
+// The staffing rules' reads, as SQL inside the caller's write transaction.
+class SqlStaffing final : public StaffingLookup {
+ public:
+  SqlStaffing(db::Connection& c, std::string force) : c_(c), force_(std::move(force)) {}
+
+  absl::StatusOr<wv1::Topic> Topic(const std::string& name) override {
+    return MustLoad<wv1::Topic>(c_, "topics", force_, IdOf(name), name);
+  }
+  absl::StatusOr<wv1::Presenter> Presenter(const std::string& name) override {
+    return MustLoad<wv1::Presenter>(c_, "presenters", force_, IdOf(name), name);
+  }
+  absl::StatusOr<std::string> ClashingWorkshop(const std::string& presenter,
+                                               const std::string& self, absl::Time start,
+                                               absl::Time end) override {
+    OUTREACH_ASSIGN_OR_RETURN(
+        db::Statement q,
+        c_.Prepare("SELECT name FROM workshops WHERE force = ? AND name <> ? AND state IN (?, ?) "
+                   "AND start_micros < ? AND end_micros > ? AND presenters LIKE ? "
+                   "ORDER BY start_micros LIMIT 1"));
+    q.Bind(1, force_)
+        .Bind(2, self)
+        .Bind(3, static_cast<int64_t>(wv1::WORKSHOP_STATE_SCHEDULED))
+        .Bind(4, static_cast<int64_t>(wv1::WORKSHOP_STATE_DELIVERED))
+        .Bind(5, db::ToMicros(end))
+        .Bind(6, db::ToMicros(start))
+        .Bind(7, ListMember(presenter));
+    OUTREACH_ASSIGN_OR_RETURN(bool clash, q.Step());
+    return clash ? q.Text(0) : std::string();
+  }
+
+ private:
+  db::Connection& c_;
+  std::string force_;
+};
+
 class SqlWorkshopsStore final : public WorkshopsStore {
  public:
   SqlWorkshopsStore(db::Database* db, const Clock* clock) : db_(db), clock_(clock) {}
@@ -588,9 +623,10 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                 MustLoad<wv1::Venue>(c, "venues", force, IdOf(out.venue()), out.venue()));
             out.set_area(venue.area());
             out.set_venue_kind(venue.kind());
+            SqlStaffing staffing(c, force);
             OUTREACH_RETURN_IF_ERROR(
-                CheckTopics(c, force, out, {}, /*all=*/true, /*age_band=*/true));
-            OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+                CheckTopics(staffing, out, {}, /*all=*/true, /*age_band=*/true));
+            OUTREACH_RETURN_IF_ERROR(CheckPresenters(staffing, out, {}, /*all=*/true, now));
             out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
             *out.mutable_state_time() = ToProtoTime(now);
             StampResource(&out, now, /*created=*/true);
@@ -630,9 +666,10 @@ class SqlWorkshopsStore final : public WorkshopsStore {
                                                  before.presenters().end());
       const bool band_changed =
           paths.count("topics") || paths.count("audiences") || paths.count("year_groups");
-      OUTREACH_RETURN_IF_ERROR(CheckTopics(c, force, out, old_topics, false, band_changed));
+      SqlStaffing staffing(c, force);
+      OUTREACH_RETURN_IF_ERROR(CheckTopics(staffing, out, old_topics, false, band_changed));
       // A POSTPONED workshop blocks nobody; RescheduleWorkshop checks every presenter again.
-      OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, old_presenters, false, now,
+      OUTREACH_RETURN_IF_ERROR(CheckPresenters(staffing, out, old_presenters, false, now,
                                                out.state() == wv1::WORKSHOP_STATE_SCHEDULED));
       StampResource(&out, now, /*created=*/false);
       OUTREACH_RETURN_IF_ERROR(PutWorkshop(c, force, id, out));
@@ -692,7 +729,8 @@ class SqlWorkshopsStore final : public WorkshopsStore {
       out.set_venue_kind(v.kind());
       *out.mutable_start_time() = start;
       *out.mutable_end_time() = end;
-      OUTREACH_RETURN_IF_ERROR(CheckPresenters(c, force, id, out, {}, /*all=*/true, now));
+      SqlStaffing staffing(c, force);
+      OUTREACH_RETURN_IF_ERROR(CheckPresenters(staffing, out, {}, /*all=*/true, now));
       out.set_state(wv1::WORKSHOP_STATE_SCHEDULED);
       out.set_state_reason(reason);
       *out.mutable_state_time() = ToProtoTime(now);
@@ -830,58 +868,6 @@ class SqlWorkshopsStore final : public WorkshopsStore {
     q.Bind(1, force).Bind(2, urn).Bind(3, id);
     OUTREACH_ASSIGN_OR_RETURN(bool row, q.Step());
     if (row) return ResourceExists(q.Text(0), "school_urn");
-    return absl::OkStatus();
-  }
-
-  // Topics exist (NOT_FOUND); those not in `known` (or all) are ACTIVE (TOPIC_RETIRED); with
-  // `age_band` each fits the audiences and year groups (AGE_BAND_MISMATCH).
-  absl::Status CheckTopics(db::Connection& c, const std::string& force, const wv1::Workshop& w,
-                           const std::set<std::string>& known, bool all, bool age_band) {
-    for (const auto& ref : w.topics()) {
-      OUTREACH_ASSIGN_OR_RETURN(wv1::Topic t,
-                                MustLoad<wv1::Topic>(c, "topics", force, IdOf(ref), ref));
-      if (all || !known.count(ref)) OUTREACH_RETURN_IF_ERROR(CheckTopicActive(t));
-      if (age_band) OUTREACH_RETURN_IF_ERROR(CheckAgeBand(t, w));
-    }
-    return absl::OkStatus();
-  }
-
-  // Presenters exist (NOT_FOUND); those not in `known` (or all) are accredited beyond the start
-  // (ACCREDITATION_NOT_CURRENT) and free at the workshop's times (PRESENTER_DOUBLE_BOOKED).
-  // Runs inside the write transaction, so two racing bookings cannot both pass.
-  absl::Status CheckPresenters(db::Connection& c, const std::string& force,
-                               const std::string& self_id, const wv1::Workshop& w,
-                               const std::set<std::string>& known, bool all, absl::Time now,
-                               bool check_overlap = true) {
-    const absl::Time start = TimeFromProto(w.start_time());
-    for (const auto& ref : w.presenters()) {
-      OUTREACH_ASSIGN_OR_RETURN(wv1::Presenter p,
-                                MustLoad<wv1::Presenter>(c, "presenters", force, IdOf(ref), ref));
-      if (!all && known.count(ref)) continue;
-      OUTREACH_RETURN_IF_ERROR(CheckBookable(p, now, start));
-      if (!check_overlap) continue;
-      OUTREACH_ASSIGN_OR_RETURN(
-          db::Statement q,
-          c.Prepare("SELECT name FROM workshops WHERE force = ? AND id <> ? AND state IN (?, ?) "
-                    "AND start_micros < ? AND end_micros > ? AND presenters LIKE ? "
-                    "ORDER BY start_micros LIMIT 1"));
-      q.Bind(1, force)
-          .Bind(2, self_id)
-          .Bind(3, static_cast<int64_t>(wv1::WORKSHOP_STATE_SCHEDULED))
-          .Bind(4, static_cast<int64_t>(wv1::WORKSHOP_STATE_DELIVERED))
-          .Bind(5, MicrosFromProto(w.end_time()))
-          .Bind(6, MicrosFromProto(w.start_time()))
-          .Bind(7, ListMember(ref));
-      OUTREACH_ASSIGN_OR_RETURN(bool clash, q.Step());
-      if (clash) {
-        const std::string conflict = q.Text(0);
-        return WithMetadata(
-            FailedPrecondition("PRESENTER_DOUBLE_BOOKED",
-                               absl::StrCat("presenter ", ref, " is already booked into ", conflict,
-                                            " at overlapping times")),
-            {{"presenter", ref}, {"conflicting_workshop", conflict}});
-      }
-    }
     return absl::OkStatus();
   }
 
