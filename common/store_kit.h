@@ -129,25 +129,31 @@ absl::StatusOr<ListPage<M>> ListRows(db::Database* db, absl::string_view table,
 }
 
 // --- transactions that return a value ---------------------------------------------------
-template <typename T>
-absl::StatusOr<T> WriteValue(db::Database* db,
-                             absl::FunctionRef<absl::StatusOr<T>(db::Connection&)> fn) {
+namespace store_kit_internal {
+// Runs `fn` in the transaction `run` opens (Database::Write or ::Read) and returns its value.
+template <typename T, typename Run>
+absl::StatusOr<T> InTransaction(Run&& run,
+                                absl::FunctionRef<absl::StatusOr<T>(db::Connection&)> fn) {
   std::optional<T> out;
-  OUTREACH_RETURN_IF_ERROR(db->Write([&](db::Connection& c) -> absl::Status {
+  OUTREACH_RETURN_IF_ERROR(run([&](db::Connection& c) -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(out, fn(c));
     return absl::OkStatus();
   }));
   return std::move(*out);
 }
+}  // namespace store_kit_internal
+
+template <typename T>
+absl::StatusOr<T> WriteValue(db::Database* db,
+                             absl::FunctionRef<absl::StatusOr<T>(db::Connection&)> fn) {
+  return store_kit_internal::InTransaction<T>(
+      [db](absl::FunctionRef<absl::Status(db::Connection&)> f) { return db->Write(f); }, fn);
+}
 template <typename T>
 absl::StatusOr<T> ReadValue(db::Database* db,
                             absl::FunctionRef<absl::StatusOr<T>(db::Connection&)> fn) {
-  std::optional<T> out;
-  OUTREACH_RETURN_IF_ERROR(db->Read([&](db::Connection& c) -> absl::Status {
-    OUTREACH_ASSIGN_OR_RETURN(out, fn(c));
-    return absl::OkStatus();
-  }));
-  return std::move(*out);
+  return store_kit_internal::InTransaction<T>(
+      [db](absl::FunctionRef<absl::Status(db::Connection&)> f) { return db->Read(f); }, fn);
 }
 
 // --- plain resources: the standard methods in one place -----------------------------------
