@@ -5,8 +5,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
+#include "google/protobuf/stubs/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -25,6 +29,46 @@ std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
+// The ErrorInfo domain of a method: its proto package ("/outreach.workshops.v1.X/Y" →
+// "outreach.workshops.v1").
+std::string DomainOf(absl::string_view method) {
+  absl::string_view service = method.substr(0, method.rfind('/'));
+  if (absl::ConsumePrefix(&service, "/")) {
+    const size_t dot = service.rfind('.');
+    if (dot != absl::string_view::npos) return std::string(service.substr(0, dot));
+  }
+  return "outreach";
+}
+
+// gRPC answers a request that does not parse as its message (invalid UTF-8 in a string field,
+// truncated or foreign bytes) with INTERNAL and an empty message before any handler runs. That
+// is the caller's fault, not the server's: it becomes INVALID_ARGUMENT with a field violation,
+// so it neither pages the operator (server-fault alerts watch INTERNAL) nor hides a real fault.
+// Our handlers never answer INTERNAL without a message and ErrorInfo details.
+bool IsUnparsedRequest(const grpc::Status& status) {
+  return status.error_code() == grpc::INTERNAL && status.error_details().empty() &&
+         (status.error_message().empty() || status.error_message() == "No payload");
+}
+
+grpc::Status MalformedRequest(absl::string_view method) {
+  return ToGrpcStatus(InvalidArgument("",
+                                      "the request is not a valid message of the method: "
+                                      "a string field holds invalid UTF-8, or the bytes "
+                                      "are not the method's request type"),
+                      DomainOf(method), method);
+}
+
+// libprotobuf reports a request with invalid UTF-8 as an unstructured "[libprotobuf ERROR]" line
+// on stderr. Such lines are about caller input, so they become our key=value lines at debug
+// level (fatal ones still abort in libprotobuf after this returns).
+void ProtobufLogLine(google::protobuf::LogLevel level, const char* filename, int line,
+                     const std::string& message) {
+  const LogLevel ours =
+      level >= google::protobuf::LOGLEVEL_FATAL ? LogLevel::kError : LogLevel::kDebug;
+  if (!LogEnabled(ours)) return;
+  LogLine(ours, "protobuf").Kv("file", filename).Kv("line", line).Kv("detail", message);
+}
+
 // Counts, times and logs every call. Lives in an interceptor so handlers stay free of it.
 class ObservingInterceptor : public grpc::experimental::Interceptor {
  public:
@@ -36,7 +80,11 @@ class ObservingInterceptor : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const grpc::Status status = methods->GetSendStatus();
+      grpc::Status status = methods->GetSendStatus();
+      if (IsUnparsedRequest(status)) {
+        status = MalformedRequest(method_);
+        methods->ModifySendStatus(status);
+      }
       const absl::Duration latency = absl::Now() - start_;
       const std::string code = CodeName(status.error_code());
       metrics_->Add(kCalls, {{"method", method_}, {"code", code}});
@@ -132,6 +180,10 @@ void ServerRuntime::OnShutdown(std::function<void()> hook) {
 absl::Status ServerRuntime::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
   started_ = true;
+  // Once per process, before the first server of it runs (SetLogHandler is not thread-safe).
+  static const bool protobuf_logs_routed =
+      (google::protobuf::SetLogHandler(&ProtobufLogLine), true);
+  (void)protobuf_logs_routed;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

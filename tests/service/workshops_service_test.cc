@@ -8,10 +8,12 @@
 #include <set>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/civil_time.h"
 #include "common/calendar.h"
 #include "common/store_support.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 #include "tests/support/service_harness.h"
@@ -1494,6 +1496,33 @@ TEST_F(WorkshopsServiceTest, DataSurvivesRestart) {
   wv1::Workshop got;
   ASSERT_TRUE(stub_->GetWorkshop(Ctx().get(), gw, &got).ok());
   EXPECT_EQ(got.SerializeAsString(), w.SerializeAsString());
+}
+
+// Invalid UTF-8 in a string field is the caller's fault: INVALID_ARGUMENT with a violation,
+// never INTERNAL (which the server-fault alert watches).
+TEST_F(WorkshopsServiceTest, InvalidUtf8IsInvalidArgumentNotInternal) {
+  // GetVenueRequest{name: "forces/derbyshire/venues/\xff\xfe"} as raw bytes: field 1, length 26.
+  const std::string bytes = std::string("\x0a\x1a", 2) + "forces/derbyshire/venues/" + "\xff";
+  ASSERT_EQ(bytes.size(), 2u + 26u);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::GenericStub generic(h_.channel());
+  auto ctx = testing::Ctx();
+  absl::Notification done;
+  grpc::Status status;
+  generic.UnaryCall(ctx.get(), "/outreach.workshops.v1.WorkshopsService/GetVenue",
+                    grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_EQ(testing::ReasonOf(status), "INVALID_ARGUMENT");
+  const std::string scrape = h_.metrics().Render();
+  EXPECT_THAT(scrape, ::testing::HasSubstr("method=\"/outreach.workshops.v1.WorkshopsService/"
+                                           "GetVenue\",code=\"INVALID_ARGUMENT\"} 1"));
+  EXPECT_THAT(scrape, ::testing::Not(::testing::HasSubstr("code=\"INTERNAL\"")));
 }
 
 }  // namespace

@@ -81,6 +81,7 @@ class ServiceHarness {
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   FakeClock& clock() { return clock_; }
+  MetricsRegistry& metrics() { return runtime_->metrics(); }
   db::Database& db() { return *db_; }
   const std::string& dir() const { return dir_.path(); }
 
