@@ -247,7 +247,8 @@ absl::StatusOr<RowPage> SelectPage(db::Connection& connection, absl::string_view
                                    const std::vector<SqlValue>& scope_params,
                                    const SqlFragment& where, absl::string_view order_sql,
                                    int32_t page_size, int64_t offset,
-                                   const std::function<absl::Status(db::Statement&)>& on_row) {
+                                   const std::function<absl::Status(db::Statement&)>& on_row,
+                                   const std::function<bool()>& page_full) {
   const std::string condition =
       absl::StrCat(" FROM ", from, " WHERE ", scope_sql, " AND ", where.sql);
   RowPage page;
@@ -272,7 +273,7 @@ absl::StatusOr<RowPage> SelectPage(db::Connection& connection, absl::string_view
     auto row = rows->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    if (returned == page_size) {
+    if (returned == page_size || (returned > 0 && page_full && page_full())) {
       page.more = true;
       break;
     }
@@ -288,11 +289,15 @@ absl::StatusOr<RowPage> SelectRowPage(db::Connection& connection, absl::string_v
                                       const SqlFragment& where, absl::string_view order_sql,
                                       int32_t page_size, int64_t offset) {
   std::vector<std::string> bodies;
-  auto page = SelectPage(connection, from, body_column, scope_sql, scope_params, where, order_sql,
-                         page_size, offset, [&](db::Statement& row) {
-                           bodies.push_back(row.Blob(0));
-                           return absl::OkStatus();
-                         });
+  size_t bytes = 0;
+  auto page = SelectPage(
+      connection, from, body_column, scope_sql, scope_params, where, order_sql, page_size, offset,
+      [&](db::Statement& row) {
+        bodies.push_back(row.Blob(0));
+        bytes += bodies.back().size();
+        return absl::OkStatus();
+      },
+      [&] { return bytes >= kMaxListResponseBytes; });
   if (!page.ok()) return page.status();
   page->bodies = std::move(bodies);
   return page;

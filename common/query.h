@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/db.h"
+#include "common/pagination.h"
 
 namespace outreach {
 
@@ -78,9 +79,12 @@ absl::StatusOr<RowPage> SelectPage(db::Connection& connection, absl::string_view
                                    const std::vector<SqlValue>& scope_params,
                                    const SqlFragment& where, absl::string_view order_sql,
                                    int32_t page_size, int64_t offset,
-                                   const std::function<absl::Status(db::Statement&)>& on_row);
+                                   const std::function<absl::Status(db::Statement&)>& on_row,
+                                   const std::function<bool()>& page_full = {});
 // SELECT <body_column> FROM <from> WHERE <scope_sql> AND <where> ORDER BY <order_sql>
 // LIMIT page_size (+1 to learn whether more exist) OFFSET offset, and the matching COUNT(*).
+// The page also ends (with `more`) once its bodies reach kMaxListResponseBytes (at least one
+// row is always returned), so a page of large resources cannot make a reply of megabytes.
 // `scope_sql` carries the tenant condition (e.g. "t.force = ?") with `scope_params`.
 absl::StatusOr<RowPage> SelectRowPage(db::Connection& connection, absl::string_view from,
                                       absl::string_view body_column, absl::string_view scope_sql,

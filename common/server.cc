@@ -13,6 +13,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -139,6 +140,12 @@ void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
   parser.Duration("health-interval", &config->health_interval, absl::Seconds(2),
                   absl::Milliseconds(100), absl::Minutes(5),
                   "how often the store is checked for grpc.health.v1");
+  parser.Int("max-threads", &config->max_threads, 32, 4, 1024,
+             "handler threads; calls beyond them are refused with RESOURCE_EXHAUSTED");
+  parser.Int("memory-quota-mib", &config->memory_quota_mib, 96, 16, 65536,
+             "memory gRPC may hold for call buffers (MiB), kept below the container limit");
+  parser.Int("max-concurrent-streams", &config->max_concurrent_streams, 64, 1, 10000,
+             "concurrent calls per client connection");
   parser.String("log-level", &config->log_level, std::string("info"), "debug, info, warn or error",
                 [](const std::string& v) -> absl::Status {
                   LogLevel level;
@@ -199,6 +206,12 @@ absl::Status ServerRuntime::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
   builder.SetMaxReceiveMessageSize(8 * 1024 * 1024);
+  grpc::ResourceQuota quota("outreach-" + config_.service_name);
+  quota.Resize(static_cast<size_t>(config_.memory_quota_mib) * 1024 * 1024);
+  quota.SetMaxThreads(static_cast<int>(config_.max_threads));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.max_concurrent_streams));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<ObservingInterceptorFactory>(metrics_.get()));
   builder.experimental().SetInterceptorCreators(std::move(factories));

@@ -35,6 +35,12 @@ struct RuntimeConfig {
   absl::Duration drain_timeout = absl::Seconds(10);
   absl::Duration health_interval = absl::Seconds(2);
   std::string log_level = "info";
+  // What one process can be made to hold (reliability: no OOM kill under a burst of large
+  // calls). Calls beyond the thread bound wait briefly and are then refused with
+  // RESOURCE_EXHAUSTED; gRPC's buffers are held within the memory quota.
+  int64_t max_threads = 32;             // sync handler threads (each holds at most one call)
+  int64_t memory_quota_mib = 96;        // gRPC's ResourceQuota for buffers
+  int64_t max_concurrent_streams = 64;  // per connection
 };
 void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
                              const std::string& default_grpc_address,

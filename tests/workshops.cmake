@@ -10,3 +10,8 @@ add_dependencies(workshops_process_test workshops workshops_demo)
 # The staffing rules against a fake lookup: no database.
 outreach_test(workshops_staffing_test LABEL unit SOURCES unit/workshops_staffing_test.cc
   LIBS outreach_workshops_domain outreach_test_support)
+# 200 concurrent maximum-size lists against the real binary: answered, within the memory limit.
+outreach_test(workshops_overload_test LABEL e2e SOURCES e2e/workshops_overload_test.cc
+  LIBS outreach_workshops outreach_test_support TIMEOUT 120
+  ENV "OUTREACH_WORKSHOPS=$<TARGET_FILE:workshops>")
+add_dependencies(workshops_overload_test workshops)
