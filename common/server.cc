@@ -90,7 +90,7 @@ constexpr absl::Duration kHttpRequestDeadline = absl::Seconds(5);  // request li
 constexpr absl::Duration kHttpWriteDeadline = absl::Seconds(10);   // one write of a response
 constexpr absl::Duration kHttpKeepAlive = absl::Seconds(5);        // idle wait for the next request
 constexpr size_t kHttpKeepAliveRequests = 10;                      // requests per connection
-constexpr size_t kHttpMaxRequestBytes = 16 * 1024;  // request line, headers and any body
+constexpr size_t kHttpMaxRequestBytes = size_t{16} * 1024;  // request line, headers and any body
 constexpr int kHttpListenBacklog = 128;  // connections the kernel queues before we accept them
 constexpr size_t kHttpMaxHeaders = 100;  // more → 431 (counts httplib's REMOTE_ADDR/PORT too)
 
@@ -401,12 +401,13 @@ absl::Status ServerRuntime::Start() {
       res.status = ok ? 200 : 503;
       res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
     });
-    for (const auto& [path, handler] : routes_) {
-      http_->Get(path, [handler](const httplib::Request& req, httplib::Response& res) {
-        HttpResponse out = handler(req.params);
-        res.status = out.status;
-        res.set_content(out.body, out.content_type.c_str());
-      });
+    for (const auto& route : routes_) {
+      http_->Get(route.first,
+                 [handler = route.second](const httplib::Request& req, httplib::Response& res) {
+                   HttpResponse out = handler(req.params);
+                   res.status = out.status;
+                   res.set_content(out.body, out.content_type.c_str());
+                 });
     }
     http_port_ = static_cast<MonitorHttpServer&>(*http_).Bind(host, port);
     if (http_port_ <= 0) {
