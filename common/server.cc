@@ -1,7 +1,16 @@
 #include "common/server.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <deque>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -121,6 +130,226 @@ class ObservingInterceptorFactory : public grpc::experimental::ServerInterceptor
   MetricsRegistry* metrics_;
 };
 
+// Bounds of the monitor port. Its callers are a Prometheus scrape, the container HEALTHCHECK
+// and an operator's curl: small GETs without a body. Debian's cpp-httplib (0.11) times out each
+// read on its own, so a caller that trickles a header line every few seconds kept one of its 8
+// fixed workers for ever (8 such sockets silenced /healthz), and it took any number of headers.
+constexpr size_t kHttpMaxWorkers = 128;  // connections served at once; later ones wait their turn
+constexpr absl::Duration kHttpRequestDeadline = absl::Seconds(5);  // request line + headers
+constexpr absl::Duration kHttpWriteDeadline = absl::Seconds(10);   // one write of a response
+constexpr absl::Duration kHttpKeepAlive = absl::Seconds(5);        // idle wait for the next request
+constexpr size_t kHttpKeepAliveRequests = 10;                      // requests per connection
+constexpr size_t kHttpMaxRequestBytes = size_t{16} * 1024;  // request line, headers and any body
+constexpr int kHttpListenBacklog = 128;  // connections the kernel queues before we accept them
+constexpr size_t kHttpMaxHeaders = 100;  // more → 431 (counts httplib's REMOTE_ADDR/PORT too)
+
+int PollMillis(absl::Duration left) {
+  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(left), 0, 200));
+}
+
+// Starts a worker when a connection finds none idle, up to a cap, and keeps it for the next;
+// cpp-httplib's ThreadPool has a fixed max(8, cores − 1) that a few slow callers can fill.
+class GrowingPool : public httplib::TaskQueue {
+ public:
+  explicit GrowingPool(size_t max_workers) : max_workers_(max_workers) {}
+
+  // enqueue and shutdown both run on httplib's accepting thread, the only one touching workers_.
+  void enqueue(std::function<void()> fn) override {
+    absl::MutexLock lock(&mu_);
+    jobs_.push_back(std::move(fn));
+    if (jobs_.size() > idle_ && workers_.size() < max_workers_) {
+      workers_.emplace_back([this] { Work(); });
+    }
+  }
+
+  void shutdown() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    for (auto& worker : workers_) worker.join();
+  }
+
+ private:
+  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_.empty(); }
+
+  void Work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        absl::MutexLock lock(&mu_);
+        ++idle_;
+        mu_.Await(absl::Condition(this, &GrowingPool::Ready));
+        --idle_;
+        if (jobs_.empty()) return;  // stopping, and every accepted connection was served
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  const size_t max_workers_;
+  std::vector<std::thread> workers_;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A connection's socket for httplib's request parser, with what its own stream lacks: a
+// deadline for the whole request and a byte budget. Past either, reads fail and httplib
+// answers 400 and closes, so a slow or endless header block costs a bounded time and memory.
+class BoundedStream : public httplib::Stream {
+ public:
+  explicit BoundedStream(int fd) : fd_(fd) {}
+
+  void BeginRequest() {
+    deadline_ = absl::Now() + kHttpRequestDeadline;
+    budget_ = kHttpMaxRequestBytes;
+  }
+  bool HasBuffered() const { return begin_ < end_; }
+  // A read failed (deadline, budget, peer gone): the request was cut short, so whatever follows
+  // on the connection is not a request boundary and it must close.
+  bool broken() const { return broken_; }
+
+  bool is_readable() const override { return HasBuffered() || WaitFor(POLLIN, deadline_); }
+  bool is_writable() const override { return WaitFor(POLLOUT, absl::Now() + kHttpWriteDeadline); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (budget_ == 0) return Broken();
+    if (!HasBuffered()) {
+      if (!WaitFor(POLLIN, deadline_)) return Broken();
+      const ssize_t n = recv(fd_, buffer_, sizeof(buffer_), MSG_DONTWAIT);
+      if (n <= 0) return Broken();
+      begin_ = 0;
+      end_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min({size, end_ - begin_, budget_});
+    std::copy_n(buffer_ + begin_, n, ptr);
+    begin_ += n;
+    budget_ -= n;
+    return static_cast<ssize_t>(n);
+  }
+
+  // Writes all of it or fails: httplib treats a short write of a body as success.
+  ssize_t write(const char* ptr, size_t size) override {
+    const absl::Time deadline = absl::Now() + kHttpWriteDeadline;
+    size_t sent = 0;
+    while (sent < size) {
+      if (!WaitFor(POLLOUT, deadline)) return -1;
+      const ssize_t n = send(fd_, ptr + sent, size - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+      if (n > 0) sent += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(size);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Address(&getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Address(&getsockname, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  ssize_t Broken() {
+    broken_ = true;
+    return -1;
+  }
+
+  // True once `events` are ready on the socket; false at the deadline or on a socket error.
+  bool WaitFor(short events, absl::Time deadline) const {
+    for (;;) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      pollfd p{fd_, events, 0};
+      const int ready = poll(&p, 1, std::max(1, PollMillis(left)));
+      if (ready < 0 && errno != EINTR) return false;
+      if (ready > 0) return (p.revents & events) != 0;
+    }
+  }
+
+  void Address(int (*query)(int, sockaddr*, socklen_t*), std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (query(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    char host[NI_MAXHOST];
+    char serv[NI_MAXSERV];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+      ip = host;
+      port = std::atoi(serv);
+    }
+  }
+
+  const int fd_;
+  char buffer_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  absl::Time deadline_ = absl::InfinitePast();
+  size_t budget_ = 0;
+  bool broken_ = false;
+};
+
+// httplib::Server whose connections run on BoundedStream. process_and_close_socket is the
+// library's per-connection hook (a private virtual: overriding it is allowed, calling the
+// base is not), so the keep-alive loop is ours; parsing and routing stay httplib's.
+class MonitorHttpServer : public httplib::Server {
+ public:
+  MonitorHttpServer() {
+    new_task_queue = [] { return new GrowingPool(kHttpMaxWorkers); };
+    set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (req.headers.size() <= kHttpMaxHeaders) return HandlerResponse::Unhandled;
+      res.status = 431;
+      res.set_content("too many header fields\n", "text/plain");
+      return HandlerResponse::Handled;
+    });
+  }
+
+  // Binds (port 0 picks one) and returns the port, or -1. httplib listens with a backlog of 5,
+  // so a burst of connections (a scrape, probes, a slow caller's sockets) had SYNs dropped and
+  // retried a second or more later; listen() again on the bound socket widens the queue.
+  int Bind(const std::string& host, int port) {
+    const int bound = port == 0 ? bind_to_any_port(host) : (bind_to_port(host, port) ? port : -1);
+    if (bound > 0 && ::listen(svr_sock_, kHttpListenBacklog) != 0) return -1;
+    return bound;
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    BoundedStream stream(sock);
+    bool ok = false;
+    for (size_t served = 0; served < kHttpKeepAliveRequests && NextRequestArrives(stream);
+         ++served) {
+      stream.BeginRequest();
+      bool closed = false;
+      ok = process_request(stream, served + 1 == kHttpKeepAliveRequests, closed, nullptr);
+      if (!ok || closed || stream.broken()) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  // Waits for the next request's first byte for up to kHttpKeepAlive, in short polls so that
+  // stop() ends idle connections promptly.
+  bool NextRequestArrives(const BoundedStream& stream) const {
+    if (stream.HasBuffered()) return true;
+    const absl::Time deadline = absl::Now() + kHttpKeepAlive;
+    while (svr_sock_ != INVALID_SOCKET) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      pollfd p{stream.socket(), POLLIN, 0};
+      const int ready = poll(&p, 1, std::max(1, PollMillis(left)));
+      if (ready < 0 && errno != EINTR) return false;
+      if (ready > 0) return true;
+    }
+    return false;
+  }
+};
+
 }  // namespace
 
 void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
@@ -228,7 +457,7 @@ absl::Status ServerRuntime::Start() {
     if (!SplitHostPort(config_.http_address, &host, &port)) {
       return absl::InvalidArgumentError("bad http address");
     }
-    http_ = std::make_unique<httplib::Server>();
+    http_ = std::make_unique<MonitorHttpServer>();
     http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -237,15 +466,15 @@ absl::Status ServerRuntime::Start() {
       res.status = ok ? 200 : 503;
       res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
     });
-    for (const auto& [path, handler] : routes_) {
-      http_->Get(path, [handler](const httplib::Request& req, httplib::Response& res) {
-        HttpResponse out = handler(req.params);
-        res.status = out.status;
-        res.set_content(out.body, out.content_type.c_str());
-      });
+    for (const auto& route : routes_) {
+      http_->Get(route.first,
+                 [handler = route.second](const httplib::Request& req, httplib::Response& res) {
+                   HttpResponse out = handler(req.params);
+                   res.status = out.status;
+                   res.set_content(out.body, out.content_type.c_str());
+                 });
     }
-    http_port_ =
-        port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
+    http_port_ = static_cast<MonitorHttpServer&>(*http_).Bind(host, port);
     if (http_port_ <= 0) {
       server_->Shutdown(std::chrono::system_clock::now());
       return absl::UnavailableError(

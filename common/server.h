@@ -62,7 +62,8 @@ using HealthCheck = std::function<absl::Status()>;
 //  - gRPC server with keepalive settings, grpc.health.v1 (one status per registered service
 //    name plus "" for the whole server, driven by real checks), server reflection, and an
 //    interceptor that counts calls by method and code, times them and logs them;
-//  - an HTTP port (cpp-httplib) with /metrics (Prometheus text) and /healthz;
+//  - an HTTP port (cpp-httplib) with /metrics (Prometheus text) and /healthz, with deadlines
+//    and size limits per request so slow or flooding callers cannot starve it (server.cc);
 //  - drain: health NOT_SERVING → Shutdown(now + drain_timeout) → on-shutdown hooks (close
 //    stores) → return.
 class ServerRuntime {
