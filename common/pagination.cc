@@ -66,8 +66,10 @@ absl::StatusOr<PageCursor> PageTokenCodec::Decode(absl::string_view token,
   if (token.empty()) return PageCursor{};
   if (token.size() > 4096) return BadToken("is too long; pass back next_page_token unchanged");
   std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 1 + kTagSize ||
-      raw[0] != kVersion) {
+  // The unescape is lenient (padding, whitespace, stray bits); a token is only ever the exact
+  // spelling Encode produced, so anything that does not re-encode to itself is refused.
+  if (!absl::WebSafeBase64Unescape(token, &raw) || absl::WebSafeBase64Escape(raw) != token ||
+      raw.size() < 1 + kTagSize || raw[0] != kVersion) {
     return BadToken("is malformed; pass back next_page_token unchanged");
   }
   const std::string tag = raw.substr(1, kTagSize);

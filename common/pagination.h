@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace outreach {
 
@@ -27,10 +28,11 @@ struct PageCursor {
   int64_t offset = 0;
 };
 
-// Page tokens are opaque to callers and tamper-evident: base64url(version | HMAC-SHA256 tag |
-// payload). The tag covers the payload and the fingerprint of the query the token came from
-// (parent, filter, order_by, ...), so a token edited by hand, or replayed with a different filter
-// or order, is refused with INVALID_ARGUMENT reason INVALID_PAGE_TOKEN naming "page_token".
+// Page tokens are opaque to callers and tamper-evident: unpadded base64url(version | HMAC-SHA256
+// tag | payload), accepted only spelled exactly as issued. The tag covers the payload and the
+// fingerprint of the query the token came from (List method, parent, filter, order_by, ...), so a
+// token edited by hand, or replayed with another method, filter or order, is refused with
+// INVALID_ARGUMENT reason INVALID_PAGE_TOKEN naming "page_token".
 class PageTokenCodec {
  public:
   // `key` is the server secret (any length; 32 random bytes are generated when empty). Replicas
@@ -83,16 +85,25 @@ struct ListPage {
   int64_t next_offset = -1;  // -1 on the last page
 };
 
+// What the tokens of a List request are bound to: the request's message type (so a token of
+// ListTopics is refused by ListVenues of the same parent), parent, filter, order_by and `extra`.
+template <typename Request>
+std::vector<absl::string_view> ListQueryParts(const Request& request,
+                                              const std::vector<absl::string_view>& extra) {
+  std::vector<absl::string_view> parts = {request.GetDescriptor()->full_name(), request.parent(),
+                                          request.filter(), request.order_by()};
+  parts.insert(parts.end(), extra.begin(), extra.end());
+  return parts;
+}
+
 // For any AIP-132 List request (parent, filter, order_by, page_size, page_token): validates the
-// page size and decodes the token against (parent, filter, order_by) plus `extra` query parts
+// page size and decodes the token against the request's ListQueryParts with `extra` query parts
 // (fields of the request that change the result, e.g. a `show_expired` flag).
 template <typename Request>
 absl::StatusOr<ListQuery> ListQueryFor(const Request& request, const PageTokenCodec& codec,
                                        const std::vector<absl::string_view>& extra = {}) {
-  std::vector<absl::string_view> parts = {request.parent(), request.filter(), request.order_by()};
-  parts.insert(parts.end(), extra.begin(), extra.end());
-  absl::StatusOr<ListPaging> paging =
-      DecodeListPaging(codec, request.page_size(), request.page_token(), parts);
+  absl::StatusOr<ListPaging> paging = DecodeListPaging(
+      codec, request.page_size(), request.page_token(), ListQueryParts(request, extra));
   if (!paging.ok()) return paging.status();
   return ListQuery{request.filter(), request.order_by(), paging->page_size, paging->offset};
 }
@@ -104,10 +115,9 @@ std::string NextPageTokenFor(const Request& request, const PageTokenCodec& codec
                              const ListPage<T>& page,
                              const std::vector<absl::string_view>& extra = {}) {
   if (page.next_offset < 0) return "";
-  std::vector<absl::string_view> parts = {request.parent(), request.filter(), request.order_by()};
-  parts.insert(parts.end(), extra.begin(), extra.end());
-  return NextPageToken(codec, ListPaging{0, page.next_offset, QueryFingerprint(parts)}, 0,
-                       /*more=*/true);
+  return NextPageToken(
+      codec, ListPaging{0, page.next_offset, QueryFingerprint(ListQueryParts(request, extra))}, 0,
+      /*more=*/true);
 }
 
 }  // namespace outreach

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -23,6 +24,10 @@ struct Token {
 };
 
 absl::Status FilterError(absl::string_view why) { return InvalidArgument("filter", why); }
+
+// The years google.protobuf.Timestamp can hold (UTC); a filter value further out cannot be any
+// stored time, only a caller's mistake.
+bool InTimestampYears(absl::civil_year_t year) { return year >= 1 && year <= 9999; }
 
 absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view in) {
   std::vector<Token> out;
@@ -99,8 +104,8 @@ absl::StatusOr<std::string> Compile(const QueryField& field, const std::string& 
       return absl::StrCat(field.column, " ", sql_op, " ?");
     case QueryFieldType::kDate: {
       absl::CivilDay day;
-      if (!quoted || !absl::ParseCivilTime(value.text, &day)) {
-        return bad_value("a quoted date like \"2024-09-01\"");
+      if (!quoted || !absl::ParseCivilTime(value.text, &day) || !InTimestampYears(day.year())) {
+        return bad_value("a quoted date like \"2024-09-01\" in years 0001-9999");
       }
       params->emplace_back(absl::FormatCivilTime(day));
       return absl::StrCat(field.column, " ", sql_op, " ?");
@@ -108,8 +113,9 @@ absl::StatusOr<std::string> Compile(const QueryField& field, const std::string& 
     case QueryFieldType::kTimestamp: {
       absl::Time t;
       std::string err;
-      if (!quoted || !absl::ParseTime(absl::RFC3339_full, value.text, &t, &err)) {
-        return bad_value("a quoted RFC 3339 time like \"2024-09-01T09:00:00Z\"");
+      if (!quoted || !absl::ParseTime(absl::RFC3339_full, value.text, &t, &err) ||
+          !InTimestampYears(absl::ToCivilSecond(t, absl::UTCTimeZone()).year())) {
+        return bad_value("a quoted RFC 3339 time like \"2024-09-01T09:00:00Z\" in years 0001-9999");
       }
       params->emplace_back(absl::ToUnixMicros(t));
       return absl::StrCat(field.column, " ", sql_op, " ?");

@@ -10,8 +10,6 @@
 // read this one table, so a metric is added in one place.
 namespace outreach::metrics {
 
-namespace v1 = ::outreach::metrics::v1;
-
 // Rollup keys (metrics_rollup.metric): what the projection writes and the reads sum.
 namespace rollup {
 inline constexpr char kDelivered[] = "w_delivered";

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "common/validation.h"
 
 namespace outreach::metrics {
 namespace {
@@ -549,9 +550,7 @@ bool IsSchoolKind(cv1::VenueKind kind) {
 
 absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view force) {
   std::vector<FieldViolation> bad;
-  if (s.display_name().size() > 200) {
-    bad.push_back({"force_settings.display_name", "must be at most 200 characters"});
-  }
+  CheckText(s.display_name(), 200, /*required=*/false, "force_settings.display_name", &bad);
   if (!(s.school_coverage_target_percent() >= 0 && s.school_coverage_target_percent() <= 100)) {
     bad.push_back({"force_settings.school_coverage_target_percent", "must be 0-100"});
   }
@@ -569,9 +568,7 @@ absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view forc
     } else if (!courses.insert(t.course()).second) {
       bad.push_back({f + ".course", "each course may have one target only"});
     }
-    if (t.display_name().size() > 200) {
-      bad.push_back({f + ".display_name", "must be at most 200 characters"});
-    }
+    CheckText(t.display_name(), 200, /*required=*/false, f + ".display_name", &bad);
     std::set<int> roles;
     if (t.roles_size() > 20) bad.push_back({f + ".roles", "at most 20 roles"});
     for (int r2 : t.roles()) {

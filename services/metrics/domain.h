@@ -16,7 +16,6 @@
 // calendar, event validation and settings validation (metric support: catalogue.h).
 namespace outreach::metrics {
 
-namespace v1 = ::outreach::metrics::v1;
 namespace ev = ::outreach::events::v1;
 namespace cv1 = ::outreach::common::v1;
 

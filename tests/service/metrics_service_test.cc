@@ -304,6 +304,40 @@ TEST_F(MetricsServiceTest, ForceSettingsWithEtags) {
   EXPECT_EQ(out.training_targets_size(), 0);
 }
 
+// Text limits count characters (code points) as every other service does, not UTF-8 bytes.
+TEST_F(MetricsServiceTest, ForceSettingsTextLimitsCountCharacters) {
+  std::string accents_101, accents_201;
+  for (int i = 0; i < 101; ++i) accents_101 += "\xc3\xa9";  // é: 202 bytes, 101 characters
+  accents_201 = accents_101;
+  for (int i = 0; i < 100; ++i) accents_201 += "\xc3\xa9";
+
+  v1::GetForceSettingsRequest get;
+  get.set_name("forces/derbyshire/settings");
+  v1::ForceSettings current;
+  ASSERT_TRUE(stub_->GetForceSettings(Ctx().get(), get, &current).ok());
+  v1::UpdateForceSettingsRequest up;
+  *up.mutable_force_settings() = current;
+  up.mutable_force_settings()->set_display_name(accents_101);
+  auto* t = up.mutable_force_settings()->add_training_targets();
+  t->set_course("forces/derbyshire/courses/cyber");
+  t->set_display_name(accents_101);
+  t->add_roles(cv1::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
+  t->set_officers(10);
+  up.mutable_update_mask()->add_paths("*");
+  v1::ForceSettings updated;
+  grpc::Status s = stub_->UpdateForceSettings(Ctx().get(), up, &updated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(updated.display_name(), accents_101);
+
+  *up.mutable_force_settings() = updated;
+  up.mutable_force_settings()->set_display_name(accents_201);
+  up.mutable_force_settings()->mutable_training_targets(0)->set_display_name(accents_201);
+  s = stub_->UpdateForceSettings(Ctx().get(), up, &updated);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("force_settings.display_name",
+                                             "force_settings.training_targets[0].display_name"));
+}
+
 TEST_F(MetricsServiceTest, ConcurrentDeliveriesOfTheSameEventsCountOnce) {
   std::vector<ev::OutreachEvent> events;
   for (int i = 0; i < 40; ++i) {

@@ -437,6 +437,35 @@ TEST_F(WorkshopsServiceTest, ListVenuesPaginatesFiltersAndOrders) {
   EXPECT_THAT(ViolatedFields(s), ElementsAre("order_by"));
 }
 
+// A token names the List method it came from: another collection with the same parent, filter
+// and order_by refuses it rather than answering a page of the wrong listing.
+TEST_F(WorkshopsServiceTest, PageTokenOfAnotherListIsRefused) {
+  MustTopic("sexting");
+  MustTopic("grooming");
+  MustVenue("school");
+  wv1::ListTopicsRequest lt;
+  lt.set_parent(kParent);
+  lt.set_page_size(1);
+  wv1::ListTopicsResponse topics;
+  ASSERT_TRUE(stub_->ListTopics(Ctx().get(), lt, &topics).ok());
+  ASSERT_FALSE(topics.next_page_token().empty());
+
+  wv1::ListVenuesRequest lv;
+  lv.set_parent(kParent);
+  lv.set_page_size(1);
+  lv.set_page_token(topics.next_page_token());
+  wv1::ListVenuesResponse venues;
+  grpc::Status s = stub_->ListVenues(Ctx().get(), lv, &venues);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ReasonOf(s), "INVALID_PAGE_TOKEN");
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("page_token"));
+
+  // The token still pages the listing it came from.
+  lt.set_page_token(topics.next_page_token());
+  ASSERT_TRUE(stub_->ListTopics(Ctx().get(), lt, &topics).ok());
+  EXPECT_EQ(topics.topics_size(), 1);
+}
+
 // --- presenters and accreditation ------------------------------------------------------------
 
 TEST_F(WorkshopsServiceTest, AccreditationGrantSuspendExpireAndBookingRules) {

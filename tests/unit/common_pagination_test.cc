@@ -1,3 +1,5 @@
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_replace.h"
 #include "common/errors.h"
 #include "common/pagination.h"
 #include "gtest/gtest.h"
@@ -79,6 +81,84 @@ TEST(ListPaging, DecodesAndChainsTokens) {
       ErrorReason(DecodeListPaging(codec, 0, token, {"forces/derbyshire", "", "area"}).status()),
       "INVALID_PAGE_TOKEN");
   EXPECT_FALSE(DecodeListPaging(codec, -5, "", {"p"}).ok());
+}
+
+// Stand-ins for two generated List requests of one service: the same fields, another message
+// type (ListQueryFor reads only these accessors and the descriptor's full name).
+struct FakeDescriptor {
+  std::string name;
+  const std::string& full_name() const { return name; }
+};
+struct FakeListRequest {
+  const FakeDescriptor* descriptor;
+  std::string parent_ = "forces/derbyshire";
+  std::string filter_;
+  std::string order_by_;
+  int32_t page_size_ = 1;
+  std::string page_token_;
+  const FakeDescriptor* GetDescriptor() const { return descriptor; }
+  const std::string& parent() const { return parent_; }
+  const std::string& filter() const { return filter_; }
+  const std::string& order_by() const { return order_by_; }
+  int32_t page_size() const { return page_size_; }
+  const std::string& page_token() const { return page_token_; }
+};
+
+TEST(ListQueryFor, TokenIsBoundToTheRequestType) {
+  PageTokenCodec codec("secret");
+  const FakeDescriptor topics{"outreach.workshops.v1.ListTopicsRequest"};
+  const FakeDescriptor venues{"outreach.workshops.v1.ListVenuesRequest"};
+  FakeListRequest list_topics{&topics};
+  const std::string token =
+      NextPageTokenFor(list_topics, codec, ListPage<int>{{1}, 2, /*next_offset=*/1});
+  ASSERT_FALSE(token.empty());
+
+  list_topics.page_token_ = token;
+  absl::StatusOr<ListQuery> same = ListQueryFor(list_topics, codec);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->offset, 1);
+
+  FakeListRequest list_venues{&venues};
+  list_venues.page_token_ = token;
+  absl::StatusOr<ListQuery> other = ListQueryFor(list_venues, codec);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(other.status()), "INVALID_PAGE_TOKEN");
+
+  // Extra parts (training binds its collection) still bind and still round-trip.
+  const std::string with_extra =
+      NextPageTokenFor(list_topics, codec, ListPage<int>{{1}, 2, 1}, {"courses"});
+  list_topics.page_token_ = with_extra;
+  EXPECT_TRUE(ListQueryFor(list_topics, codec, {"courses"}).ok());
+  EXPECT_EQ(ErrorReason(ListQueryFor(list_topics, codec, {"officers"}).status()),
+            "INVALID_PAGE_TOKEN");
+}
+
+// A token is accepted only exactly as it was issued: unpadded URL-safe base64, nothing around.
+TEST(PageToken, OnlyTheIssuedSpellingIsAccepted) {
+  PageTokenCodec codec("secret");
+  const std::string fp = QueryFingerprint({"forces/derbyshire", "", ""});
+  // Find a token whose spelling differs in standard base64 and that would need padding.
+  std::string token;
+  for (int64_t offset = 1; offset < 10000 && token.empty(); ++offset) {
+    std::string t = codec.Encode(fp, {{}, offset});
+    if (t.size() % 4 != 0 && t.find_first_of("-_") != std::string::npos) token = t;
+  }
+  ASSERT_FALSE(token.empty());
+  ASSERT_TRUE(codec.Decode(token, fp).ok());
+
+  std::string raw;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token, &raw));
+  const std::string standard = absl::Base64Escape(raw);  // '+' '/' and '=' padding
+  const std::string padded = token + std::string((4 - token.size() % 4) % 4, '=');
+  const std::string plus_slash = absl::StrReplaceAll(token, {{"-", "+"}, {"_", "/"}});
+  for (const std::string& bad : {" " + token, token + " ", "\t" + token + "\n", standard, padded,
+                                 plus_slash, token.substr(0, 10) + "\n" + token.substr(10)}) {
+    absl::StatusOr<PageCursor> r = codec.Decode(bad, fp);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(ErrorReason(r.status()), "INVALID_PAGE_TOKEN") << bad;
+  }
 }
 
 TEST(QueryFingerprint, PartsCannotBeShiftedIntoEachOther) {

@@ -73,6 +73,27 @@ TEST(Filter, BadFiltersNameTheFilterField) {
   EXPECT_FALSE(Schema().Where(std::string(2001, 'a')).ok());
 }
 
+// Times and dates in a filter stay within what google.protobuf.Timestamp can hold (years
+// 0001-9999, UTC); anything further out is a caller's mistake, not a value to compare with.
+TEST(Filter, TimesAndDatesOutsideYears1To9999AreRefused) {
+  for (const char* bad :
+       {"start_time > \"-999999-01-01T00:00:00Z\"", "start_time < \"10000-01-01T00:00:00Z\"",
+        "start_time > \"0000-12-31T23:59:59Z\"", "start_time > \"0001-01-01T00:30:00+01:00\"",
+        "start_time < \"9999-12-31T23:30:00-01:00\"", "day > \"-999999-01-01\"",
+        "day < \"10000-01-01\"", "day > \"0000-12-31\"", "start_time < \"infinite-future\"",
+        "start_time > \"infinite-past\""}) {
+    auto w = Schema().Where(bad);
+    ASSERT_FALSE(w.ok()) << bad;
+    EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(FieldViolations(w.status())[0].field, "filter") << bad;
+  }
+  for (const char* good :
+       {"start_time > \"0001-01-01T00:00:00Z\"", "start_time < \"9999-12-31T23:59:59.999999Z\"",
+        "day > \"0001-01-01\"", "day < \"9999-12-31\""}) {
+    EXPECT_TRUE(Schema().Where(good).ok()) << good;
+  }
+}
+
 TEST(OrderBy, BuildsATotalOrder) {
   EXPECT_EQ(*Schema().OrderBy("start_time desc, area", "area"),
             "start_us DESC, area ASC, name ASC");
