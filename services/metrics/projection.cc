@@ -283,7 +283,7 @@ void AddCampaignNumbers(const CampaignDims& dims, const std::string& day,
 
 std::string FieldCounting(const ev::OutreachEvent& e, const std::string& metric) {
   const auto* payload = e.GetDescriptor()->FindFieldByNumber(e.payload_case());
-  const std::string name = payload == nullptr ? "" : payload->name();
+  std::string name = payload == nullptr ? "" : payload->name();
   for (const auto& [key, field] : kCountedFields) {
     if (metric == key) return absl::StrCat(name, ".", field);
   }
