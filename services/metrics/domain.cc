@@ -391,35 +391,15 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
   }
 }
 
+// Dispatches by the owning service (SourceOf); each validator passes the kinds it does not own.
 std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
-  using E = ev::OutreachEvent;
-  switch (e.payload_case()) {
-    case E::kVenueUpserted:
-    case E::kVenueDeleted:
-    case E::kPresenterAccreditationChanged:
-      return ValidateVenuePayload(e);
-    case E::kWorkshopScheduled:
-    case E::kWorkshopPostponed:
-    case E::kWorkshopCancelled:
-    case E::kWorkshopDelivered:
-      return ValidateWorkshopPayload(e, force);
-    case E::kOfficerUpserted:
-    case E::kOfficerDeleted:
-    case E::kEnrolmentCreated:
-    case E::kEnrolmentDueDateChanged:
-    case E::kModuleCompleted:
-    case E::kEnrolmentCompleted:
-    case E::kCertificateExpired:
-    case E::kEnrolmentWithdrawn:
-      return ValidateTrainingPayload(e, force);
-    case E::kCampaignStateChanged:
-    case E::kActivityPublished:
-    case E::kActivityWithdrawn:
-    case E::kEngagementReported:
-      return ValidateCampaignPayload(e, force);
-    case E::PAYLOAD_NOT_SET:
-      break;
+  const absl::string_view source = SourceOf(e.payload_case());
+  if (source == "workshops") {
+    if (auto r = ValidateVenuePayload(e); r.has_value()) return r;
+    return ValidateWorkshopPayload(e, force);
   }
+  if (source == "training") return ValidateTrainingPayload(e, force);
+  if (source == "campaigns") return ValidateCampaignPayload(e, force);
   return Rejection{"EVENT_PAYLOAD_MISSING", ""};
 }
 
