@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/validation.h"
 #include "outreach/campaigns/v1/campaigns.pb.h"
@@ -30,8 +31,8 @@ namespace epb = ::outreach::events::v1;
 
 inline constexpr char kDomain[] = "outreach.campaigns.v1";
 inline constexpr int kMaxReportsPerCall = 500;
-inline constexpr int64_t kMaxReachTarget = 1000000000;
-inline constexpr int64_t kMaxReportNumber = 1000000000000;
+inline constexpr int64_t kMaxReachTarget = bounds::kMaxReachTarget;    // common/bounds.h
+inline constexpr int64_t kMaxReportNumber = bounds::kMaxReportNumber;  // common/bounds.h
 
 // Reason names (CampaignsErrorReason without its prefix).
 inline constexpr char kCampaignNotDraft[] = "CAMPAIGN_NOT_DRAFT";

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/errors.h"
 #include "common/validation.h"
@@ -41,12 +42,72 @@ std::string TermName(absl::CivilDay day) {
   return "summer";
 }
 
-bool IsValidSystemName(absl::string_view s) {
-  if (s.empty() || s.size() > 63 || !absl::ascii_islower(s[0])) return false;
-  for (char c : s) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+// The service that publishes each kind of event: an event from any other source is forged.
+absl::string_view SourceOf(ev::OutreachEvent::PayloadCase kind) {
+  using E = ev::OutreachEvent;
+  switch (kind) {
+    case E::kVenueUpserted:
+    case E::kVenueDeleted:
+    case E::kPresenterAccreditationChanged:
+    case E::kWorkshopScheduled:
+    case E::kWorkshopPostponed:
+    case E::kWorkshopCancelled:
+    case E::kWorkshopDelivered:
+      return "workshops";
+    case E::kOfficerUpserted:
+    case E::kOfficerDeleted:
+    case E::kEnrolmentCreated:
+    case E::kEnrolmentDueDateChanged:
+    case E::kModuleCompleted:
+    case E::kEnrolmentCompleted:
+    case E::kCertificateExpired:
+    case E::kEnrolmentWithdrawn:
+      return "training";
+    case E::kCampaignStateChanged:
+    case E::kActivityPublished:
+    case E::kActivityWithdrawn:
+    case E::kEngagementReported:
+      return "campaigns";
+    case E::PAYLOAD_NOT_SET:
+      break;
   }
-  return true;
+  return "";
+}
+
+// Every enum field of `m` (nested messages too) must hold a value the proto defines, and an
+// entry of a repeated enum must be set: the sources refuse anything else, and an unknown value
+// would become a dimension no dashboard can name.
+std::optional<Rejection> CheckEnums(const google::protobuf::Message& m, const std::string& path) {
+  using google::protobuf::FieldDescriptor;
+  const auto* d = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string name = absl::StrCat(path, ".", f->name());
+    const bool is_enum = f->type() == FieldDescriptor::TYPE_ENUM;
+    if (!is_enum && f->type() != FieldDescriptor::TYPE_MESSAGE) continue;
+    if (!f->is_repeated()) {
+      if (is_enum && f->enum_type()->FindValueByNumber(r->GetEnumValue(m, f)) == nullptr) {
+        return Rejection{"FIELD_INVALID", name};
+      }
+      if (!is_enum && r->HasField(m, f)) {
+        if (auto bad = CheckEnums(r->GetMessage(m, f), name); bad.has_value()) return bad;
+      }
+      continue;
+    }
+    for (int j = 0; j < r->FieldSize(m, f); ++j) {
+      const std::string item = absl::StrCat(name, "[", j, "]");
+      if (is_enum) {
+        const int v = r->GetRepeatedEnumValue(m, f, j);
+        if (v == 0 || f->enum_type()->FindValueByNumber(v) == nullptr) {
+          return Rejection{"FIELD_INVALID", item};
+        }
+      } else if (auto bad = CheckEnums(r->GetRepeatedMessage(m, f, j), item); bad.has_value()) {
+        return bad;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 // Checks a resource name in a payload: required or optional, of this force.
@@ -89,7 +150,8 @@ std::optional<Rejection> ValidateVenuePayload(const ev::OutreachEvent& e) {
       const auto& p = e.venue_upserted();
       OUTREACH_CHECK(p.kind() != cv1::VENUE_KIND_UNSPECIFIED, "venue_upserted.kind");
       OUTREACH_CHECK(IsValidArea(p.area()), "venue_upserted.area");
-      OUTREACH_CHECK(p.pupil_roll() >= 0, "venue_upserted.pupil_roll");
+      OUTREACH_CHECK(p.pupil_roll() >= 0 && p.pupil_roll() <= bounds::kMaxPupilRoll,
+                     "venue_upserted.pupil_roll");
       return std::nullopt;
     }
     case E::kVenueDeleted:
@@ -107,6 +169,68 @@ std::optional<Rejection> ValidateVenuePayload(const ev::OutreachEvent& e) {
     default:
       return std::nullopt;
   }
+}
+
+// Headcount and feedback of a delivery, within workshops' bounds (common/bounds.h): the total
+// attendance 1-kMaxHeadcountTotal, feedback counts at most the attendance.
+std::optional<Rejection> ValidateDeliveredCounts(const ev::WorkshopDelivered& p) {
+  const auto& h = p.headcount();
+  std::set<int> years;
+  int64_t total = 0;
+  for (int i = 0; i < h.pupils_size(); ++i) {
+    const auto& y = h.pupils(i);
+    OUTREACH_CHECK(y.year_group() >= 0 && y.year_group() <= bounds::kMaxYearGroup &&
+                       years.insert(y.year_group()).second,
+                   absl::StrCat("workshop_delivered.headcount.pupils[", i, "].year_group"));
+    OUTREACH_CHECK(y.pupils() >= 0 && y.pupils() <= bounds::kMaxPupilsPerYear,
+                   absl::StrCat("workshop_delivered.headcount.pupils[", i, "].pupils"));
+    total += y.pupils();
+  }
+  for (const auto& [value, name] :
+       {std::pair{h.parents(), "parents"}, std::pair{h.staff(), "staff"},
+        std::pair{h.community_members(), "community_members"}}) {
+    OUTREACH_CHECK(value >= 0 && value <= bounds::kMaxAdults,
+                   absl::StrCat("workshop_delivered.headcount.", name));
+    total += value;
+  }
+  OUTREACH_CHECK(total >= 1 && total <= bounds::kMaxHeadcountTotal, "workshop_delivered.headcount");
+  const auto& f = p.feedback();
+  OUTREACH_CHECK(f.responses() >= 0 && f.responses() <= total,
+                 "workshop_delivered.feedback.responses");
+  OUTREACH_CHECK(f.ratings_count() >= 0 && f.ratings_count() <= f.responses(),
+                 "workshop_delivered.feedback.ratings_count");
+  OUTREACH_CHECK(f.ratings_sum() >= f.ratings_count() &&
+                     f.ratings_sum() <= 5 * static_cast<int64_t>(f.ratings_count()),
+                 "workshop_delivered.feedback.ratings_sum");
+  for (const auto& [c, name] : {std::pair{&f.know_what_to_do(), "know_what_to_do"},
+                                std::pair{&f.know_who_to_tell(), "know_who_to_tell"}}) {
+    OUTREACH_CHECK(c->before() >= 0 && c->before() <= f.responses() && c->after() >= 0 &&
+                       c->after() <= f.responses(),
+                   absl::StrCat("workshop_delivered.feedback.", name));
+  }
+  OUTREACH_CHECK(
+      p.safeguarding_disclosures() >= 0 && p.safeguarding_disclosures() <= bounds::kMaxDisclosures,
+      "workshop_delivered.safeguarding_disclosures");
+  return std::nullopt;
+}
+
+// A delivery: its names, its time (workshops refuses a delivered_time in the future, so it is
+// never after the event that reports it, beyond clock skew) and its counts.
+std::optional<Rejection> ValidateDelivered(const ev::OutreachEvent& e, absl::string_view force) {
+  const auto& p = e.workshop_delivered();
+  OUTREACH_NAME("workshop_delivered.venue", p.venue(), true);
+  OUTREACH_CHECK(IsValidArea(p.area()), "workshop_delivered.area");
+  OUTREACH_CHECK(p.has_delivered_time() && ValidTime(p.delivered_time()) &&
+                     TimeFromProto(p.delivered_time()) <=
+                         TimeFromProto(e.occurred_time()) + bounds::kMaxClockSkew,
+                 "workshop_delivered.delivered_time");
+  for (int i = 0; i < p.topics_size(); ++i) {
+    OUTREACH_NAME(absl::StrCat("workshop_delivered.topics[", i, "]"), p.topics(i), true);
+  }
+  for (int i = 0; i < p.presenters_size(); ++i) {
+    OUTREACH_NAME(absl::StrCat("workshop_delivered.presenters[", i, "]"), p.presenters(i), true);
+  }
+  return ValidateDeliveredCounts(p);
 }
 
 // Workshop lifecycle and delivery.
@@ -133,51 +257,8 @@ std::optional<Rejection> ValidateWorkshopPayload(const ev::OutreachEvent& e,
       OUTREACH_NAME("workshop_cancelled.venue", e.workshop_cancelled().venue(), false);
       OUTREACH_CHECK(IsValidArea(e.workshop_cancelled().area()), "workshop_cancelled.area");
       return std::nullopt;
-    case E::kWorkshopDelivered: {
-      const auto& p = e.workshop_delivered();
-      OUTREACH_NAME("workshop_delivered.venue", p.venue(), true);
-      OUTREACH_CHECK(IsValidArea(p.area()), "workshop_delivered.area");
-      OUTREACH_CHECK(p.has_delivered_time() && ValidTime(p.delivered_time()),
-                     "workshop_delivered.delivered_time");
-      for (int i = 0; i < p.topics_size(); ++i) {
-        OUTREACH_NAME(absl::StrCat("workshop_delivered.topics[", i, "]"), p.topics(i), true);
-      }
-      for (int i = 0; i < p.presenters_size(); ++i) {
-        OUTREACH_NAME(absl::StrCat("workshop_delivered.presenters[", i, "]"), p.presenters(i),
-                      true);
-      }
-      const auto& h = p.headcount();
-      std::set<int> years;
-      for (int i = 0; i < h.pupils_size(); ++i) {
-        const auto& y = h.pupils(i);
-        OUTREACH_CHECK(
-            y.year_group() >= 0 && y.year_group() <= 13 && years.insert(y.year_group()).second,
-            absl::StrCat("workshop_delivered.headcount.pupils[", i, "].year_group"));
-        OUTREACH_CHECK(y.pupils() >= 0 && y.pupils() <= 5000,
-                       absl::StrCat("workshop_delivered.headcount.pupils[", i, "].pupils"));
-      }
-      OUTREACH_CHECK(h.parents() >= 0 && h.parents() <= 10000,
-                     "workshop_delivered.headcount.parents");
-      OUTREACH_CHECK(h.staff() >= 0 && h.staff() <= 10000, "workshop_delivered.headcount.staff");
-      OUTREACH_CHECK(h.community_members() >= 0 && h.community_members() <= 10000,
-                     "workshop_delivered.headcount.community_members");
-      const auto& f = p.feedback();
-      OUTREACH_CHECK(f.responses() >= 0, "workshop_delivered.feedback.responses");
-      OUTREACH_CHECK(f.ratings_count() >= 0 && f.ratings_count() <= f.responses(),
-                     "workshop_delivered.feedback.ratings_count");
-      OUTREACH_CHECK(f.ratings_sum() >= f.ratings_count() &&
-                         f.ratings_sum() <= 5 * static_cast<int64_t>(f.ratings_count()),
-                     "workshop_delivered.feedback.ratings_sum");
-      for (const auto& [c, name] : {std::pair{&f.know_what_to_do(), "know_what_to_do"},
-                                    std::pair{&f.know_who_to_tell(), "know_who_to_tell"}}) {
-        OUTREACH_CHECK(c->before() >= 0 && c->before() <= f.responses() && c->after() >= 0 &&
-                           c->after() <= f.responses(),
-                       absl::StrCat("workshop_delivered.feedback.", name));
-      }
-      OUTREACH_CHECK(p.safeguarding_disclosures() >= 0,
-                     "workshop_delivered.safeguarding_disclosures");
-      return std::nullopt;
-    }
+    case E::kWorkshopDelivered:
+      return ValidateDelivered(e, force);
     default:
       return std::nullopt;
   }
@@ -265,7 +346,8 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
                      "campaign_state_changed.start_date");
       OUTREACH_CHECK(!p.has_end_date() || FromProtoDate("d", p.end_date()).ok(),
                      "campaign_state_changed.end_date");
-      OUTREACH_CHECK(p.reach_target() >= 0, "campaign_state_changed.reach_target");
+      OUTREACH_CHECK(p.reach_target() >= 0 && p.reach_target() <= bounds::kMaxReachTarget,
+                     "campaign_state_changed.reach_target");
       return std::nullopt;
     }
     case E::kActivityPublished: {
@@ -293,13 +375,16 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
       }
       OUTREACH_CHECK(p.has_day() && FromProtoDate("d", p.day()).ok(), "engagement_reported.day");
       OUTREACH_CHECK(p.revision() >= 1, "engagement_reported.revision");
-      OUTREACH_CHECK(p.impressions() >= 0, "engagement_reported.impressions");
-      OUTREACH_CHECK(p.reach() >= 0 && p.reach() <= p.impressions(), "engagement_reported.reach");
-      OUTREACH_CHECK(p.engagements() >= 0, "engagement_reported.engagements");
-      OUTREACH_CHECK(p.clicks() >= 0, "engagement_reported.clicks");
-      OUTREACH_CHECK(p.shares() >= 0, "engagement_reported.shares");
-      OUTREACH_CHECK(p.attendance() >= 0, "engagement_reported.attendance");
-      OUTREACH_CHECK(p.copies_distributed() >= 0, "engagement_reported.copies_distributed");
+      // Each number within campaigns' bound, so that no single report can wrap a total.
+      for (const auto& [value, name] :
+           {std::pair{p.impressions(), "impressions"}, std::pair{p.reach(), "reach"},
+            std::pair{p.engagements(), "engagements"}, std::pair{p.clicks(), "clicks"},
+            std::pair{p.shares(), "shares"}, std::pair{p.attendance(), "attendance"},
+            std::pair{p.copies_distributed(), "copies_distributed"}}) {
+        OUTREACH_CHECK(value >= 0 && value <= bounds::kMaxReportNumber,
+                       absl::StrCat("engagement_reported.", name));
+      }
+      OUTREACH_CHECK(p.reach() <= p.impressions(), "engagement_reported.reach");
       return std::nullopt;
     }
     default:
@@ -307,35 +392,15 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
   }
 }
 
+// Dispatches by the owning service (SourceOf); each validator passes the kinds it does not own.
 std::optional<Rejection> ValidatePayload(const ev::OutreachEvent& e, absl::string_view force) {
-  using E = ev::OutreachEvent;
-  switch (e.payload_case()) {
-    case E::kVenueUpserted:
-    case E::kVenueDeleted:
-    case E::kPresenterAccreditationChanged:
-      return ValidateVenuePayload(e);
-    case E::kWorkshopScheduled:
-    case E::kWorkshopPostponed:
-    case E::kWorkshopCancelled:
-    case E::kWorkshopDelivered:
-      return ValidateWorkshopPayload(e, force);
-    case E::kOfficerUpserted:
-    case E::kOfficerDeleted:
-    case E::kEnrolmentCreated:
-    case E::kEnrolmentDueDateChanged:
-    case E::kModuleCompleted:
-    case E::kEnrolmentCompleted:
-    case E::kCertificateExpired:
-    case E::kEnrolmentWithdrawn:
-      return ValidateTrainingPayload(e, force);
-    case E::kCampaignStateChanged:
-    case E::kActivityPublished:
-    case E::kActivityWithdrawn:
-    case E::kEngagementReported:
-      return ValidateCampaignPayload(e, force);
-    case E::PAYLOAD_NOT_SET:
-      break;
+  const absl::string_view source = SourceOf(e.payload_case());
+  if (source == "workshops") {
+    if (auto r = ValidateVenuePayload(e); r.has_value()) return r;
+    return ValidateWorkshopPayload(e, force);
   }
+  if (source == "training") return ValidateTrainingPayload(e, force);
+  if (source == "campaigns") return ValidateCampaignPayload(e, force);
   return Rejection{"EVENT_PAYLOAD_MISSING", ""};
 }
 
@@ -502,15 +567,20 @@ std::optional<Rejection> ValidateEvent(const ev::OutreachEvent& e, absl::string_
                                        absl::Time now) {
   if (!IsValidEventId(e.event_id())) return Rejection{"FIELD_INVALID", "event_id"};
   if (e.force() != force) return Rejection{"EVENT_FORCE_MISMATCH", "force"};
-  if (!IsValidSystemName(e.source())) return Rejection{"FIELD_INVALID", "source"};
+  if (e.payload_case() != ev::OutreachEvent::PAYLOAD_NOT_SET &&
+      e.source() != SourceOf(e.payload_case())) {
+    return Rejection{"FIELD_INVALID", "source"};
+  }
   if (!e.has_occurred_time() || !ValidTime(e.occurred_time())) {
     return Rejection{"FIELD_INVALID", "occurred_time"};
   }
-  if (*FromProtoTime("t", e.occurred_time()) > now + absl::Minutes(5)) {
+  if (*FromProtoTime("t", e.occurred_time()) > now + bounds::kMaxClockSkew) {
     return Rejection{"EVENT_TIME_IN_FUTURE", "occurred_time"};
   }
   if (auto r = CheckName("subject", e.subject(), force, true); r.has_value()) return r;
-  return ValidatePayload(e, force);
+  if (auto r = ValidatePayload(e, force); r.has_value()) return r;
+  const auto* payload = e.GetDescriptor()->FindFieldByNumber(e.payload_case());
+  return CheckEnums(e.GetReflection()->GetMessage(e, payload), payload->name());
 }
 
 absl::Time EventTime(const ev::OutreachEvent& e) {

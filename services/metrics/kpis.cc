@@ -1,9 +1,11 @@
 #include "services/metrics/kpis.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <tuple>
 
+#include "common/bounds.h"
 #include "common/calendar.h"
 
 namespace outreach::metrics {
@@ -13,9 +15,19 @@ double Ratio(int64_t num, int64_t den) {
   return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
 }
 
+// A share of impressions: campaigns lets engagements and clicks exceed impressions (and sums
+// saturate), but a rate is a fraction.
+double Rate(int64_t num, int64_t den) { return std::clamp(Ratio(num, den), 0.0, 1.0); }
+
 int64_t Get(const RollupSums& sums, const char* key) {
   auto it = sums.find(key);
   return it == sums.end() ? int64_t{0} : it->second;
+}
+
+// The confidence counts are int32 on the wire: clamped rather than truncated.
+int32_t Get32(const RollupSums& sums, const char* key) {
+  return static_cast<int32_t>(std::clamp<int64_t>(
+      Get(sums, key), std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
 }
 
 bool RoleInScope(const v1::TrainingTarget& t, int role) {
@@ -94,10 +106,10 @@ void FillWorkshopKpis(const RollupSums& sums, const WorkshopCounts& counts,
   w->set_safeguarding_disclosures(Get(sums, rollup::kDisclosures));
   w->set_feedback_responses(Get(sums, rollup::kResponses));
   w->set_mean_rating(Ratio(Get(sums, rollup::kRatingsSum), Get(sums, rollup::kRatingsCount)));
-  w->mutable_know_what_to_do()->set_before(static_cast<int32_t>(Get(sums, rollup::kWhatBefore)));
-  w->mutable_know_what_to_do()->set_after(static_cast<int32_t>(Get(sums, rollup::kWhatAfter)));
-  w->mutable_know_who_to_tell()->set_before(static_cast<int32_t>(Get(sums, rollup::kWhoBefore)));
-  w->mutable_know_who_to_tell()->set_after(static_cast<int32_t>(Get(sums, rollup::kWhoAfter)));
+  w->mutable_know_what_to_do()->set_before(Get32(sums, rollup::kWhatBefore));
+  w->mutable_know_what_to_do()->set_after(Get32(sums, rollup::kWhatAfter));
+  w->mutable_know_who_to_tell()->set_before(Get32(sums, rollup::kWhoBefore));
+  w->mutable_know_who_to_tell()->set_after(Get32(sums, rollup::kWhoAfter));
   w->set_workshops_scheduled(counts.scheduled);
   w->set_schools_covered(counts.schools_covered);
   w->set_schools_total(counts.schools_total);
@@ -139,8 +151,8 @@ void FillCampaignKpis(const RollupSums& sums, const std::vector<ActiveCampaign>&
   c->set_shares(Get(sums, rollup::kShares));
   c->set_attendance(Get(sums, rollup::kAttendance));
   c->set_copies_distributed(Get(sums, rollup::kCopies));
-  c->set_engagement_rate(Ratio(c->engagements(), c->impressions()));
-  c->set_click_through_rate(Ratio(c->clicks(), c->impressions()));
+  c->set_engagement_rate(Rate(c->engagements(), c->impressions()));
+  c->set_click_through_rate(Rate(c->clicks(), c->impressions()));
   int64_t campaigns = 0, reach_target = 0;
   for (const ActiveCampaign& a : active) {
     // A force-wide campaign (no areas) counts in every area.
@@ -149,7 +161,7 @@ void FillCampaignKpis(const RollupSums& sums, const std::vector<ActiveCampaign>&
       continue;
     }
     ++campaigns;
-    reach_target += a.reach_target;
+    reach_target = bounds::SaturatingAdd(reach_target, a.reach_target);
   }
   c->set_campaigns_active(campaigns);
   c->set_reach_target(reach_target);

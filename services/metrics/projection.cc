@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/calendar.h"
@@ -39,6 +40,30 @@ std::vector<std::string> CampaignAudienceNames(const Repeated& audiences) {
 constexpr const char* kEngagementKeys[] = {
     rollup::kImpressions, rollup::kReach,      rollup::kEngagements, rollup::kClicks,
     rollup::kShares,      rollup::kAttendance, rollup::kCopies};
+
+// The payload field each rollup of a payload counts (besides the events themselves).
+constexpr std::pair<const char*, const char*> kCountedFields[] = {
+    {rollup::kImpressions, "impressions"},
+    {rollup::kReach, "reach"},
+    {rollup::kEngagements, "engagements"},
+    {rollup::kClicks, "clicks"},
+    {rollup::kShares, "shares"},
+    {rollup::kAttendance, "attendance"},
+    {rollup::kCopies, "copies_distributed"},
+    {rollup::kPupils, "headcount.pupils"},
+    {rollup::kParents, "headcount.parents"},
+    {rollup::kStaff, "headcount.staff"},
+    {rollup::kCommunity, "headcount.community_members"},
+    {rollup::kPeople, "headcount"},
+    {rollup::kDisclosures, "safeguarding_disclosures"},
+    {rollup::kResponses, "feedback.responses"},
+    {rollup::kRatingsCount, "feedback.ratings_count"},
+    {rollup::kRatingsSum, "feedback.ratings_sum"},
+    {rollup::kWhatBefore, "feedback.know_what_to_do"},
+    {rollup::kWhatAfter, "feedback.know_what_to_do"},
+    {rollup::kWhoBefore, "feedback.know_who_to_tell"},
+    {rollup::kWhoAfter, "feedback.know_who_to_tell"},
+};
 
 void AddEngagementNumbers(const EngagementReport& r, int sign, RollupDeltas* deltas) {
   std::vector<std::pair<const char*, int64_t>> values;
@@ -254,6 +279,15 @@ void AddCampaignNumbers(const CampaignDims& dims, const std::string& day,
     all_dims("F", "");
     for (const auto& area : areas) all_dims("A", area);
   }
+}
+
+std::string FieldCounting(const ev::OutreachEvent& e, const std::string& metric) {
+  const auto* payload = e.GetDescriptor()->FindFieldByNumber(e.payload_case());
+  std::string name = payload == nullptr ? "" : payload->name();
+  for (const auto& [key, field] : kCountedFields) {
+    if (metric == key) return absl::StrCat(name, ".", field);
+  }
+  return name;
 }
 
 std::vector<ProjectedRow> Project(const ev::OutreachEvent& e, RollupDeltas* deltas) {

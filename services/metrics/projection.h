@@ -169,6 +169,10 @@ CampaignSpan NextCampaignSpan(const CampaignSpan& stored, const CampaignChange& 
 bool ReplaceEngagement(const std::optional<EngagementReport>& previous,
                        const EngagementReport& report, RollupDeltas* deltas);
 
+// The event field whose number a rollup `metric` counts ("engagement_reported.impressions"),
+// or the payload's name when the metric counts the event itself: what a rejection names.
+std::string FieldCounting(const ev::OutreachEvent& event, const std::string& metric);
+
 // Adds `values` (rollup key, number) of one day to every cell they count in.
 void AddCampaignNumbers(const CampaignDims& dims, const std::string& day,
                         const std::vector<std::pair<const char*, int64_t>>& values,

@@ -1,7 +1,10 @@
 #include "services/metrics/read_model.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/etag.h"
 #include "common/status_macros.h"
@@ -98,23 +101,39 @@ absl::StatusOr<v1::ForceSettings> ReadSettings(db::Connection& tx, const std::st
   return s;
 }
 
+namespace {
+// SQLite's SUM fails the whole query on int64 overflow, and a period sums up to thousands of
+// cells that each fit. So the query sums the high bits (value >> 24) and the low 24 bits
+// apart, which cannot overflow below 2^24 rows, and the total is put together here, clamped.
+int64_t SaturatingTotal(int64_t high, int64_t low) {
+  int64_t shifted = 0;
+  if (__builtin_mul_overflow(high, int64_t{1} << 24, &shifted)) {
+    return high > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return bounds::SaturatingAdd(shifted, low);
+}
+}  // namespace
+
 absl::StatusOr<RollupSums> SumRollups(db::Connection& tx, const std::string& force, DayRange days,
                                       const std::string& area) {
   const std::string from = FormatDay(days.start), to = FormatDay(days.end);
   absl::StatusOr<db::Statement> st =
       area.empty()
           ? Query(tx,
-                  "SELECT metric, SUM(value) FROM metrics_rollup WHERE force = ? AND dim_kind = "
-                  "'' AND scope = 'F' AND area = '' AND day >= ? AND day <= ? GROUP BY metric",
+                  "SELECT metric, SUM(value >> 24), SUM(value & 16777215) FROM metrics_rollup "
+                  "WHERE force = ? AND dim_kind = '' AND scope = 'F' AND area = '' AND day >= ? "
+                  "AND day <= ? GROUP BY metric",
                   force, from, to)
           : Query(tx,
-                  "SELECT metric, SUM(value) FROM metrics_rollup WHERE force = ? AND dim_kind = "
-                  "'' AND scope = 'A' AND area IN (?, '*') AND day >= ? AND day <= ? GROUP BY "
+                  "SELECT metric, SUM(value >> 24), SUM(value & 16777215) FROM metrics_rollup "
+                  "WHERE force = ? AND dim_kind = '' AND scope = 'A' AND area IN (?, '*') AND day "
+                  ">= ? AND day <= ? GROUP BY "
                   "metric",
                   force, area, from, to);
   if (!st.ok()) return st.status();
   RollupSums out;
-  OUTREACH_RETURN_IF_ERROR(ForEachRow(*st, [&](db::Statement& r) { out[r.Text(0)] = r.Int64(1); }));
+  OUTREACH_RETURN_IF_ERROR(ForEachRow(
+      *st, [&](db::Statement& r) { out[r.Text(0)] = SaturatingTotal(r.Int64(1), r.Int64(2)); }));
   return out;
 }
 

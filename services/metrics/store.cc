@@ -1,12 +1,14 @@
 #include "services/metrics/store.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <variant>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/errors.h"
 #include "common/etag.h"
@@ -309,18 +311,59 @@ absl::StatusOr<int64_t> ReadDataVersion(Connection& tx, const std::string& force
   return QueryInt(tx, "SELECT data_version FROM metrics_force_state WHERE force = ?", force);
 }
 
+// The rollup deltas of a batch so far, and the stored value of each cell it touched (read once
+// per batch): what an event's deltas are checked against before they join the batch.
+struct BatchTotals {
+  RollupDeltas deltas;
+  std::map<RollupKey, int64_t> stored;
+};
+
+// The metric of the first cell whose total (stored + batch + `event`) would not fit in int64,
+// or nullopt when the event may join the batch.
+absl::StatusOr<std::optional<std::string>> OverflowingMetric(Connection& tx,
+                                                             const std::string& force,
+                                                             const RollupDeltas& event,
+                                                             BatchTotals* batch) {
+  for (const auto& [k, delta] : event.cells()) {
+    auto it = batch->stored.find(k);
+    if (it == batch->stored.end()) {
+      int64_t value = 0;
+      OUTREACH_RETURN_IF_ERROR(
+          ReadOne(
+              tx,
+              "SELECT value FROM metrics_rollup WHERE force = ? AND metric = ? AND dim_kind = ? "
+              "AND scope = ? AND area = ? AND dim = ? AND day = ?",
+              [&](Statement& st) { value = st.Int64(0); }, force, k.metric, k.dim_kind, k.scope,
+              k.area, k.dim, k.day)
+              .status());
+      it = batch->stored.emplace(k, value).first;
+    }
+    const std::optional<int64_t> pending = bounds::CheckedAdd(batch->deltas.Get(k), delta);
+    if (!pending.has_value() || !bounds::CheckedAdd(it->second, *pending).has_value()) {
+      return k.metric;
+    }
+  }
+  return std::nullopt;
+}
+
+void Reject(const Rejection& rej, v1::EventResult* r, v1::IngestEventsResponse* response) {
+  r->set_outcome(v1::INGEST_OUTCOME_REJECTED);
+  r->set_reason(rej.reason);
+  if (rej.reason == "FIELD_INVALID") r->set_field(rej.field);
+  response->set_rejected(response->rejected() + 1);
+}
+
 // Stores one event of a batch, once per (force, event_id), and applies it when new: its rows
-// now, its rollup deltas into *deltas. Sets the event's outcome in *r.
+// now, its rollup deltas into the batch. An event that would take a total past int64 is
+// rejected and leaves nothing behind (its savepoint is rolled back). Sets its outcome in *r.
 absl::Status IngestOne(Connection& tx, const std::string& force, const ev::OutreachEvent& e,
-                       absl::Time now, RollupDeltas* deltas, v1::EventResult* r,
+                       absl::Time now, BatchTotals* batch, v1::EventResult* r,
                        v1::IngestEventsResponse* response) {
   if (auto rej = ValidateEvent(e, force, now); rej.has_value()) {
-    r->set_outcome(v1::INGEST_OUTCOME_REJECTED);
-    r->set_reason(rej->reason);
-    if (rej->reason == "FIELD_INVALID") r->set_field(rej->field);
-    response->set_rejected(response->rejected() + 1);
+    Reject(*rej, r, response);
     return absl::OkStatus();
   }
+  OUTREACH_RETURN_IF_ERROR(Run(tx, "SAVEPOINT ingest_event"));
   OUTREACH_RETURN_IF_ERROR(
       Run(tx,
           "INSERT INTO metrics_events (force, event_id, source, subject, "
@@ -331,18 +374,27 @@ absl::Status IngestOne(Connection& tx, const std::string& force, const ev::Outre
   if (tx.Changes() == 0) {
     r->set_outcome(v1::INGEST_OUTCOME_DUPLICATE);
     response->set_duplicates(response->duplicates() + 1);
-    return absl::OkStatus();
+    return Run(tx, "RELEASE ingest_event");
   }
   if (e.payload_case() == ev::OutreachEvent::PAYLOAD_NOT_SET) {
     return absl::InternalError("unvalidated payload");
   }
-  RowWriter writer{tx, force, deltas};
-  for (const ProjectedRow& row : Project(e, deltas)) {
+  RollupDeltas mine;
+  RowWriter writer{tx, force, &mine};
+  for (const ProjectedRow& row : Project(e, &mine)) {
     OUTREACH_RETURN_IF_ERROR(std::visit(writer, row));
   }
+  OUTREACH_ASSIGN_OR_RETURN(std::optional<std::string> overflow,
+                            OverflowingMetric(tx, force, mine, batch));
+  if (overflow.has_value()) {
+    OUTREACH_RETURN_IF_ERROR(Run(tx, "ROLLBACK TO ingest_event"));
+    Reject({"FIELD_INVALID", FieldCounting(e, *overflow)}, r, response);
+    return Run(tx, "RELEASE ingest_event");
+  }
+  for (const auto& [k, delta] : mine.cells()) batch->deltas.Add(k, delta);
   r->set_outcome(v1::INGEST_OUTCOME_ACCEPTED);
   response->set_accepted(response->accepted() + 1);
-  return absl::OkStatus();
+  return Run(tx, "RELEASE ingest_event");
 }
 
 // --- reads ----------------------------------------------------------------------------------
@@ -481,7 +533,7 @@ class SqlMetricsStore final : public MetricsStore {
       StatementCache::Use use(&statements_, tx);
       // Rollups are never read while a batch is applied: summed per cell and written once at
       // the end, a batch of 500 events costs a few hundred upserts, not tens of thousands.
-      RollupDeltas deltas;
+      BatchTotals batch;
       out = IngestOutput();
       int64_t newest = 0;
       for (int i = 0; i < events.size(); ++i) {
@@ -489,12 +541,12 @@ class SqlMetricsStore final : public MetricsStore {
         v1::EventResult* r = out.response.add_results();
         r->set_index(i);
         r->set_event_id(e.event_id().substr(0, 200));
-        OUTREACH_RETURN_IF_ERROR(IngestOne(tx, force, e, now, &deltas, r, &out.response));
+        OUTREACH_RETURN_IF_ERROR(IngestOne(tx, force, e, now, &batch, r, &out.response));
         if (r->outcome() == v1::INGEST_OUTCOME_ACCEPTED) {
           newest = std::max(newest, MicrosFromProto(e.occurred_time()));
         }
       }
-      OUTREACH_RETURN_IF_ERROR(FlushRollups(tx, force, deltas));
+      OUTREACH_RETURN_IF_ERROR(FlushRollups(tx, force, batch.deltas));
       if (out.response.accepted() > 0) {
         OUTREACH_RETURN_IF_ERROR(BumpVersion(tx, force, newest));
         out.changed = true;

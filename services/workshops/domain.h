@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/bounds.h"
 #include "common/errors.h"
 #include "common/resource_name.h"
 #include "common/validation.h"
@@ -32,23 +33,23 @@ namespace ev1 = ::outreach::events::v1;
 inline constexpr char kDomain[] = "outreach.workshops.v1";
 inline constexpr char kSource[] = "workshops";
 
-// Limits from the proto comments.
+// Limits from the proto comments (those of numbers published in events: common/bounds.h).
 inline constexpr int kMaxTitle = 200;
 inline constexpr int kMaxFreeText = 2000;
 inline constexpr int kMaxArea = 32;
-inline constexpr int kMaxPupilRoll = 10000;
+inline constexpr int kMaxPupilRoll = bounds::kMaxPupilRoll;
 inline constexpr int kMaxPostcode = 10;
 inline constexpr int kMaxVersion = 32;
 inline constexpr int kMaxUri = 2000;
 inline constexpr int kMaxListRefs = 10;
-inline constexpr int kMaxYearGroup = 13;
+inline constexpr int kMaxYearGroup = bounds::kMaxYearGroup;
 inline constexpr absl::Duration kMaxWorkshopLength = absl::Hours(12);
 inline constexpr int kMaxAccreditationYears = 5;
 inline constexpr int kMaxDurationMinutes = 600;
-inline constexpr int kMaxHeadcountTotal = 20000;
-inline constexpr int kMaxPupilsPerYear = 5000;
-inline constexpr int kMaxAdults = 10000;
-inline constexpr int kMaxDisclosures = 1000;
+inline constexpr int kMaxHeadcountTotal = bounds::kMaxHeadcountTotal;
+inline constexpr int kMaxPupilsPerYear = bounds::kMaxPupilsPerYear;
+inline constexpr int kMaxAdults = bounds::kMaxAdults;
+inline constexpr int kMaxDisclosures = bounds::kMaxDisclosures;
 inline constexpr int kMaxReferrals = 100;
 inline constexpr int kMaxReferralLength = 64;
 inline constexpr int kMaxCoverageSchools = 5000;

@@ -1,5 +1,8 @@
 // Campaign rules without network: lifecycle, follow_dates, tracking links, report rules and the
 // summary maths on known numbers.
+#include <limits>
+
+#include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/errors.h"
 #include "gmock/gmock.h"
@@ -201,6 +204,23 @@ std::vector<std::string> Fields(const std::vector<FieldViolation>& v) {
   std::vector<std::string> out;
   for (const auto& f : v) out.push_back(f.field);
   return out;
+}
+
+// The reach target is bounded by common/bounds.h (which metrics checks events against too), on
+// create and on a masked update alike.
+TEST(Validation, ReachTargetHasADocumentedMaximum) {
+  const std::set<std::string> only_target = {"reach_target"};
+  for (const std::set<std::string>* fields :
+       {static_cast<decltype(&only_target)>(nullptr), &only_target}) {
+    pb::Campaign c = MakeCampaign(cpb::CAMPAIGN_STATE_DRAFT);
+    std::vector<FieldViolation> v;
+    c.set_reach_target(bounds::kMaxReachTarget);
+    ValidateCampaign(c, "campaign", fields, &v);
+    EXPECT_THAT(v, IsEmpty());
+    c.set_reach_target(std::numeric_limits<int64_t>::max());
+    ValidateCampaign(c, "campaign", fields, &v);
+    EXPECT_THAT(Fields(v), ElementsAre("campaign.reach_target"));
+  }
 }
 
 TEST(Validation, CampaignFieldsAreNamed) {

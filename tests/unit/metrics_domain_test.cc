@@ -1,3 +1,7 @@
+#include <functional>
+#include <limits>
+
+#include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/errors.h"
 #include "gtest/gtest.h"
@@ -227,6 +231,112 @@ TEST(MetricsEventValidationTest, RejectsWithReasonAndField) {
   eng.mutable_engagement_reported()->set_reach(1);
   eng.mutable_engagement_reported()->set_revision(0);
   EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.revision");
+}
+
+// Metrics refuses every number its source service would have refused (common/bounds.h), every
+// enum value the proto does not define, payload times ahead of the event, and a source that is
+// not the service owning the event's kind.
+TEST(MetricsEventValidationTest, RefusesWhatTheSourcesRefuse) {
+  const absl::Time now = Utc(2024, 10, 2);
+  testing::Delivery d;
+  const ev::OutreachEvent good = testing::Delivered("e1", d);
+  ASSERT_FALSE(ValidateEvent(good, "derbyshire", now).has_value());
+  constexpr int kInt32Max = std::numeric_limits<int32_t>::max();
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  const auto delivered = [](ev::OutreachEvent& e) { return e.mutable_workshop_delivered(); };
+  struct Case {
+    const char* what;
+    std::function<void(ev::OutreachEvent&)> mutate;
+    const char* field;
+  } cases[] = {
+      {"disclosures beyond int32 sums",
+       [&](auto& e) { delivered(e)->set_safeguarding_disclosures(kInt32Max); },
+       "workshop_delivered.safeguarding_disclosures"},
+      {"disclosures above workshops' bound",
+       [&](auto& e) { delivered(e)->set_safeguarding_disclosures(bounds::kMaxDisclosures + 1); },
+       "workshop_delivered.safeguarding_disclosures"},
+      {"responses above a headcount of 1",
+       [&](auto& e) {
+         auto* h = delivered(e)->mutable_headcount();
+         h->clear_pupils();
+         h->set_staff(1);
+         auto* f = delivered(e)->mutable_feedback();
+         f->set_responses(kInt32Max);
+         f->set_ratings_count(kInt32Max);
+         f->set_ratings_sum(kInt32Max);
+       },
+       "workshop_delivered.feedback.responses"},
+      {"nobody attended",
+       [&](auto& e) {
+         auto* h = delivered(e)->mutable_headcount();
+         h->clear_pupils();
+         h->set_staff(0);
+         delivered(e)->clear_feedback();
+       },
+       "workshop_delivered.headcount"},
+      {"headcount total above workshops' bound",
+       [&](auto& e) {
+         auto* h = delivered(e)->mutable_headcount();
+         h->set_parents(bounds::kMaxAdults);
+         h->set_staff(bounds::kMaxAdults);
+         h->set_community_members(bounds::kMaxAdults);
+       },
+       "workshop_delivered.headcount"},
+      {"unknown venue kind",
+       [&](auto& e) { delivered(e)->set_venue_kind(static_cast<cv1::VenueKind>(999)); },
+       "workshop_delivered.venue_kind"},
+      {"unknown audience",
+       [&](auto& e) { delivered(e)->add_audiences(static_cast<cv1::WorkshopAudience>(999)); },
+       "workshop_delivered.audiences[1]"},
+      {"delivered a year after the event",
+       [&](auto& e) {
+         *delivered(e)->mutable_delivered_time() = ToProtoTime(now + absl::Hours(24 * 365));
+       },
+       "workshop_delivered.delivered_time"},
+      {"unknown source", [](auto& e) { e.set_source("evil-system"); }, "source"},
+      {"source not owning the kind", [](auto& e) { e.set_source("training"); }, "source"},
+  };
+  for (const auto& c : cases) {
+    ev::OutreachEvent e = good;
+    c.mutate(e);
+    auto r = ValidateEvent(e, "derbyshire", now);
+    ASSERT_TRUE(r.has_value()) << c.what;
+    EXPECT_EQ(r->reason, "FIELD_INVALID") << c.what;
+    EXPECT_EQ(r->field, c.field) << c.what;
+  }
+
+  ev::OutreachEvent venue =
+      testing::Venue("v1", "derbyshire", "school-a", cv1::VENUE_KIND_PRIMARY, "north", now);
+  ASSERT_FALSE(ValidateEvent(venue, "derbyshire", now).has_value());
+  venue.mutable_venue_upserted()->set_pupil_roll(kInt32Max);
+  EXPECT_EQ(ValidateEvent(venue, "derbyshire", now)->field, "venue_upserted.pupil_roll");
+  venue.mutable_venue_upserted()->set_pupil_roll(bounds::kMaxPupilRoll);
+  EXPECT_FALSE(ValidateEvent(venue, "derbyshire", now).has_value());
+  venue.mutable_venue_upserted()->set_kind(static_cast<cv1::VenueKind>(999));
+  EXPECT_EQ(ValidateEvent(venue, "derbyshire", now)->field, "venue_upserted.kind");
+
+  // Campaign numbers: each report number and the reach target within campaigns' bounds.
+  ev::OutreachEvent eng =
+      testing::Engagement("e2", "derbyshire", "a1", D(2024, 10, 1), 1, 100, 50, 5);
+  ASSERT_FALSE(ValidateEvent(eng, "derbyshire", now).has_value());
+  eng.mutable_engagement_reported()->set_impressions(kInt64Max);
+  EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.impressions");
+  eng.mutable_engagement_reported()->set_impressions(bounds::kMaxReportNumber);
+  EXPECT_FALSE(ValidateEvent(eng, "derbyshire", now).has_value());
+  eng.mutable_engagement_reported()->set_engagements(bounds::kMaxReportNumber + 1);
+  EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.engagements");
+  ev::OutreachEvent state =
+      testing::CampaignState("e3", "derbyshire", "c1", cv1::CAMPAIGN_STATE_ACTIVE,
+                             cv1::CAMPAIGN_STATE_SCHEDULED, now, bounds::kMaxReachTarget);
+  ASSERT_FALSE(ValidateEvent(state, "derbyshire", now).has_value());
+  state.mutable_campaign_state_changed()->set_reach_target(kInt64Max);
+  EXPECT_EQ(ValidateEvent(state, "derbyshire", now)->field, "campaign_state_changed.reach_target");
+  state.mutable_campaign_state_changed()->set_reach_target(bounds::kMaxReachTarget);
+  state.mutable_campaign_state_changed()->add_audiences(static_cast<cv1::CampaignAudience>(999));
+  EXPECT_EQ(ValidateEvent(state, "derbyshire", now)->field, "campaign_state_changed.audiences[0]");
+  state.mutable_campaign_state_changed()->clear_audiences();
+  state.set_source("workshops");
+  EXPECT_EQ(ValidateEvent(state, "derbyshire", now)->field, "source");
 }
 
 TEST(MetricsSettingsTest, ValidatesTargets) {

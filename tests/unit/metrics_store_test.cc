@@ -1,5 +1,7 @@
+#include <limits>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "common/calendar.h"
 #include "common/store_support.h"
 #include "gtest/gtest.h"
@@ -125,6 +127,85 @@ TEST_F(MetricsStoreTest, EngagementReplacesByRevisionNeverAdds) {
   EXPECT_EQ(Count("SELECT SUM(value) FROM metrics_rollup WHERE metric = 'c_impressions' AND "
                   "scope = 'F' AND dim_kind = ''"),
             1600);
+}
+
+// The hostile sequence of the reliability issue: two reports of INT64_MAX impressions and one
+// of 1. The two are refused by campaigns' bound, so the totals hold just the 1.
+TEST_F(MetricsStoreTest, CampaignTotalsNeverWrap) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const absl::CivilDay day(2024, 10, 3);
+  auto out = Ingest({testing::Engagement("r1", "derbyshire", "a1", day, 1, kMax, 0, kMax),
+                     testing::Engagement("r2", "derbyshire", "a2", day, 1, kMax, 0, kMax),
+                     testing::Engagement("r3", "derbyshire", "a3", day, 1, 1, 1, 1)});
+  EXPECT_EQ(out.response.accepted(), 1);
+  EXPECT_EQ(out.response.rejected(), 2);
+  EXPECT_EQ(out.response.results(0).field(), "engagement_reported.impressions");
+  const v1::Dashboard d = Dash(kYear);
+  EXPECT_EQ(d.campaigns().impressions(), 1);
+  EXPECT_EQ(d.campaigns().engagements(), 1);
+  EXPECT_DOUBLE_EQ(d.campaigns().engagement_rate(), 1.0);
+}
+
+// Totals already near the limit (many large reports over time): the event that would take a
+// stored total past int64 is refused naming its field, in a batch that goes on; the refused
+// event leaves no trace.
+TEST_F(MetricsStoreTest, AnEventThatWouldOverflowAStoredTotalIsRejected) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  ASSERT_TRUE(db_->Write([&](db::Connection& c) {
+                   return c.Exec(absl::StrCat(
+                       "INSERT INTO metrics_rollup (force, metric, dim_kind, scope, area, dim, "
+                       "day, value) VALUES ('derbyshire', 'c_impressions', '', 'F', '', '', "
+                       "'2024-10-03', ",
+                       kMax - 1500, ")"));
+                 })
+                  .ok());
+  const absl::CivilDay day(2024, 10, 3);
+  auto out = Ingest({testing::Engagement("r1", "derbyshire", "a1", day, 1, 1000, 10, 5),
+                     testing::Engagement("r2", "derbyshire", "a2", day, 1, 1000, 10, 5),
+                     testing::Engagement("r3", "derbyshire", "a3", D(2024, 10, 4), 1, 7, 7, 7)});
+  EXPECT_EQ(out.response.accepted(), 2);
+  EXPECT_EQ(out.response.results(0).outcome(), v1::INGEST_OUTCOME_ACCEPTED);
+  EXPECT_EQ(out.response.results(1).outcome(), v1::INGEST_OUTCOME_REJECTED);
+  EXPECT_EQ(out.response.results(1).reason(), "FIELD_INVALID");
+  EXPECT_EQ(out.response.results(1).field(), "engagement_reported.impressions");
+  EXPECT_EQ(out.response.results(2).outcome(), v1::INGEST_OUTCOME_ACCEPTED);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics_events WHERE event_id = 'r2'"), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics_engagement WHERE activity LIKE '%/a2'"), 0);
+  EXPECT_EQ(Count("SELECT value FROM metrics_rollup WHERE metric = 'c_impressions' AND scope = "
+                  "'F' AND dim_kind = '' AND day = '2024-10-03'"),
+            kMax - 500);
+  // Re-sending the refused event fails again rather than counting as a duplicate.
+  auto again = Ingest({testing::Engagement("r2", "derbyshire", "a2", day, 1, 1000, 10, 5)});
+  EXPECT_EQ(again.response.rejected(), 1);
+}
+
+// Sums over days saturate instead of wrapping, and rates stay in [0, 1].
+TEST_F(MetricsStoreTest, DashboardSumsSaturateAndRatesStayInRange) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  ASSERT_TRUE(db_->Write([&](db::Connection& c) -> absl::Status {
+                   for (const char* day : {"2024-10-03", "2024-10-04"}) {
+                     for (const char* metric : {"c_impressions", "c_engagements"}) {
+                       auto st = c.Exec(absl::StrCat(
+                           "INSERT INTO metrics_rollup (force, metric, dim_kind, scope, area, "
+                           "dim, day, value) VALUES ('derbyshire', '",
+                           metric, "', '', 'F', '', '', '", day, "', ", kMax - 10, ")"));
+                       if (!st.ok()) return st;
+                     }
+                   }
+                   return absl::OkStatus();
+                 })
+                  .ok());
+  v1::Dashboard d = Dash(kYear);
+  EXPECT_EQ(d.campaigns().impressions(), kMax);
+  EXPECT_EQ(d.campaigns().engagements(), kMax);
+  EXPECT_GE(d.campaigns().engagement_rate(), 0.0);
+  EXPECT_LE(d.campaigns().engagement_rate(), 1.0);
+  // Campaigns lets engagements exceed impressions (a reply counts without an impression).
+  Ingest({testing::Engagement("r1", "derbyshire", "a1", D(2024, 10, 20), 1, 10, 5, 100)});
+  d = Dash({D(2024, 10, 20), D(2024, 10, 20)});
+  EXPECT_EQ(d.campaigns().engagements(), 100);
+  EXPECT_DOUBLE_EQ(d.campaigns().engagement_rate(), 1.0);
+  EXPECT_LE(d.campaigns().click_through_rate(), 1.0);
 }
 
 TEST_F(MetricsStoreTest, WorkshopKpisAndSchoolCoverage) {
