@@ -76,6 +76,7 @@ start_redis() {
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --save "" \
     --appendonly no >>"$WORK/logs/redis.log" 2>&1 &
   echo $! >"$WORK/pids/redis"
+  disown  # killed on purpose: no "Killed" job report
   for _ in $(seq 1 100); do
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
     sleep 0.1
@@ -95,6 +96,7 @@ start_service() {
     --http-address="127.0.0.1:${HTTP[$name]}" --db-path="$WORK/$name.db" "$extra" \
     2>>"$WORK/logs/$name.log" &
   echo $! >"$WORK/pids/$name"
+  disown
   for _ in $(seq 1 200); do
     curl -fsS "http://127.0.0.1:${HTTP[$name]}/healthz" >/dev/null 2>&1 && return 0
     alive "$!" || break
@@ -157,7 +159,10 @@ helpers+=($!)
 targets=(--workshops="127.0.0.1:${GRPC[workshops]}" --training="127.0.0.1:${GRPC[training]}"
          --campaigns="127.0.0.1:${GRPC[campaigns]}" --metrics="127.0.0.1:${GRPC[metrics]}")
 step "load: $LOAD_SECONDS s of mixed writes and reads"
+# SOAK_DRIVER_ARGS adds driver flags, e.g. "--threads=8 --op-budget-seconds=1".
+# shellcheck disable=SC2086
 "$DRIVER" --mode=load --ledger="$WORK/ledger" --seconds="$LOAD_SECONDS" "${targets[@]}" \
+  ${SOAK_DRIVER_ARGS:-} \
   >"$WORK/logs/driver.log" 2>&1 &
 driver=$!
 helpers+=("$driver")
@@ -176,10 +181,10 @@ chaos() {
     sleep "$CHAOS_INTERVAL"
     [[ -e $WORK/stop-chaos ]] && break
     i=$((i + 1))
-    if ((i % 5 == 0)); then
+    if ((i % 5 == 2)); then
       echo "chaos $(( $(date +%s) - start ))s: restart redis"
       kill9 redis; start_redis
-    elif ((i % 7 == 0)); then
+    elif ((i % 5 == 4)); then
       echo "chaos $(( $(date +%s) - start ))s: metrics away for ${METRICS_AWAY}s"
       kill9 metrics; sleep "$METRICS_AWAY"; start_service metrics
     else
@@ -197,7 +202,9 @@ wait "$driver" || load_rc=$?
 touch "$WORK/stop-chaos"
 for _ in $(seq 1 300); do alive "$chaos_pid" || break; sleep 0.1; done
 cat "$WORK/logs/driver.log"
-step "chaos: $(grep -c '^chaos' "$WORK/logs/chaos.log" || true) actions ($(grep -c 'kill -9' "$WORK/logs/chaos.log" || true) kills)"
+count() { grep -c "$1" "$WORK/logs/chaos.log" || true; }
+step "chaos: $(count 'kill -9') kill -9 of a domain service, $(count 'restart redis') Redis restarts," \
+  "$(count 'metrics away') metrics outages of ${METRICS_AWAY}s"
 if ((load_rc != 0)); then echo "soak: load phase failed ($load_rc)" >&2; exit 1; fi
 
 # Whatever chaos left down comes back; then every outbox must drain (bounded).

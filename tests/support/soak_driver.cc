@@ -695,7 +695,8 @@ int Load(const Options& o) {
   std::printf("soak_driver ready\n");
   std::fflush(stdout);
 
-  const absl::Time stop = absl::Now() + absl::Seconds(o.seconds);
+  const absl::Time began = absl::Now();
+  const absl::Time stop = began + absl::Seconds(o.seconds);
   std::atomic<int64_t> budget{o.max_ops};
   std::atomic<int64_t> rejected{0};
   std::vector<Ledger> ledgers(o.threads);
@@ -730,9 +731,13 @@ int Load(const Options& o) {
     std::fprintf(stderr, "soak_driver: cannot write %s\n", o.ledger.c_str());
     return 2;
   }
-  std::printf("soak_driver load done: ops=%lld pending=%zu rejected=%lld\n",
-              static_cast<long long>(file.ledger.ops), file.pending.size(),
-              static_cast<long long>(file.rejected));
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - began);
+  std::printf(
+      "soak_driver load done: ops=%lld in %.0f s (%.1f ops/s, %d threads) pending=%zu "
+      "rejected=%lld\n",
+      static_cast<long long>(file.ledger.ops), seconds,
+      static_cast<double>(file.ledger.ops) / seconds, o.threads, file.pending.size(),
+      static_cast<long long>(file.rejected));
   return 0;
 }
 
