@@ -190,6 +190,12 @@ class Driver {
     return Retry(call, absl::Seconds(o_.op_budget_seconds));
   }
 
+  // A set-up call: retried, and true once acknowledged.
+  template <typename Call>
+  bool Acked(const char* what, Call call) {
+    return Judge(Retry(call), what) == Outcome::kAcked;
+  }
+
   bool Setup();
   Outcome RunOp(int thread, int64_t k, Ledger* l);
   void Read(int64_t k);
@@ -240,10 +246,9 @@ bool Driver::SetupSchools(Ledger* l) {
   for (int i = 0; i < kSetupSchools; ++i) {
     ws::CreateVenueRequest req = SchoolRequest(absl::StrCat("school-", i), 2000);
     ws::Venue out;
-    if (Judge(Retry([&](grpc::ClientContext* c) { return workshops_->CreateVenue(c, req, &out); }),
-              "CreateVenue") != Outcome::kAcked) {
+    if (!Acked("CreateVenue",
+               [&](grpc::ClientContext* c) { return workshops_->CreateVenue(c, req, &out); }))
       return false;
-    }
     ++l->schools;
   }
   return true;
@@ -262,10 +267,9 @@ bool Driver::SetupWorkshops() {
   treq.mutable_topic()->set_suitable_for_adults(true);
   treq.mutable_topic()->set_version("1");
   ws::Topic topic;
-  if (Judge(Retry([&](grpc::ClientContext* c) { return workshops_->CreateTopic(c, treq, &topic); }),
-            "CreateTopic") != Outcome::kAcked) {
+  if (!Acked("CreateTopic",
+             [&](grpc::ClientContext* c) { return workshops_->CreateTopic(c, treq, &topic); }))
     return false;
-  }
   for (int p = 0; p < o_.threads * kPresentersPerThread; ++p) {
     ws::CreatePresenterRequest preq;
     preq.set_parent(kForce);
@@ -274,23 +278,19 @@ bool Driver::SetupWorkshops() {
     preq.mutable_presenter()->set_display_name(absl::StrCat("Presenter ", p));
     preq.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
     ws::Presenter presenter;
-    if (Judge(Retry([&](grpc::ClientContext* c) {
-                return workshops_->CreatePresenter(c, preq, &presenter);
-              }),
-              "CreatePresenter") != Outcome::kAcked) {
+    if (!Acked("CreatePresenter", [&](grpc::ClientContext* c) {
+          return workshops_->CreatePresenter(c, preq, &presenter);
+        }))
       return false;
-    }
     if (presenter.accreditation().state() == cm::ACCREDITATION_STATE_ACCREDITED) continue;
     ws::GrantAccreditationRequest grant;
     grant.set_name(presenter.name());
     grant.set_etag(presenter.etag());
     *grant.mutable_expire_time() = ToProtoTime(base_ + absl::Hours(24 * 365));
-    if (Judge(Retry([&](grpc::ClientContext* c) {
-                return workshops_->GrantAccreditation(c, grant, &presenter);
-              }),
-              "GrantAccreditation") != Outcome::kAcked) {
+    if (!Acked("GrantAccreditation", [&](grpc::ClientContext* c) {
+          return workshops_->GrantAccreditation(c, grant, &presenter);
+        }))
       return false;
-    }
   }
   return true;
 }
@@ -305,12 +305,9 @@ bool Driver::SetupTraining() {
   course.mutable_course()->set_validity_months(24);
   course.mutable_course()->add_target_roles(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
   tr::Course created;
-  if (Judge(Retry([&](grpc::ClientContext* c) {
-              return training_->CreateCourse(c, course, &created);
-            }),
-            "CreateCourse") != Outcome::kAcked) {
+  if (!Acked("CreateCourse",
+             [&](grpc::ClientContext* c) { return training_->CreateCourse(c, course, &created); }))
     return false;
-  }
   tr::CreateCourseVersionRequest version;
   version.set_parent(created.name());
   version.set_course_version_id("v1");
@@ -326,19 +323,16 @@ bool Driver::SetupTraining() {
     m->set_origin(tr::COURSE_ORIGIN_FORCE);
   }
   tr::CourseVersion v;
-  if (Judge(Retry([&](grpc::ClientContext* c) {
-              return training_->CreateCourseVersion(c, version, &v);
-            }),
-            "CreateCourseVersion") != Outcome::kAcked) {
+  if (!Acked("CreateCourseVersion", [&](grpc::ClientContext* c) {
+        return training_->CreateCourseVersion(c, version, &v);
+      }))
     return false;
-  }
   tr::PublishCourseVersionRequest publish;
   publish.set_name(v.name());
   publish.set_etag(v.etag());
-  return Judge(Retry([&](grpc::ClientContext* c) {
-                 return training_->PublishCourseVersion(c, publish, &v);
-               }),
-               "PublishCourseVersion") == Outcome::kAcked;
+  return Acked("PublishCourseVersion", [&](grpc::ClientContext* c) {
+    return training_->PublishCourseVersion(c, publish, &v);
+  });
 }
 
 bool Driver::SetupCampaign() {
@@ -356,30 +350,24 @@ bool Driver::SetupCampaign() {
   *c->mutable_end_date() = ToProtoDate(today + 30);
   c->set_reach_target(1000000);
   cp::Campaign campaign;
-  if (Judge(Retry([&](grpc::ClientContext* ctx) {
-              return campaigns_->CreateCampaign(ctx, create, &campaign);
-            }),
-            "CreateCampaign") != Outcome::kAcked) {
+  if (!Acked("CreateCampaign", [&](grpc::ClientContext* ctx) {
+        return campaigns_->CreateCampaign(ctx, create, &campaign);
+      }))
     return false;
-  }
   cp::ScheduleCampaignRequest schedule;
   schedule.set_name(campaign.name());
   schedule.set_etag(campaign.etag());
-  if (Judge(Retry([&](grpc::ClientContext* ctx) {
-              return campaigns_->ScheduleCampaign(ctx, schedule, &campaign);
-            }),
-            "ScheduleCampaign") != Outcome::kAcked) {
+  if (!Acked("ScheduleCampaign", [&](grpc::ClientContext* ctx) {
+        return campaigns_->ScheduleCampaign(ctx, schedule, &campaign);
+      }))
     return false;
-  }
   cp::ActivateCampaignRequest activate;
   activate.set_name(campaign.name());
   activate.set_etag(campaign.etag());
-  if (Judge(Retry([&](grpc::ClientContext* ctx) {
-              return campaigns_->ActivateCampaign(ctx, activate, &campaign);
-            }),
-            "ActivateCampaign") != Outcome::kAcked) {
+  if (!Acked("ActivateCampaign", [&](grpc::ClientContext* ctx) {
+        return campaigns_->ActivateCampaign(ctx, activate, &campaign);
+      }))
     return false;
-  }
   // One activity per thread, so that each (activity, day) is only ever reported by one thread,
   // in order: the ledger's "last acknowledged value" is then the server's too.
   for (int t = 0; t < o_.threads; ++t) {
@@ -394,22 +382,18 @@ bool Driver::SetupCampaign() {
     const absl::Time published = StartOfLocalDay(today - 45) + absl::Hours(10);
     *activity.mutable_activity()->mutable_scheduled_time() = ToProtoTime(published);
     cp::Activity a;
-    if (Judge(Retry([&](grpc::ClientContext* ctx) {
-                return campaigns_->CreateActivity(ctx, activity, &a);
-              }),
-              "CreateActivity") != Outcome::kAcked) {
+    if (!Acked("CreateActivity", [&](grpc::ClientContext* ctx) {
+          return campaigns_->CreateActivity(ctx, activity, &a);
+        }))
       return false;
-    }
     cp::PublishActivityRequest publish;
     publish.set_name(a.name());
     publish.set_etag(a.etag());
     *publish.mutable_publish_time() = ToProtoTime(published);
-    if (Judge(Retry([&](grpc::ClientContext* ctx) {
-                return campaigns_->PublishActivity(ctx, publish, &a);
-              }),
-              "PublishActivity") != Outcome::kAcked) {
+    if (!Acked("PublishActivity", [&](grpc::ClientContext* ctx) {
+          return campaigns_->PublishActivity(ctx, publish, &a);
+        }))
       return false;
-    }
   }
   return true;
 }
