@@ -47,7 +47,7 @@ std::string ValidUtf8(absl::string_view text) {
   out.reserve(text.size());
   while (!text.empty()) {
     const size_t n = Utf8SequenceLength(text);
-    out.append(n == 0 ? absl::string_view("\xEF\xBF\xBD") : text.substr(0, n));
+    absl::StrAppend(&out, n == 0 ? absl::string_view("\xEF\xBF\xBD") : text.substr(0, n));
     text.remove_prefix(n == 0 ? 1 : n);
   }
   return out;
