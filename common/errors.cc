@@ -15,18 +15,56 @@ namespace {
 constexpr absl::string_view kErrorInfoUrl = "type.googleapis.com/google.rpc.ErrorInfo";
 constexpr absl::string_view kBadRequestUrl = "type.googleapis.com/google.rpc.BadRequest";
 
+// The length of the well-formed UTF-8 sequence (RFC 3629) at the start of `s`, or 0.
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto continuation = [&](size_t i, unsigned char lo, unsigned char hi) {
+    return i < s.size() && byte(i) >= lo && byte(i) <= hi;
+  };
+  const unsigned char c = byte(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return continuation(1, 0x80, 0xBF) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;  // no overlong forms
+    const unsigned char hi = c == 0xED ? 0x9F : 0xBF;  // no UTF-16 surrogates
+    return continuation(1, lo, hi) && continuation(2, 0x80, 0xBF) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+    const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;  // nothing above U+10FFFF
+    return continuation(1, lo, hi) && continuation(2, 0x80, 0xBF) && continuation(3, 0x80, 0xBF)
+               ? 4
+               : 0;
+  }
+  return 0;
+}
+
+// Messages often quote what the caller sent, which may be any bytes; proto3 strings must be
+// UTF-8, or a client cannot parse the ErrorInfo/BadRequest details at all. Invalid bytes become
+// U+FFFD.
+std::string ValidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const size_t n = Utf8SequenceLength(text);
+    absl::StrAppend(&out, n == 0 ? absl::string_view("\xEF\xBF\xBD") : text.substr(0, n));
+    text.remove_prefix(n == 0 ? 1 : n);
+  }
+  return out;
+}
+
 absl::Status Make(absl::StatusCode code, absl::string_view reason, absl::string_view message,
                   const std::vector<FieldViolation>& violations = {}) {
-  absl::Status status(code, message);
+  absl::Status status(code, ValidUtf8(message));
   google::rpc::ErrorInfo info;
-  info.set_reason(std::string(reason));
+  info.set_reason(ValidUtf8(reason));
   status.SetPayload(kErrorInfoUrl, absl::Cord(info.SerializeAsString()));
   if (!violations.empty()) {
     google::rpc::BadRequest bad_request;
     for (const auto& v : violations) {
       auto* fv = bad_request.add_field_violations();
-      fv->set_field(v.field);
-      fv->set_description(v.description);
+      fv->set_field(ValidUtf8(v.field));
+      fv->set_description(ValidUtf8(v.description));
     }
     status.SetPayload(kBadRequestUrl, absl::Cord(bad_request.SerializeAsString()));
   }
@@ -152,7 +190,9 @@ absl::Status WithMetadata(absl::Status status,
   if (!payload) return status;
   google::rpc::ErrorInfo info;
   if (!info.ParseFromString(std::string(*payload))) return status;
-  for (const auto& [key, value] : metadata) (*info.mutable_metadata())[key] = value;
+  for (const auto& [key, value] : metadata) {
+    (*info.mutable_metadata())[ValidUtf8(key)] = ValidUtf8(value);
+  }
   status.SetPayload(kErrorInfoUrl, absl::Cord(info.SerializeAsString()));
   return status;
 }

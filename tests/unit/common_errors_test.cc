@@ -42,6 +42,27 @@ TEST(StatusMapping, InvalidArgumentCarriesFieldViolations) {
   EXPECT_EQ(bad.field_violations(1).field(), "page_size");
 }
 
+// Found by common_fuzz_query: a filter with a byte that is not UTF-8 is quoted in the error,
+// and the BadRequest/ErrorInfo details then no longer parse (proto3 strings must be UTF-8).
+TEST(StatusMapping, CallerBytesThatAreNotUtf8KeepTheDetailsParseable) {
+  const absl::Status status = InvalidArgument("filter", "has an unexpected character '\xd0'");
+  std::vector<FieldViolation> violations = FieldViolations(status);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "filter");
+  EXPECT_EQ(violations[0].description, "has an unexpected character '\xEF\xBF\xBD'");
+  EXPECT_EQ(ErrorReason(status), "INVALID_ARGUMENT");
+
+  grpc::Status wire = ToGrpcStatus(status, "outreach.workshops.v1");
+  google::rpc::Status rich = Details(wire);
+  EXPECT_EQ(Info(rich).reason(), "INVALID_ARGUMENT");
+  EXPECT_EQ(rich.message(), "invalid argument: filter: has an unexpected character '\xEF\xBF\xBD'");
+  // Well-formed multi-byte text passes unchanged; truncated, overlong and surrogate forms do not.
+  EXPECT_EQ(FieldViolations(InvalidArgument("f", "caf\xC3\xA9 \xF0\x9F\x94\x92"))[0].description,
+            "caf\xC3\xA9 \xF0\x9F\x94\x92");
+  EXPECT_EQ(FieldViolations(InvalidArgument("f", "\xC3 \xC0\xAF \xED\xA0\x80"))[0].description,
+            "\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST(StatusMapping, DomainReasonsMapToTheirCodes) {
   struct Case {
     absl::Status status;
