@@ -18,7 +18,7 @@ inline constexpr int32_t kMaxPageSize = 500;
 // A page holds fewer than page_size items when its resources reach this many bytes (AIP-158
 // allows short pages; next_page_token continues), so 200 concurrent maximum-size lists stay
 // within a container's memory.
-inline constexpr size_t kMaxListResponseBytes = 512 * 1024;
+inline constexpr size_t kMaxListResponseBytes = size_t{512} * 1024;
 absl::StatusOr<int32_t> NormalizePageSize(int32_t page_size);
 
 // Where the next page starts: the sort key values and id of the last item returned (keyset

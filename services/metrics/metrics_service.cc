@@ -65,8 +65,8 @@ std::string DashboardFingerprint(const DashboardQuery& q, absl::Time now) {
 }  // namespace
 
 MetricsServiceImpl::MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
-                                       std::unique_ptr<ReplyCache> cache, MetricsRegistry* registry)
-    : store_(std::move(store)), clock_(clock), cache_(std::move(cache)), registry_(registry) {}
+                                       std::unique_ptr<ReplyCache> cache)
+    : store_(std::move(store)), clock_(clock), cache_(std::move(cache)) {}
 
 MetricsServiceImpl::~MetricsServiceImpl() { BeginDrain(); }
 
@@ -440,7 +440,7 @@ std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& con
     cache = std::make_unique<ReplyCache>(cache_options, context.metrics);
   }
   auto service = std::make_unique<MetricsServiceImpl>(NewSqlMetricsStore(context.db), context.clock,
-                                                      std::move(cache), context.metrics);
+                                                      std::move(cache));
   if (context.runtime != nullptr) {
     service->RegisterHttp(*context.runtime);
     context.runtime->OnDrain([s = service.get()] { s->BeginDrain(); });

@@ -21,7 +21,7 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
  public:
   // `cache` may be null (no caching). `registry` may be null.
   MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
-                     std::unique_ptr<ReplyCache> cache, MetricsRegistry* registry);
+                     std::unique_ptr<ReplyCache> cache);
   ~MetricsServiceImpl() override;
 
   grpc::Status IngestEvents(grpc::ServerContext* context, const v1::IngestEventsRequest* request,
@@ -60,7 +60,6 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
   std::unique_ptr<MetricsStore> store_;
   const Clock* clock_;
   std::unique_ptr<ReplyCache> cache_;
-  MetricsRegistry* registry_;
   absl::Mutex watch_mu_;
   absl::CondVar watch_cv_;
   int64_t changes_ ABSL_GUARDED_BY(watch_mu_) = 0;

@@ -268,7 +268,10 @@ void AddCampaignNumbers(const CampaignDims& dims, const std::string& day,
   std::vector<std::string> areas = dims.areas;
   if (areas.empty()) areas.push_back("*");
   const std::string channel = cv1::Channel_Name(static_cast<cv1::Channel>(dims.channel));
-  for (const auto& [metric, v] : values) {
+  for (const auto& value : values) {
+    // Named copies: a lambda may not capture structured bindings before C++20's P1091 (clang 14).
+    const char* metric = value.first;
+    const int64_t v = value.second;
     if (v == 0) continue;
     auto all_dims = [&](const std::string& scope, const std::string& area) {
       deltas->Add({metric, "", scope, area, "", day}, v);

@@ -20,7 +20,6 @@
 
 namespace outreach::training {
 
-namespace v1 = ::outreach::training::v1;
 using ::outreach::common::v1::OfficerRole;
 
 inline constexpr char kDomain[] = "outreach.training.v1";

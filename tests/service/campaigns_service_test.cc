@@ -1356,7 +1356,7 @@ TEST_F(CampaignsServiceTest, ListEngagementReportsFiltersOrdersAndPages) {
   pb::Activity snap = PublishedActivity(c, "snap", cpb::CHANNEL_SNAPCHAT);
   h_.clock().Set(London(2026, 3, 20));
   std::vector<pb::EngagementReport> batch;
-  for (int d = 2; d <= 11; ++d) {
+  for (int64_t d = 2; d <= 11; ++d) {
     batch.push_back(Report(fb, absl::CivilDay(2026, 3, d), 100 * d, 50 * d, 5 * d));
     batch.push_back(Report(snap, absl::CivilDay(2026, 3, d), 10 * d, 5 * d, d));
   }
