@@ -56,7 +56,7 @@ for name in metrics workshops training campaigns; do
   [[ -x $bin ]] || continue
   extra=()
   if [[ $name == metrics ]]; then
-    extra+=(--redis-address="$REDIS_ADDRESS")
+    extra+=(--redis-address="$REDIS_ADDRESS" --kpi-forces="$FORCE")
   elif [[ -x $BUILD/services/metrics/metrics ]]; then
     extra+=(--metrics-address="127.0.0.1:${GRPC_PORT[metrics]}")
   fi

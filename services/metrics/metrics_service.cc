@@ -65,8 +65,8 @@ std::string DashboardFingerprint(const DashboardQuery& q, absl::Time now) {
 }  // namespace
 
 MetricsServiceImpl::MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
-                                       std::unique_ptr<ReplyCache> cache)
-    : store_(std::move(store)), clock_(clock), cache_(std::move(cache)) {}
+                                       std::unique_ptr<ReplyCache> cache, KpiOptions kpis)
+    : store_(std::move(store)), clock_(clock), cache_(std::move(cache)), kpis_(std::move(kpis)) {}
 
 MetricsServiceImpl::~MetricsServiceImpl() { BeginDrain(); }
 
@@ -351,37 +351,17 @@ absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(
   return req;
 }
 
-void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
-  runtime.AddHttpRoute("/dashboard", [this](const std::multimap<std::string, std::string>& q) {
-    HttpResponse res;
-    res.content_type = "application/json";
-    auto req = DashboardRequestFromQuery(q);
-    absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
-    if (!d.ok()) {
-      // The same table as gRPC: INVALID_ARGUMENT is 400, NOT_FOUND 404, storage down 503, and
-      // internal text never leaves the process.
-      HttpError error = ToHttpError(d.status(), "GET /dashboard");
-      res.status = error.status;
-      res.body = std::move(error.json_body);
-      return res;
-    }
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    options.add_whitespace = true;
-    if (!google::protobuf::util::MessageToJsonString(*d, &res.body, options).ok()) {
-      res.status = 500;
-      res.body = "{\"error\":\"encoding failed\"}\n";
-    }
-    return res;
-  });
+namespace {
 
-  MetricsRegistry& m = runtime.metrics();
-  struct Gauge {
-    const char* name;
-    const char* help;
-    std::function<double(const v1::Dashboard&)> value;
-  };
-  static const std::vector<Gauge>* gauges = new std::vector<Gauge>{
+// The KPI gauges on /metrics, academic year to date, by force and area.
+struct KpiGauge {
+  const char* name;
+  const char* help;
+  std::function<double(const v1::Dashboard&)> value;
+};
+
+const std::vector<KpiGauge>& KpiGauges() {
+  static const std::vector<KpiGauge>* gauges = new std::vector<KpiGauge>{
       {"outreach_kpi_workshops_delivered", "Workshops delivered, academic year to date.",
        [](const v1::Dashboard& d) { return d.workshops().workshops_delivered(); }},
       {"outreach_kpi_pupils_reached", "Pupils reached, academic year to date.",
@@ -412,35 +392,86 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       {"outreach_kpi_data_version", "The force's data version.",
        [](const v1::Dashboard& d) { return static_cast<double>(d.data_version()); }},
   };
-  for (const auto& g : *gauges) m.DefineGauge(g.name, g.help);
-  m.AddRefresher([this](MetricsRegistry& reg) {
-    auto forces = store_->ListForces(50);
-    if (!forces.ok()) return;
-    const DayRange year = AcademicYearOfDay(LocalDay(clock_->Now()));
-    for (const auto& force : *forces) {
+  return *gauges;
+}
+
+}  // namespace
+
+void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
+  runtime.AddHttpRoute("/dashboard", [this](const std::multimap<std::string, std::string>& q) {
+    HttpResponse res;
+    res.content_type = "application/json";
+    auto req = DashboardRequestFromQuery(q);
+    absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
+    if (!d.ok()) {
+      // The same table as gRPC: INVALID_ARGUMENT is 400, NOT_FOUND 404, storage down 503, and
+      // internal text never leaves the process.
+      HttpError error = ToHttpError(d.status(), "GET /dashboard");
+      res.status = error.status;
+      res.body = std::move(error.json_body);
+      return res;
+    }
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    options.add_whitespace = true;
+    if (!google::protobuf::util::MessageToJsonString(*d, &res.body, options).ok()) {
+      res.status = 500;
+      res.body = "{\"error\":\"encoding failed\"}\n";
+    }
+    return res;
+  });
+
+  MetricsRegistry& m = runtime.metrics();
+  for (const auto& g : KpiGauges()) m.DefineGauge(g.name, g.help);
+  m.AddRefresher([this](MetricsRegistry& reg) { RefreshKpis(reg); });
+}
+
+void MetricsServiceImpl::RefreshKpis(MetricsRegistry& registry) {
+  absl::StatusOr<std::vector<std::string>> forces =
+      kpis_.forces.empty() ? store_->ListConfiguredForces(kMaxKpiForces) : kpis_.forces;
+  if (!forces.ok()) {
+    OUTREACH_LOG(kWarn, "kpi_refresh_failed").Kv("detail", forces.status().message());
+    return;
+  }
+  const absl::CivilDay today = LocalDay(clock_->Now());
+  const DayRange year = AcademicYearOfDay(today);
+  absl::MutexLock lock(&kpi_mu_);
+  for (const auto& force : *forces) {
+    absl::StatusOr<int64_t> version = store_->DataVersion(force);
+    if (!version.ok()) continue;
+    KpiSnapshot& snapshot = kpi_snapshots_[force];
+    if (snapshot.data_version != *version || snapshot.day != today) {
+      KpiSnapshot fresh;
+      fresh.data_version = *version;
+      fresh.day = today;
       std::vector<std::string> areas = {""};
-      if (auto more = store_->ListAreas(force, 50); more.ok()) {
+      if (auto more = store_->ListAreas(force, kpis_.max_areas); more.ok()) {
         areas.insert(areas.end(), more->begin(), more->end());
       }
       for (const auto& area : areas) {
-        auto d = DashboardFor(force, year, area);
-        if (!d.ok()) continue;
-        for (const auto& g : *gauges) {
-          reg.Set(g.name, {{"force", force}, {"area", area.empty() ? "all" : area}}, g.value(*d));
-        }
+        absl::StatusOr<v1::Dashboard> d = DashboardFor(force, year, area);
+        if (d.ok()) fresh.by_area.emplace_back(area, std::move(*d));
+      }
+      snapshot = std::move(fresh);
+    }
+    for (const auto& [area, dashboard] : snapshot.by_area) {
+      for (const auto& g : KpiGauges()) {
+        registry.Set(g.name, {{"force", force}, {"area", area.empty() ? "all" : area}},
+                     g.value(dashboard));
       }
     }
-  });
+  }
 }
 
 std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& context,
-                                                       const CacheOptions& cache_options) {
+                                                       const CacheOptions& cache_options,
+                                                       const KpiOptions& kpis) {
   std::unique_ptr<ReplyCache> cache;
   if (cache_options.redis_address != "off") {
     cache = std::make_unique<ReplyCache>(cache_options, context.metrics);
   }
   auto service = std::make_unique<MetricsServiceImpl>(NewSqlMetricsStore(context.db), context.clock,
-                                                      std::move(cache));
+                                                      std::move(cache), kpis);
   if (context.runtime != nullptr) {
     service->RegisterHttp(*context.runtime);
     context.runtime->OnDrain([s = service.get()] { s->BeginDrain(); });
@@ -466,6 +497,8 @@ ServiceSpec MetricsBinarySpec() {
     CacheOptions cache;
     int64_t near_capacity = 4096;
     bool near_cache = true;
+    std::string kpi_forces;
+    int64_t kpi_max_areas = 20;
   };
   auto settings = std::make_shared<Settings>();
   ServiceSpec spec = MetricsServiceSpec();
@@ -483,6 +516,20 @@ ServiceSpec MetricsBinarySpec() {
                 "keep ready replies in process, invalidated by Redis pub/sub");
     parser.Int("near-cache-entries", &settings->near_capacity, 4096, 16, 1000000,
                "cached replies kept in process per force");
+    parser.String("kpi-forces", &settings->kpi_forces, std::string(""),
+                  "comma-separated forces whose KPI gauges /metrics shows (empty: the forces "
+                  "that have ForceSettings)",
+                  [](const std::string& v) -> absl::Status {
+                    for (absl::string_view f : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+                      if (!IsValidResourceId(f)) {
+                        return absl::InvalidArgumentError(
+                            absl::StrCat("\"", f, "\" is not a force id ([a-z][a-z0-9-]{0,62})"));
+                      }
+                    }
+                    return absl::OkStatus();
+                  });
+    parser.Int("kpi-max-areas", &settings->kpi_max_areas, 20, 0, 500,
+               "areas per force that get their own KPI gauges on /metrics");
   };
   spec.make_service = [settings](const ServiceContext& context) -> std::unique_ptr<grpc::Service> {
     CacheOptions cache = settings->cache;
@@ -493,7 +540,10 @@ ServiceSpec MetricsBinarySpec() {
         .Kv("redis", cache.redis_address)
         .Kv("ttl", cache.ttl)
         .Kv("near_cache", cache.near_cache ? "on" : "off");
-    return MakeMetricsService(context, cache);
+    KpiOptions kpis;
+    kpis.forces = absl::StrSplit(settings->kpi_forces, ',', absl::SkipEmpty());
+    kpis.max_areas = static_cast<int>(settings->kpi_max_areas);
+    return MakeMetricsService(context, cache, kpis);
   };
   return spec;
 }

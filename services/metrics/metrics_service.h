@@ -1,11 +1,15 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/server.h"
@@ -16,12 +20,22 @@
 
 namespace outreach::metrics {
 
+// Which forces and areas the KPI gauges on /metrics cover. Label sets are bounded so that
+// invented forces or areas can neither push a real force off the page nor make a scrape
+// compute thousands of dashboards: the forces are the ones listed (or, when none are, the
+// forces that have ForceSettings, at most kMaxKpiForces), each with at most `max_areas` areas.
+struct KpiOptions {
+  std::vector<std::string> forces;
+  int max_areas = 20;
+};
+inline constexpr int kMaxKpiForces = 100;
+
 // outreach.metrics.v1.MetricsService: proto <-> domain, the reply cache, and WatchDashboard.
 class MetricsServiceImpl final : public v1::MetricsService::Service {
  public:
-  // `cache` may be null (no caching). `registry` may be null.
+  // `cache` may be null (no caching).
   MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
-                     std::unique_ptr<ReplyCache> cache);
+                     std::unique_ptr<ReplyCache> cache, KpiOptions kpis = {});
   ~MetricsServiceImpl() override;
 
   grpc::Status IngestEvents(grpc::ServerContext* context, const v1::IngestEventsRequest* request,
@@ -56,6 +70,16 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
   absl::StatusOr<v1::Dashboard> DashboardFor(const std::string& force, DayRange days,
                                              const std::string& area);
   void Changed(const std::string& force, int64_t version);
+  // Sets the KPI gauges of every covered force, recomputing a force's dashboards only when its
+  // data version or the local day changed since the last scrape.
+  void RefreshKpis(MetricsRegistry& registry);
+
+  // The dashboards of one force as last computed for the gauges.
+  struct KpiSnapshot {
+    int64_t data_version = -1;
+    absl::CivilDay day;
+    std::vector<std::pair<std::string, v1::Dashboard>> by_area;  // "" = all areas
+  };
 
   std::unique_ptr<MetricsStore> store_;
   const Clock* clock_;
@@ -64,18 +88,23 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
   absl::CondVar watch_cv_;
   int64_t changes_ ABSL_GUARDED_BY(watch_mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(watch_mu_) = false;
+  const KpiOptions kpis_;
+  absl::Mutex kpi_mu_;  // scrapes may overlap; one refresh at a time
+  std::map<std::string, KpiSnapshot> kpi_snapshots_ ABSL_GUARDED_BY(kpi_mu_);
 };
 
 // Builds the service over a context's store and clock with `cache_options` ("off" = no cache).
 // With a runtime in the context it also adds the /dashboard route and KPI gauges to the monitor
 // port and ends WatchDashboard streams when a drain begins.
 std::unique_ptr<MetricsServiceImpl> MakeMetricsService(const ServiceContext& context,
-                                                       const CacheOptions& cache_options);
+                                                       const CacheOptions& cache_options,
+                                                       const KpiOptions& kpis = {});
 
 // The spec of the metrics service with the cache off (ServiceHarness, tests).
 ServiceSpec MetricsServiceSpec();
 // The binary's spec: MetricsServiceSpec plus the cache settings (--redis-address, --cache-ttl,
-// --redis-timeout, --near-cache, --near-cache-entries).
+// --redis-timeout, --near-cache, --near-cache-entries) and the KPI gauge bounds (--kpi-forces,
+// --kpi-max-areas).
 ServiceSpec MetricsBinarySpec();
 
 // Parses the /dashboard query (force, period, anchor, start, end, area) into a request.

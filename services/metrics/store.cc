@@ -592,6 +592,10 @@ class SqlMetricsStore final : public MetricsStore {
     return ListText("SELECT force FROM metrics_force_state ORDER BY force LIMIT ?", "", limit);
   }
 
+  absl::StatusOr<std::vector<std::string>> ListConfiguredForces(int limit) override {
+    return ListText("SELECT force FROM metrics_settings ORDER BY force LIMIT ?", "", limit);
+  }
+
   absl::StatusOr<std::vector<std::string>> ListAreas(const std::string& force, int limit) override {
     return ListText(
         "SELECT area FROM (SELECT area FROM metrics_venues WHERE force = ?1 AND deleted = 0 "

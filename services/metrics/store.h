@@ -50,6 +50,8 @@ class MetricsStore {
   // Forces with data, and the areas known for a force (venue areas and officer divisions), for
   // the /metrics gauges; at most `limit` each.
   virtual absl::StatusOr<std::vector<std::string>> ListForces(int limit) = 0;
+  // Forces that have ForceSettings (the operator configured them), by name.
+  virtual absl::StatusOr<std::vector<std::string>> ListConfiguredForces(int limit) = 0;
   virtual absl::StatusOr<std::vector<std::string>> ListAreas(const std::string& force,
                                                              int limit) = 0;
 

@@ -85,8 +85,8 @@ class RedisServer {
 // One metrics replica: its own server and cache, over a shared SQLite file.
 class Replica {
  public:
-  Replica(const std::string& db_path, FakeClock* clock, CacheOptions cache,
-          bool with_http = false) {
+  Replica(const std::string& db_path, FakeClock* clock, CacheOptions cache, bool with_http = false,
+          KpiOptions kpis = {{"derbyshire"}}) {
     auto db = db::Database::Open(db_path, MetricsServiceSpec().schema);
     EXPECT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
@@ -96,7 +96,7 @@ class Replica {
     if (with_http) config.http_address = "127.0.0.1:0";
     runtime_ = std::make_unique<ServerRuntime>(config);
     ServiceContext context{db_.get(), clock, &page_tokens_, &runtime_->metrics(), runtime_.get()};
-    service_ = MakeMetricsService(context, cache);
+    service_ = MakeMetricsService(context, cache, kpis);
     runtime_->AddService(service_.get(), "outreach.metrics.v1.MetricsService",
                          [this] { return db_->Ping(); });
     EXPECT_TRUE(runtime_->Start().ok());
@@ -105,9 +105,10 @@ class Replica {
   }
   ~Replica() { runtime_->Shutdown(); }
 
-  v1::IngestEventsResponse Ingest(std::vector<ev::OutreachEvent> events) {
+  v1::IngestEventsResponse Ingest(std::vector<ev::OutreachEvent> events,
+                                  const std::string& force = "derbyshire") {
     v1::IngestEventsRequest req;
-    req.set_parent("forces/derbyshire");
+    req.set_parent("forces/" + force);
     for (auto& e : events) *req.add_events() = std::move(e);
     v1::IngestEventsResponse resp;
     grpc::Status s = stub_->IngestEvents(Ctx().get(), req, &resp);
@@ -380,6 +381,59 @@ TEST_F(MetricsRedisTest, HttpDashboardJsonAndPrometheusGauges) {
               ::testing::HasSubstr("outreach_kpi_pupils_reached{force=\"derbyshire\",area="
                                    "\"north\"} 30"));
   EXPECT_THAT(metrics->body, ::testing::HasSubstr("outreach_metrics_cache_requests_total"));
+}
+
+// Invented forces and areas can neither push a configured force off /metrics nor make a scrape
+// compute a dashboard per invented label set (reliability defect 8).
+TEST_F(MetricsRedisTest, KpiGaugesCoverConfiguredForcesWithBoundedAreas) {
+  Replica r(DbPath(), &clock_, Cache(), /*with_http=*/true, KpiOptions{{}, /*max_areas=*/3});
+  // The operator configured derbyshire (ForceSettings); 60 invented forces send events, and
+  // derbyshire itself has 10 areas.
+  for (int f = 0; f < 60; ++f) {
+    const std::string force = absl::StrCat("aaa-invented-", f);
+    r.Ingest({testing::Venue(absl::StrCat("iv", f), force, "school", cv1::VENUE_KIND_PRIMARY,
+                             "north", Utc(2024, 9, 1))},
+             force);
+  }
+  std::vector<ev::OutreachEvent> venues;
+  for (int a = 0; a < 10; ++a) {
+    venues.push_back(testing::Venue(absl::StrCat("dv", a), "derbyshire", absl::StrCat("s", a),
+                                    cv1::VENUE_KIND_SECONDARY, absl::StrCat("area-", a),
+                                    Utc(2024, 9, 1)));
+  }
+  venues.push_back(Workshop(1));
+  r.Ingest(venues);
+  v1::GetForceSettingsRequest get;
+  get.set_name("forces/derbyshire/settings");
+  v1::ForceSettings defaults;
+  ASSERT_TRUE(r.stub().GetForceSettings(Ctx().get(), get, &defaults).ok());
+  v1::UpdateForceSettingsRequest up;
+  *up.mutable_force_settings() = defaults;
+  up.mutable_force_settings()->set_display_name("Derbyshire Constabulary");
+  up.mutable_update_mask()->add_paths("display_name");
+  v1::ForceSettings settings;
+  ASSERT_TRUE(r.stub().UpdateForceSettings(Ctx().get(), up, &settings).ok());
+
+  httplib::Client http("127.0.0.1", r.runtime().http_port());
+  auto scrape = http.Get("/metrics");
+  ASSERT_TRUE(scrape);
+  EXPECT_THAT(scrape->body,
+              ::testing::HasSubstr("outreach_kpi_workshops_delivered{force=\"derbyshire\",area="
+                                   "\"all\"} 1"));
+  EXPECT_THAT(scrape->body, ::testing::Not(::testing::HasSubstr("aaa-invented")));
+  // "all" plus at most 3 areas, for each of the 13 KPI gauges.
+  size_t series = 0;
+  for (size_t at = scrape->body.find("outreach_kpi_data_version{"); at != std::string::npos;
+       at = scrape->body.find("outreach_kpi_data_version{", at + 1)) {
+    ++series;
+  }
+  EXPECT_EQ(series, 4u) << scrape->body;
+  // A second scrape of unchanged data shows the same numbers (served from the snapshot).
+  auto again = http.Get("/metrics");
+  ASSERT_TRUE(again);
+  EXPECT_THAT(again->body,
+              ::testing::HasSubstr("outreach_kpi_workshops_delivered{force=\"derbyshire\",area="
+                                   "\"all\"} 1"));
 }
 
 }  // namespace
