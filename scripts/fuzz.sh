@@ -51,4 +51,6 @@ for i in "${!pids[@]}"; do
   fi
 done
 echo "fuzz: ${#targets[@]} targets x ${seconds}s, $(($(date +%s) - start))s in all"
+# For .ci/run's closing line: how many targets ran without a crash.
+((failed)) || echo "${#targets[@]}" >build/fuzz/targets-run.count
 exit "$failed"
