@@ -48,7 +48,7 @@ constexpr bool kAsan = false;
 
 constexpr int kTopics = 500;
 constexpr int kCallers = 200;
-constexpr int64_t kLimitKib = 256 * 1024;
+constexpr int64_t kLimitKib = int64_t{256} * 1024;
 
 // A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), or -1.
 int64_t StatusKib(pid_t pid, const std::string& field) {
@@ -155,7 +155,7 @@ TEST(WorkshopsOverload, ConcurrentMaximumListsAreAnsweredWithinTheMemoryLimit) {
   }
   EXPECT_GT(codes[grpc::OK], 0);
   EXPECT_EQ(short_pages, codes[grpc::OK]) << "every full page is cut by the byte budget";
-  EXPECT_LE(largest_reply, kMaxListResponseBytes + 8 * 1024);
+  EXPECT_LE(largest_reply, kMaxListResponseBytes + size_t{8} * 1024);
   if (!kAsan) {
     EXPECT_LT(peak_kib, kLimitKib) << "peak RSS over the container limit";
   }

@@ -543,7 +543,7 @@ Outcome Driver::Engagement(int thread, int64_t n, Ledger* l) {
   // Day offsets cycle, so after kEngagementDays reports a thread re-reports a day with new
   // numbers, which must replace the old ones on the dashboard, never add to them.
   const int day = static_cast<int>(n % kEngagementDays);
-  const int64_t impressions = 100 + (n * 37 + thread * 11) % 900;
+  const int64_t impressions = 100 + (n * 37 + int64_t{thread} * 11) % 900;
   cp::ReportEngagementRequest req;
   req.set_parent(kCampaign);
   cp::EngagementReport* r = req.add_reports();
@@ -874,10 +874,10 @@ int VerifyMode(const Options& o) {
       ++rejected;
     }
   }
+  const int64_t calls_ok = file.calls_ok + driver.calls().ok();
   std::printf("ops=%lld (pending after load: %zu, re-driven) calls_ok=%lld rejected=%lld\n",
               static_cast<long long>(file.ledger.ops), file.pending.size(),
-              static_cast<long long>(file.calls_ok + driver.calls().ok()),
-              static_cast<long long>(rejected));
+              static_cast<long long>(calls_ok), static_cast<long long>(rejected));
   const int rc = driver.Verify(file.ledger, file.failed);
   return rc != 0 ? rc : (rejected == 0 ? 0 : 1);
 }
