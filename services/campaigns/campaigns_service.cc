@@ -63,7 +63,7 @@ void CheckReason(absl::string_view reason, Violations* v) {
   if (n < 1 || n > 2000) v->Add("reason", "is required: 1-2000 characters");
 }
 
-constexpr ServiceHandlers kHandlers{kDomain, "/outreach.campaigns.v1.CampaignsService/"};
+const ServiceHandlers kHandlers{kDomain, "/outreach.campaigns.v1.CampaignsService/"};
 
 // The reports of a ReportEngagement call, validated against its parent: every bad field of
 // every report at once (at most 20 listed), then PERMISSION_DENIED when a report names an

@@ -22,7 +22,7 @@ namespace {
 constexpr absl::Duration kSweepInterval = absl::Minutes(1);
 constexpr absl::Duration kFutureTolerance = absl::Minutes(5);
 
-constexpr ServiceHandlers kHandlers{kDomain, "/outreach.training.v1.TrainingService/"};
+const ServiceHandlers kHandlers{kDomain, "/outreach.training.v1.TrainingService/"};
 
 absl::Status SameForce(const std::string& force, const std::string& other,
                        absl::string_view field) {

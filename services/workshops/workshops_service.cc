@@ -12,7 +12,7 @@
 namespace outreach::workshops {
 namespace {
 
-constexpr ServiceHandlers kHandlers{kDomain, "/outreach.workshops.v1.WorkshopsService/"};
+const ServiceHandlers kHandlers{kDomain, "/outreach.workshops.v1.WorkshopsService/"};
 
 struct Parsed {
   std::string force;
