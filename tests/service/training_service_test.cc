@@ -13,7 +13,6 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 
 constexpr char kParent[] = "forces/derbyshire";
 absl::Time Days(int n) { return TestStart() - absl::Hours(24 * n); }
