@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 parallel="${OUTREACH_FUZZ_PARALLEL:-2}"
+# A fixed seed makes a CI run replay the same mutations every time (a failure is a regression,
+# not luck); OUTREACH_FUZZ_SEED=0 lets libFuzzer pick one, for exploratory longer runs.
+seed="${OUTREACH_FUZZ_SEED:-1}"
 start=$(date +%s)
 
 # One target per seed-corpus folder.
@@ -24,7 +27,8 @@ run() {
   [[ "$target" == common_fuzz_query ]] && extra+=("-dict=tests/fuzz/filter.dict")
   mkdir -p "$work" "$artifacts"
   # New inputs go to the first folder (build/), never into the committed seeds.
-  "build/fuzz/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "build/fuzz/tests/fuzz/$target" -max_total_time="$seconds" -seed="$seed" -timeout=10 \
+    -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" \
     "$work" "tests/fuzz/corpus/$target" >"build/fuzz/$target.log" 2>&1
 }
@@ -42,8 +46,8 @@ for i in "${!pids[@]}"; do
   target="${names[$i]}" log="build/fuzz/${names[$i]}.log"
   status=ok
   wait "${pids[$i]}" || status=FAILED
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | sed 's/DONE *//')
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  cov=$( (grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+' "$log" || true) | tail -1 | sed 's/DONE *//')
   printf '%-28s %12s  %s  %s\n' "$target" "${execs:-?}" "${cov:-?}" "$status"
   if [[ "$status" != ok ]]; then
     failed=1
