@@ -262,8 +262,10 @@ RollupSelection SelectRollups(const MetricDef& def, v1::GroupBy g, const std::st
   // Force totals (scope F) exist per day for every metric without a dimension, and for
   // campaign metrics with one; the rest sums the per-area rows.
   const bool campaign = def.family == MetricFamily::kCampaign;
-  s.scope =
-      (!area.empty() || g == v1::GROUP_BY_AREA || (!campaign && !s.dim_kind.empty())) ? "A" : "F";
+  // assign(count, char): GCC 12's -Wrestrict misfires on operator=(const char*) here at -O3.
+  s.scope.assign(1, (!area.empty() || g == v1::GROUP_BY_AREA || (!campaign && !s.dim_kind.empty()))
+                        ? 'A'
+                        : 'F');
   return s;
 }
 
