@@ -191,6 +191,17 @@ template <typename M>
 absl::Status RunAfter(const WriteHooks<M>& hooks, db::Connection& c, const M& m, absl::Time now) {
   return hooks.after ? hooks.after(c, m, now) : absl::OkStatus();
 }
+// The end of every edit of a stored resource: the data rules, stamp, write, then what follows.
+template <typename M>
+absl::StatusOr<M> WriteEdited(db::Connection& c, const ResourceTable<M>& table,
+                              absl::string_view force, absl::string_view id, M out, absl::Time now,
+                              const WriteHooks<M>& hooks) {
+  OUTREACH_RETURN_IF_ERROR(RunHook(hooks.check, c, out));
+  StampResource(&out, now, /*created=*/false);
+  OUTREACH_RETURN_IF_ERROR(table.put(c, force, id, out));
+  OUTREACH_RETURN_IF_ERROR(RunAfter(hooks, c, out, now));
+  return out;
+}
 }  // namespace store_kit_internal
 
 // Create (AIP-133) with request_id replay: refuses an existing id (ALREADY_EXISTS), names and
@@ -227,11 +238,7 @@ absl::StatusOr<M> UpdateResource(db::Connection& c, const ResourceTable<M>& tabl
   OUTREACH_RETURN_IF_ERROR(CheckEtag(etag_field, name, input.etag(), out.etag()));
   MergeMasked(input, paths, &out);
   if (validate) OUTREACH_RETURN_IF_ERROR(validate(out));
-  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunHook(hooks.check, c, out));
-  StampResource(&out, now, /*created=*/false);
-  OUTREACH_RETURN_IF_ERROR(table.put(c, force, id, out));
-  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunAfter(hooks, c, out, now));
-  return out;
+  return store_kit_internal::WriteEdited(c, table, force, id, std::move(out), now, hooks);
 }
 
 // A state change or other whole-resource edit: loads, checks `etag` (field "etag"), lets
@@ -246,11 +253,7 @@ absl::StatusOr<M> ChangeResource(db::Connection& c, const ResourceTable<M>& tabl
   OUTREACH_ASSIGN_OR_RETURN(M out, MustLoad<M>(c, table.table, force, id, name));
   OUTREACH_RETURN_IF_ERROR(CheckEtag("etag", name, etag, out.etag()));
   OUTREACH_RETURN_IF_ERROR(change(out));
-  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunHook(hooks.check, c, out));
-  StampResource(&out, now, /*created=*/false);
-  OUTREACH_RETURN_IF_ERROR(table.put(c, force, id, out));
-  OUTREACH_RETURN_IF_ERROR(store_kit_internal::RunAfter(hooks, c, out, now));
-  return out;
+  return store_kit_internal::WriteEdited(c, table, force, id, std::move(out), now, hooks);
 }
 
 // Delete (AIP-135): loads, checks `etag` (field "etag"), runs `check` on the stored resource
