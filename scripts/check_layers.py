@@ -18,7 +18,8 @@ SERVICES = ("workshops", "training", "campaigns", "metrics")
 TRANSPORT = [r"^grpcpp/", r"^grpc/", r"\.grpc\.pb\.h$", r"^httplib\.h$", r"^hiredis/"]
 SQL = [r"^sqlite3\.h$", r"^libpq", r"^pqxx/"]
 COMMON_STORE = [r"^common/(db|query|store_kit|store_support)\.h$"]
-COMMON_RUNTIME = [r"^common/(grpc_status|server|service_main|publisher|redis|event_sink)\.h$"]
+COMMON_RUNTIME = [r"^common/(grpc_status|server|service_main|publisher|redis|event_sink)\.h$",
+                  r"^common/security/tls\.h$"]
 FORBIDDEN = {
     "rules": TRANSPORT + SQL + COMMON_STORE + COMMON_RUNTIME + [r"^outreach/", r"^google/"],
     "base": TRANSPORT + SQL + COMMON_STORE + COMMON_RUNTIME,
@@ -35,9 +36,16 @@ WHY = {
 }
 
 
+# common/security/ (issue 11): tokens need no gRPC; TLS credentials and the policy do.
+SECURITY = {"outreach_security_tokens": "base", "outreach_security_tls": "runtime",
+            "outreach_security": "runtime"}
+
+
 def layer_of_library(name):
     if name == "outreach_rules":
         return "rules"
+    if name in SECURITY:
+        return SECURITY[name]
     if name.startswith("outreach_common_"):
         return name[len("outreach_common_"):]
     for svc in SERVICES:
