@@ -6,8 +6,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -21,6 +23,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "tests/support/pki.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 
@@ -407,6 +410,57 @@ TEST_F(SecurityTlsTest, BadFilesAtStartNameTheSetting) {
   client_without_key.key_file = "";
   expect_invalid(security::ChannelCredentials(client_without_key).status(), "--tls-key-file");
   EXPECT_TRUE(security::ChannelCredentials(server_files_).ok());
+}
+
+// --- the development PKI (scripts/dev-pki.sh) -------------------------------------------------
+
+// Runs scripts/dev-pki.sh DIR; its exit code.
+int RunDevPki(const std::string& dir) {
+  const char* script = std::getenv("OUTREACH_DEV_PKI");
+  EXPECT_NE(script, nullptr) << "tests/security.cmake sets OUTREACH_DEV_PKI";
+  if (script == nullptr) return -1;
+  outreach::testing::ChildProcess run(script, {dir});
+  if (!run.Start()) return -1;
+  const int code = run.Wait(absl::Seconds(60));
+  EXPECT_EQ(code, 0) << run.Stderr();
+  return code;
+}
+
+TEST_F(SecurityTlsTest, DevPkiServesMutualTlsWithServiceIdentities) {
+  const std::string pki = dir_.File("dev-pki");
+  ASSERT_EQ(RunDevPki(pki), 0);
+  auto files = [&](const std::string& name) {
+    TlsFiles f;
+    f.cert_file = absl::StrCat(pki, "/", name, ".pem");
+    f.key_file = absl::StrCat(pki, "/", name, ".key");
+    f.ca_file = absl::StrCat(pki, "/ca.pem");
+    return f;
+  };
+  for (const char* key :
+       {"ca.key", "workshops.key", "metrics.key", "operator.key", "signing.pem"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(absl::StrCat(pki, "/", key).c_str(), &st), 0) << key;
+    EXPECT_EQ(st.st_mode & 0777, 0600) << key;
+  }
+  // Idempotent: a second run keeps every file as it was.
+  const std::string before = ReadFileOrEmpty(files("metrics").cert_file);
+  ASSERT_EQ(RunDevPki(pki), 0);
+  EXPECT_EQ(ReadFileOrEmpty(files("metrics").cert_file), before);
+
+  // metrics requires client certificates; workshops calls it as the publisher does.
+  server_files_ = files("metrics");
+  StartServer(/*require_client_cert=*/true);
+  CallResult r =
+      Call(server_->port(), ClientCredentials(files("workshops")), "127.0.0.1", "metrics");
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.identity, "workshops");
+  CallResult op = Call(server_->port(), files("operator"));
+  ASSERT_TRUE(op.status.ok()) << op.status.error_message();
+  EXPECT_EQ(op.identity, "operator");
+  // The test PKI's CA is not the development one.
+  TlsFiles stranger = Client("workshops");
+  stranger.ca_file = files("metrics").ca_file;
+  EXPECT_EQ(Call(server_->port(), stranger).status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 // --- loopback --------------------------------------------------------------------------------
