@@ -35,9 +35,16 @@ WHY = {
 }
 
 
+# common/security/: tokens are base (absl, protobuf, OpenSSL); TLS and the policy use gRPC.
+SECURITY_LAYERS = {"outreach_security_tokens": "base", "outreach_security_tls": "runtime",
+                   "outreach_security": "runtime"}
+
+
 def layer_of_library(name):
     if name == "outreach_rules":
         return "rules"
+    if name in SECURITY_LAYERS:
+        return SECURITY_LAYERS[name]
     if name.startswith("outreach_common_"):
         return name[len("outreach_common_"):]
     for svc in SERVICES:
