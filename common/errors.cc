@@ -184,6 +184,10 @@ absl::Status PermissionDenied(absl::string_view reason, absl::string_view messag
   return Make(absl::StatusCode::kPermissionDenied, reason, message);
 }
 
+absl::Status Unauthenticated(absl::string_view reason, absl::string_view message) {
+  return Make(absl::StatusCode::kUnauthenticated, reason, message);
+}
+
 absl::Status WithMetadata(absl::Status status,
                           const std::vector<std::pair<std::string, std::string>>& metadata) {
   auto payload = status.GetPayload(kErrorInfoUrl);

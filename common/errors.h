@@ -41,6 +41,9 @@ absl::Status EtagMismatch(absl::string_view resource_name);
 absl::Status StorageUnavailable();
 // PERMISSION_DENIED with a reason.
 absl::Status PermissionDenied(absl::string_view reason, absl::string_view message);
+// UNAUTHENTICATED with a reason such as TOKEN_EXPIRED: the caller's credentials were missing or
+// refused. The message must not quote the credential.
+absl::Status Unauthenticated(absl::string_view reason, absl::string_view message);
 
 // Adds ErrorInfo metadata (e.g. {"presenter", name}, {"conflicting_workshop", name}) to a status
 // built by the helpers above, so a caller can act without parsing the message. Other statuses

@@ -151,6 +151,18 @@ TEST(HttpMapping, BodyIsPublicEscapedJson) {
   EXPECT_NE(bad.json_body.find("\"field\":\"display_name\""), std::string::npos);
 }
 
+// A refused token reaches the caller as UNAUTHENTICATED with its reason and message (the
+// message is caller-safe), and as 401 on HTTP routes.
+TEST(StatusMapping, UnauthenticatedIsPublicWithItsReason) {
+  const absl::Status refused = Unauthenticated("TOKEN_EXPIRED", "the bearer token has expired");
+  EXPECT_TRUE(IsPublicError(refused));
+  const grpc::Status s = ToGrpcStatus(refused, "outreach.workshops.v1");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "the bearer token has expired");
+  EXPECT_EQ(Info(Details(s)).reason(), "TOKEN_EXPIRED");
+  EXPECT_EQ(ToHttpError(refused).status, 401);
+}
+
 TEST(StatusMapping, ServerDrainingIsUnavailableWithItsReason) {
   const grpc::Status s = ServerDraining("outreach.metrics.v1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
