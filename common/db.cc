@@ -255,15 +255,42 @@ absl::StatusOr<int> Database::SchemaVersion(absl::string_view component) {
   return version;
 }
 
+// --- ScopedCommitHook --------------------------------------------------------------------
+
+namespace {
+// The innermost hook constructed on this thread (armed or not); each hook links to the outer.
+thread_local ScopedCommitHook* current_hook = nullptr;
+}  // namespace
+
+ScopedCommitHook::ScopedCommitHook(std::function<absl::Status(Connection&)> fn)
+    : fn_(std::move(fn)), outer_(current_hook) {
+  current_hook = this;
+}
+
+ScopedCommitHook::~ScopedCommitHook() { current_hook = outer_; }
+
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> fn) {
+  // Taken before anything can fail, so this Write consumes the hook whatever happens.
+  ScopedCommitHook* hook = nullptr;
+  for (ScopedCommitHook* h = current_hook; h != nullptr; h = h->outer_) {
+    if (h->armed_) {
+      hook = h;
+      hook->armed_ = false;
+      break;
+    }
+  }
   absl::MutexLock lock(&write_mu_);
   if (writer_ == nullptr) return absl::UnavailableError("database closed");
   absl::Status s = writer_->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
   absl::Status result = fn(*writer_);
+  if (result.ok() && hook != nullptr) result = hook->fn_(*writer_);
   if (result.ok()) {
     absl::Status committed = writer_->Exec("COMMIT");
-    if (committed.ok()) return absl::OkStatus();
+    if (committed.ok()) {
+      if (hook != nullptr) hook->fired_ = true;
+      return absl::OkStatus();
+    }
     result = committed;
   }
   if (!sqlite3_get_autocommit(writer_->raw())) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,7 +118,8 @@ class Database {
   ~Database();
 
   // Runs `fn` in a write transaction (BEGIN IMMEDIATE): commits when it returns OK, rolls back
-  // otherwise. Writers are serialized in-process.
+  // otherwise. Writers are serialized in-process. A ScopedCommitHook armed on this thread runs
+  // after `fn`, just before COMMIT. There is no retry loop: one attempt, one COMMIT.
   absl::Status Write(absl::FunctionRef<absl::Status(Connection&)> fn);
   // Runs `fn` in a read transaction on a reader connection (a consistent snapshot).
   absl::Status Read(absl::FunctionRef<absl::Status(Connection&)> fn);
@@ -140,6 +142,32 @@ class Database {
   absl::Mutex read_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(read_mu_);
   int open_readers_ ABSL_GUARDED_BY(read_mu_) = 0;
+};
+
+// A function run once inside the next Write transaction of this thread, just before COMMIT
+// (after that Write's fn succeeded); if it fails the transaction rolls back and Write returns
+// its status. The audit interceptor uses it so a write and its audit record commit together or
+// not at all. The next Write consumes the hook whatever its outcome, so a later Write of the
+// same call (e.g. one recording a failure) does not run it again. Hooks nest: the innermost
+// armed one is used. Not thread-safe: construct, Write and ask fired() on one thread.
+class ScopedCommitHook {
+ public:
+  explicit ScopedCommitHook(std::function<absl::Status(Connection&)> fn);
+  ScopedCommitHook(const ScopedCommitHook&) = delete;
+  ScopedCommitHook& operator=(const ScopedCommitHook&) = delete;
+  ~ScopedCommitHook();
+
+  // True only once the transaction the hook ran in has committed.
+  bool fired() const { return fired_; }
+  // True once a Write has taken the hook (whether or not it committed).
+  bool consumed() const { return !armed_; }
+
+ private:
+  friend class Database;
+  std::function<absl::Status(Connection&)> fn_;
+  ScopedCommitHook* outer_;
+  bool armed_ = true;
+  bool fired_ = false;
 };
 
 // Maps a SQLite result code to a status (UNAVAILABLE for busy/locked/I/O, INTERNAL otherwise).

@@ -46,8 +46,10 @@ struct ServiceSpec {
   std::function<std::unique_ptr<EventSink>(std::shared_ptr<grpc::Channel>)> make_event_sink;
 };
 
-// main() of every service: declares the runtime settings plus --db-path and the page-token key,
-// parses flags/env (one clear line and exit 2 on a bad value), opens and migrates the store,
+// main() of every service: declares the runtime settings plus --db-path, the page-token key and
+// --audit-retention, parses flags/env (one clear line and exit 2 on a bad value), opens and
+// migrates the store, serves the audit log (common/audit_service.h) beside the service, prunes
+// the request ledger and old audit records hourly,
 // publishes outbox backlog gauges on /metrics, serves until SIGTERM/SIGINT, drains, closes the
 // store and returns 0.
 int RunServiceMain(int argc, char** argv, const ServiceSpec& spec);

@@ -1,6 +1,7 @@
 #include "common/store_support.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/audit.h"
 #include "common/errors.h"
 #include "common/resource_name.h"
 #include "google/protobuf/util/time_util.h"
@@ -26,7 +27,8 @@ db::MigrationSet CommonMigrations() {
             "  payload BLOB NOT NULL,"
             "  created_time INTEGER NOT NULL,"
             "  sent_time INTEGER);"
-            "CREATE INDEX outbox_unsent ON outbox (sequence) WHERE sent_time IS NULL;"}}};
+            "CREATE INDEX outbox_unsent ON outbox (sequence) WHERE sent_time IS NULL;"},
+           audit::AuditMigration(2)}};
 }
 
 absl::Status ValidateRequestId(absl::string_view request_id) {

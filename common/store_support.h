@@ -14,7 +14,8 @@
 
 namespace outreach {
 
-// Tables every service store shares: the request_id ledger and the transactional outbox. Add
+// Tables every service store shares: the request_id ledger, the transactional outbox and the
+// audit log (common/audit.h). Add
 // CommonMigrations() to the schema passed to db::Database::Open.
 db::MigrationSet CommonMigrations();
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/audit_service.h"
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/pagination.h"
@@ -40,6 +41,10 @@ class ServiceHarness {
     ServiceContext context{db_.get(), &clock_, &page_tokens_, &runtime_->metrics(), runtime_.get()};
     service_ = spec_.make_service(context);
     runtime_->AddService(service_.get(), spec_.health_name, [this] { return db_->Ping(); });
+    // As RunServiceMain does: every service serves its store's audit log.
+    audit_service_ = std::make_unique<audit::AuditServiceImpl>(context);
+    runtime_->AddService(audit_service_.get(), std::string(audit::kHealthName),
+                         [this] { return db_->Ping(); });
     ASSERT_TRUE(runtime_->Start().ok());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()),
                                    grpc::InsecureChannelCredentials());
@@ -48,6 +53,7 @@ class ServiceHarness {
   void Stop() {
     if (runtime_) runtime_->Shutdown();
     runtime_.reset();
+    audit_service_.reset();
     service_.reset();
     db_.reset();
   }
@@ -93,6 +99,7 @@ class ServiceHarness {
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<ServerRuntime> runtime_;
   std::unique_ptr<grpc::Service> service_;
+  std::unique_ptr<audit::AuditServiceImpl> audit_service_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
