@@ -59,10 +59,10 @@ absl::Status BadToken() {
 
 }  // namespace
 
-grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext*,
+grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext* ctx,
                                                 const v1::ListAuditRecordsRequest* r,
                                                 v1::ListAuditRecordsResponse* out) {
-  return kHandlers.Run("ListAuditRecords", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListAuditRecords", [&]() -> absl::Status {
     Query query;
     OUTREACH_ASSIGN_OR_RETURN(query.force, ParseForce("parent", r->parent()));
     std::vector<FieldViolation> v;
@@ -112,10 +112,10 @@ grpc::Status AuditServiceImpl::ListAuditRecords(grpc::ServerContext*,
   });
 }
 
-grpc::Status AuditServiceImpl::VerifyAuditLog(grpc::ServerContext*,
+grpc::Status AuditServiceImpl::VerifyAuditLog(grpc::ServerContext* ctx,
                                               const v1::VerifyAuditLogRequest* r,
                                               v1::VerifyAuditLogResponse* out) {
-  return kHandlers.Run("VerifyAuditLog", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "VerifyAuditLog", [&]() -> absl::Status {
     OUTREACH_RETURN_IF_ERROR(ParseForce("parent", r->parent()).status());
     VerifyResult result;
     OUTREACH_RETURN_IF_ERROR(context_.db->Read([&](db::Connection& c) -> absl::Status {

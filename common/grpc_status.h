@@ -9,6 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/security/interceptor.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
 namespace outreach {
@@ -25,14 +27,22 @@ grpc::Status ServerDraining(absl::string_view domain);
 
 // One service's handlers: its ErrorInfo domain and the fully-qualified method prefix, so that a
 // handler body returns an absl::Status and Run maps it to the wire in one place:
-//   return kHandlers.Run("GetVenue", [&]() -> absl::Status { ... });
+//   return kHandlers.Run(ctx, "GetVenue", [&]() -> absl::Status { ... });
+// Run is also where the security layer's decision is enforced for every handler: the body runs
+// only when the interceptor authenticated the caller, found the method in the policy for one of
+// its roles and every force the request names among its forces (common/security/interceptor.h);
+// a call it never saw is refused. The call's audit record is written from here.
 struct ServiceHandlers {
   absl::string_view domain;         // e.g. "outreach.workshops.v1"
   absl::string_view method_prefix;  // e.g. "/outreach.workshops.v1.WorkshopsService/"
 
   template <typename Fn>
-  grpc::Status Run(absl::string_view method, Fn&& fn) const {
-    const absl::Status status = std::forward<Fn>(fn)();
+  grpc::Status Run(const grpc::ServerContextBase* context, absl::string_view method,
+                   Fn&& fn) const {
+    security::CallGuard guard(context);
+    absl::Status status = guard.status();
+    if (status.ok()) status = std::forward<Fn>(fn)();
+    guard.Finish(status);
     if (status.ok()) return grpc::Status::OK;
     return ToGrpcStatus(status, domain, absl::StrCat(method_prefix, method));
   }

@@ -18,7 +18,10 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/security/interceptor.h"
+#include "common/security/tls.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -375,6 +378,7 @@ void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
              "memory gRPC may hold for call buffers (MiB), kept below the container limit");
   parser.Int("max-concurrent-streams", &config->max_concurrent_streams, 64, 1, 10000,
              "concurrent calls per client connection");
+  security::RegisterSecuritySettings(parser, &config->security, kDefaultPolicyFile);
   parser.String("log-level", &config->log_level, std::string("info"), "debug, info, warn or error",
                 [](const std::string& v) -> absl::Status {
                   LogLevel level;
@@ -399,8 +403,51 @@ ServerRuntime::ServerRuntime(RuntimeConfig config)
 
 ServerRuntime::~ServerRuntime() { Shutdown(); }
 
-void ServerRuntime::AddHttpRoute(std::string path, HttpHandler handler) {
-  routes_.emplace_back(std::move(path), std::move(handler));
+void ServerRuntime::AddHttpRoute(std::string path, HttpHandler handler, HttpAccess access) {
+  routes_.push_back({std::move(path), std::move(handler), std::move(access)});
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerRuntime::ChannelCredentialsFor(
+    const std::string& target) const {
+  const security::SecuritySettings& s = config_.security;
+  if (s.plaintext) {
+    if (!security::IsLoopbackAddress(target)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--plaintext: ", target, " is not a loopback address; plaintext stays on this host"));
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  return security::ChannelCredentials(
+      security::TlsFiles{s.tls_cert_file, s.tls_key_file, s.tls_ca_file, false});
+}
+
+// The caller of a guarded HTTP route: a bearer token allowed to call the route's method for the
+// force in its `force` parameter. Returns the response to send instead, or nullopt to serve.
+std::optional<HttpResponse> ServerRuntime::RefuseHttp(const httplib::Request& req,
+                                                      const HttpAccess& access) const {
+  if (access.method.empty()) return std::nullopt;
+  auto refuse = [](int status, absl::string_view reason, absl::string_view message) {
+    HttpResponse out;
+    out.status = status;
+    out.content_type = "application/json";
+    out.body = absl::StrCat("{\"error\":{\"code\":", status, ",\"reason\":\"", reason,
+                            "\",\"message\":\"", message, "\"}}\n");
+    return out;
+  };
+  absl::string_view header = req.get_header_value("Authorization");
+  if (!absl::ConsumePrefix(&header, "Bearer ")) {
+    return refuse(401, "CREDENTIALS_MISSING", "send Authorization: Bearer <token>");
+  }
+  auto caller = authorizer_->AuthenticateToken(header, req.remote_addr);
+  if (!caller.ok()) return refuse(401, ErrorReason(caller.status()), "the token was refused");
+  absl::Status allowed = authorizer_->CheckMethod(*caller, access.method, nullptr);
+  if (allowed.ok()) {
+    security::RequestScope scope;
+    if (req.has_param("force")) scope.forces.push_back(req.get_param_value("force"));
+    allowed = authorizer_->CheckScope(*caller, scope);
+  }
+  if (!allowed.ok()) return refuse(403, ErrorReason(allowed), "the caller may not read this");
+  return std::nullopt;
 }
 
 void ServerRuntime::AddService(grpc::Service* service, std::string health_name, HealthCheck check) {
@@ -423,10 +470,30 @@ absl::Status ServerRuntime::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  // Who may call what (tokens, certificates, the policy): refuse to start without it.
+  static const SystemClock system_clock;
+  auto authorizer = security::Authorizer::Create(config_.security, &system_clock);
+  if (!authorizer.ok()) return authorizer.status();
+  authorizer_ = std::move(*authorizer);
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (config_.security.plaintext) {
+    if (!security::IsLoopbackAddress(config_.grpc_address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--plaintext is for development on this host only, and ",
+                       config_.grpc_address, " is not a loopback address: give TLS files"));
+    }
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    auto tls = security::ServerCredentials(
+        security::TlsFiles{config_.security.tls_cert_file, config_.security.tls_key_file,
+                           config_.security.tls_ca_file,
+                           config_.security.tls_client_auth == "require"});
+    if (!tls.ok()) return tls.status();
+    credentials = std::move(*tls);
+  }
+
   grpc::ServerBuilder builder;
-  // TLS arrives with the security issue; until then the listener is plaintext and should be
-  // bound to loopback or a private network.
-  builder.AddListeningPort(config_.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(config_.grpc_address, credentials, &grpc_port_);
   for (const auto& s : services_) builder.RegisterService(s.service);
   // Keepalive: find dead peers within ~40 s, tolerate clients that ping every 10 s or slower.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -443,6 +510,7 @@ absl::Status ServerRuntime::Start() {
                              static_cast<int>(config_.max_concurrent_streams));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<ObservingInterceptorFactory>(metrics_.get()));
+  factories.push_back(security::MakeSecurityInterceptor(authorizer_.get(), audit_db_));
   builder.experimental().SetInterceptorCreators(std::move(factories));
 
   server_ = builder.BuildAndStart();
@@ -467,12 +535,12 @@ absl::Status ServerRuntime::Start() {
       res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
     });
     for (const auto& route : routes_) {
-      http_->Get(route.first,
-                 [handler = route.second](const httplib::Request& req, httplib::Response& res) {
-                   HttpResponse out = handler(req.params);
-                   res.status = out.status;
-                   res.set_content(out.body, out.content_type.c_str());
-                 });
+      http_->Get(route.path, [this, route](const httplib::Request& req, httplib::Response& res) {
+        std::optional<HttpResponse> refused = RefuseHttp(req, route.access);
+        HttpResponse out = refused.has_value() ? *std::move(refused) : route.handler(req.params);
+        res.status = out.status;
+        res.set_content(out.body, out.content_type.c_str());
+      });
     }
     http_port_ = static_cast<MonitorHttpServer&>(*http_).Bind(host, port);
     if (http_port_ <= 0) {

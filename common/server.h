@@ -3,6 +3,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,11 +14,15 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/db.h"
 #include "common/metrics.h"
+#include "common/security/authorizer.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/server.h"
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace outreach {
@@ -28,6 +33,7 @@ namespace outreach {
 //   --drain-timeout   how long in-flight calls may run after SIGTERM
 //   --health-interval how often the store check behind grpc.health.v1 runs
 //   --log-level       debug|info|warn|error
+// plus the security settings of common/security/authorizer.h (TLS files, tokens, policy).
 struct RuntimeConfig {
   std::string service_name;  // e.g. "workshops": labels logs and metrics
   std::string grpc_address = "127.0.0.1:0";
@@ -41,10 +47,16 @@ struct RuntimeConfig {
   int64_t max_threads = 32;             // sync handler threads (each holds at most one call)
   int64_t memory_quota_mib = 96;        // gRPC's ResourceQuota for buffers
   int64_t max_concurrent_streams = 64;  // per connection
+  // TLS, tokens and the policy (common/security/authorizer.h). The default listens with TLS and
+  // allows nothing until a policy file is given.
+  security::SecuritySettings security;
 };
 void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
                              const std::string& default_grpc_address,
                              const std::string& default_http_address);
+
+// The policy file the images ship (deploy/security/policy.json is copied there).
+inline constexpr char kDefaultPolicyFile[] = "/etc/outreach/policy.json";
 
 // A plain HTTP response for monitor routes.
 struct HttpResponse {
@@ -54,6 +66,12 @@ struct HttpResponse {
 };
 using HttpHandler =
     std::function<HttpResponse(const std::multimap<std::string, std::string>& query)>;
+// Who may use an HTTP route. kOpen: anyone who reaches the port (/healthz, /metrics: keep the
+// port internal). kAsMethod: a bearer token whose roles may call `method` (a gRPC method in the
+// policy) and whose forces include the route's `force` query parameter.
+struct HttpAccess {
+  std::string method;  // empty: open
+};
 
 // Reports whether a dependency answers (e.g. db::Database::Ping). Runs on the health thread.
 using HealthCheck = std::function<absl::Status()>;
@@ -73,7 +91,14 @@ class ServerRuntime {
 
   MetricsRegistry& metrics() { return *metrics_; }
   // Adds a GET route to the monitor port (before Start).
-  void AddHttpRoute(std::string path, HttpHandler handler);
+  void AddHttpRoute(std::string path, HttpHandler handler, HttpAccess access = {});
+  // The database audit records are appended to (before Start); none: refusals and reads are
+  // only logged.
+  void SetAuditDatabase(db::Database* db) { audit_db_ = db; }
+  // Credentials for this process's outgoing channels (publisher → metrics): TLS with its own
+  // certificate as the client certificate, or plaintext when --plaintext (loopback targets only).
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
+      const std::string& target) const;
   // Registers a service (before Start). `health_name` is its full proto name, e.g.
   // "outreach.workshops.v1.WorkshopsService"; `check` decides SERVING vs NOT_SERVING.
   void AddService(grpc::Service* service, std::string health_name, HealthCheck check);
@@ -98,9 +123,13 @@ class ServerRuntime {
  private:
   void HealthLoop();
   void RunChecks();
+  std::optional<HttpResponse> RefuseHttp(const httplib::Request& req,
+                                         const HttpAccess& access) const;
 
   RuntimeConfig config_;
   std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<security::Authorizer> authorizer_;
+  db::Database* audit_db_ = nullptr;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;
@@ -112,7 +141,12 @@ class ServerRuntime {
     HealthCheck check;
   };
   std::vector<Registered> services_;
-  std::vector<std::pair<std::string, HttpHandler>> routes_;
+  struct Route {
+    std::string path;
+    HttpHandler handler;
+    HttpAccess access;
+  };
+  std::vector<Route> routes_;
   std::vector<std::function<void()>> drain_hooks_;
   std::vector<std::function<void()>> shutdown_hooks_;
   int grpc_port_ = 0;

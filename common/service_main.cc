@@ -158,21 +158,30 @@ int RunServiceMain(int argc, char** argv, const ServiceSpec& spec) {
   audit::AuditServiceImpl audit_service(context);
   server.AddService(&audit_service, std::string(audit::kHealthName),
                     [&db] { return (*db)->Ping(); });
+  server.SetAuditDatabase(db->get());
   std::unique_ptr<OutboxPublisher> publisher;
   if (settings.metrics_address != "off") {
+    // Mutual TLS: metrics knows this service by the certificate it presents.
+    auto credentials = server.ChannelCredentialsFor(settings.metrics_address);
+    if (!credentials.ok()) {
+      OUTREACH_LOG(kError, "config").Kv("setting", "metrics-address").Kv(
+          "detail", credentials.status().message());
+      return 2;
+    }
     PublisherOptions options;
     options.source = spec.name;
     publisher = std::make_unique<OutboxPublisher>(
         db->get(), SystemClock::Get(), &server.metrics(),
-        spec.make_event_sink(
-            grpc::CreateChannel(settings.metrics_address, grpc::InsecureChannelCredentials())),
+        spec.make_event_sink(grpc::CreateChannel(settings.metrics_address, *credentials)),
         options);
     // Hooks run in reverse: the publisher stops before the store closes.
     server.OnShutdown([&publisher] { publisher->Stop(); });
   }
   if (absl::Status s = server.Start(); !s.ok()) {
     OUTREACH_LOG(kError, "start_failed").Kv("service", spec.name).Kv("detail", s.message());
-    return 1;
+    // A setting that cannot work (plaintext off loopback, a missing certificate or policy) is a
+    // usage error, like a bad flag: exit 2. Anything else (a port in use) is 1.
+    return absl::IsInvalidArgument(s) ? 2 : 1;
   }
   RetentionPruner pruner(db->get(), spec.name, settings.audit_retention);
   server.OnShutdown([&pruner] { pruner.Stop(); });

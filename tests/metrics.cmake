@@ -1,5 +1,5 @@
 # Tests of the metrics service (owned with services/metrics).
-set(metrics_test_libs outreach_metrics outreach_test_support)
+set(metrics_test_libs outreach_metrics outreach_test_pki)
 outreach_test(metrics_domain_test LABEL unit SOURCES unit/metrics_domain_test.cc
   LIBS ${metrics_test_libs})
 outreach_test(metrics_store_test LABEL unit SOURCES unit/metrics_store_test.cc

@@ -141,20 +141,20 @@ CampaignsServiceImpl::CampaignsServiceImpl(const ServiceContext& context)
       page_tokens_(context.page_tokens),
       store_(NewSqlCampaignsStore(context.db)) {}
 
-grpc::Status CampaignsServiceImpl::GetCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::GetCampaign(grpc::ServerContext* ctx,
                                                const pb::GetCampaignRequest* request,
                                                pb::Campaign* response) {
-  return kHandlers.Run("GetCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetCampaign", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(CampaignKey key, ParseCampaign("name", request->name()));
     OUTREACH_ASSIGN_OR_RETURN(*response, store_->GetCampaign(key, clock_->Now()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CampaignsServiceImpl::ListCampaigns(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::ListCampaigns(grpc::ServerContext* ctx,
                                                  const pb::ListCampaignsRequest* request,
                                                  pb::ListCampaignsResponse* response) {
-  return kHandlers.Run("ListCampaigns", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListCampaigns", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", request->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, ListQueryFor(*request, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(ListPage<pb::Campaign> page,
@@ -166,10 +166,10 @@ grpc::Status CampaignsServiceImpl::ListCampaigns(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::CreateCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::CreateCampaign(grpc::ServerContext* ctx,
                                                   const pb::CreateCampaignRequest* request,
                                                   pb::Campaign* response) {
-  return kHandlers.Run("CreateCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateCampaign", [&]() -> absl::Status {
     Violations v;
     auto force = ParseForce("parent", request->parent());
     v.Merge(force.status());
@@ -192,10 +192,10 @@ grpc::Status CampaignsServiceImpl::CreateCampaign(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::UpdateCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::UpdateCampaign(grpc::ServerContext* ctx,
                                                   const pb::UpdateCampaignRequest* request,
                                                   pb::Campaign* response) {
-  return kHandlers.Run("UpdateCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateCampaign", [&]() -> absl::Status {
     Violations v;
     auto key = ParseCampaign("campaign.name", request->campaign().name());
     v.Merge(key.status());
@@ -210,10 +210,10 @@ grpc::Status CampaignsServiceImpl::UpdateCampaign(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::DeleteCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::DeleteCampaign(grpc::ServerContext* ctx,
                                                   const pb::DeleteCampaignRequest* request,
                                                   google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteCampaign", [&]() -> absl::Status {
     Violations v;
     auto key = ParseCampaign("name", request->name());
     v.Merge(key.status());
@@ -236,60 +236,60 @@ absl::StatusOr<pb::Campaign> CampaignsServiceImpl::ChangeState(const std::string
   return store_->ChangeCampaignState(*key, etag, action, reason, clock_->Now());
 }
 
-grpc::Status CampaignsServiceImpl::ScheduleCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::ScheduleCampaign(grpc::ServerContext* ctx,
                                                     const pb::ScheduleCampaignRequest* request,
                                                     pb::Campaign* response) {
-  return kHandlers.Run("ScheduleCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ScheduleCampaign", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         *response, ChangeState(request->name(), request->etag(), CampaignAction::kSchedule, ""));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CampaignsServiceImpl::ActivateCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::ActivateCampaign(grpc::ServerContext* ctx,
                                                     const pb::ActivateCampaignRequest* request,
                                                     pb::Campaign* response) {
-  return kHandlers.Run("ActivateCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ActivateCampaign", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         *response, ChangeState(request->name(), request->etag(), CampaignAction::kActivate, ""));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CampaignsServiceImpl::CompleteCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::CompleteCampaign(grpc::ServerContext* ctx,
                                                     const pb::CompleteCampaignRequest* request,
                                                     pb::Campaign* response) {
-  return kHandlers.Run("CompleteCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CompleteCampaign", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         *response, ChangeState(request->name(), request->etag(), CampaignAction::kComplete, ""));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CampaignsServiceImpl::CancelCampaign(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::CancelCampaign(grpc::ServerContext* ctx,
                                                   const pb::CancelCampaignRequest* request,
                                                   pb::Campaign* response) {
-  return kHandlers.Run("CancelCampaign", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CancelCampaign", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(*response, ChangeState(request->name(), request->etag(),
                                                      CampaignAction::kCancel, request->reason()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CampaignsServiceImpl::GetActivity(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::GetActivity(grpc::ServerContext* ctx,
                                                const pb::GetActivityRequest* request,
                                                pb::Activity* response) {
-  return kHandlers.Run("GetActivity", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetActivity", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(ActivityKey key, ParseActivity("name", request->name()));
     OUTREACH_ASSIGN_OR_RETURN(*response, store_->GetActivity(key, clock_->Now()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CampaignsServiceImpl::ListActivities(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::ListActivities(grpc::ServerContext* ctx,
                                                   const pb::ListActivitiesRequest* request,
                                                   pb::ListActivitiesResponse* response) {
-  return kHandlers.Run("ListActivities", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListActivities", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(CampaignKey parent, ParseCampaign("parent", request->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, ListQueryFor(*request, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(ListPage<pb::Activity> page,
@@ -301,10 +301,10 @@ grpc::Status CampaignsServiceImpl::ListActivities(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::CreateActivity(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::CreateActivity(grpc::ServerContext* ctx,
                                                   const pb::CreateActivityRequest* request,
                                                   pb::Activity* response) {
-  return kHandlers.Run("CreateActivity", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateActivity", [&]() -> absl::Status {
     Violations v;
     auto parent = ParseCampaign("parent", request->parent());
     v.Merge(parent.status());
@@ -328,10 +328,10 @@ grpc::Status CampaignsServiceImpl::CreateActivity(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::UpdateActivity(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::UpdateActivity(grpc::ServerContext* ctx,
                                                   const pb::UpdateActivityRequest* request,
                                                   pb::Activity* response) {
-  return kHandlers.Run("UpdateActivity", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateActivity", [&]() -> absl::Status {
     Violations v;
     auto key = ParseActivity("activity.name", request->activity().name());
     v.Merge(key.status());
@@ -346,10 +346,10 @@ grpc::Status CampaignsServiceImpl::UpdateActivity(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::DeleteActivity(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::DeleteActivity(grpc::ServerContext* ctx,
                                                   const pb::DeleteActivityRequest* request,
                                                   google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteActivity", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteActivity", [&]() -> absl::Status {
     Violations v;
     auto key = ParseActivity("name", request->name());
     v.Merge(key.status());
@@ -359,10 +359,10 @@ grpc::Status CampaignsServiceImpl::DeleteActivity(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::PublishActivity(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::PublishActivity(grpc::ServerContext* ctx,
                                                    const pb::PublishActivityRequest* request,
                                                    pb::Activity* response) {
-  return kHandlers.Run("PublishActivity", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "PublishActivity", [&]() -> absl::Status {
     const absl::Time now = clock_->Now();
     Violations v;
     auto key = ParseActivity("name", request->name());
@@ -390,10 +390,10 @@ grpc::Status CampaignsServiceImpl::PublishActivity(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::WithdrawActivity(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::WithdrawActivity(grpc::ServerContext* ctx,
                                                     const pb::WithdrawActivityRequest* request,
                                                     pb::Activity* response) {
-  return kHandlers.Run("WithdrawActivity", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "WithdrawActivity", [&]() -> absl::Status {
     Violations v;
     auto key = ParseActivity("name", request->name());
     v.Merge(key.status());
@@ -407,10 +407,10 @@ grpc::Status CampaignsServiceImpl::WithdrawActivity(grpc::ServerContext*,
   });
 }
 
-grpc::Status CampaignsServiceImpl::ReportEngagement(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::ReportEngagement(grpc::ServerContext* ctx,
                                                     const pb::ReportEngagementRequest* request,
                                                     pb::ReportEngagementResponse* response) {
-  return kHandlers.Run("ReportEngagement", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ReportEngagement", [&]() -> absl::Status {
     const absl::Time now = clock_->Now();
     OUTREACH_ASSIGN_OR_RETURN(std::vector<ReportInput> inputs, ParseReports(*request, now));
     OUTREACH_ASSIGN_OR_RETURN(CampaignKey parent, ParseCampaign("parent", request->parent()));
@@ -420,9 +420,9 @@ grpc::Status CampaignsServiceImpl::ReportEngagement(grpc::ServerContext*,
 }
 
 grpc::Status CampaignsServiceImpl::ListEngagementReports(
-    grpc::ServerContext*, const pb::ListEngagementReportsRequest* request,
+    grpc::ServerContext* ctx, const pb::ListEngagementReportsRequest* request,
     pb::ListEngagementReportsResponse* response) {
-  return kHandlers.Run("ListEngagementReports", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListEngagementReports", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(CampaignKey parent, ParseCampaign("parent", request->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, ListQueryFor(*request, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(ListPage<pb::EngagementReport> page,
@@ -434,10 +434,10 @@ grpc::Status CampaignsServiceImpl::ListEngagementReports(
   });
 }
 
-grpc::Status CampaignsServiceImpl::GetCampaignSummary(grpc::ServerContext*,
+grpc::Status CampaignsServiceImpl::GetCampaignSummary(grpc::ServerContext* ctx,
                                                       const pb::GetCampaignSummaryRequest* request,
                                                       pb::CampaignSummary* response) {
-  return kHandlers.Run("GetCampaignSummary", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetCampaignSummary", [&]() -> absl::Status {
     Violations v;
     auto ids = SummaryPattern().Parse("name", request->name());
     v.Merge(ids.status());

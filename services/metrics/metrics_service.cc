@@ -34,6 +34,8 @@ grpc::Status ToGrpc(const absl::Status& s, absl::string_view method) {
 
 grpc::Status Draining() { return ServerDraining(kErrorDomain); }
 
+const ServiceHandlers kHandlers{kErrorDomain, "/outreach.metrics.v1.MetricsService/"};
+
 // A dashboard request, validated.
 struct DashboardQuery {
   std::string force;
@@ -83,28 +85,29 @@ void MetricsServiceImpl::Changed(const std::string& force, int64_t version) {
   watch_cv_.SignalAll();
 }
 
-grpc::Status MetricsServiceImpl::IngestEvents(grpc::ServerContext*,
+grpc::Status MetricsServiceImpl::IngestEvents(grpc::ServerContext* ctx,
                                               const v1::IngestEventsRequest* request,
                                               v1::IngestEventsResponse* response) {
-  constexpr char kMethod[] = "IngestEvents";
-  auto ids = ForcePattern().Parse("parent", request->parent());
-  if (!ids.ok()) return ToGrpc(ids.status(), kMethod);
-  if (request->events_size() == 0) {
-    return ToGrpc(InvalidArgument("events", "must hold 1-1000 events"), kMethod);
-  }
-  if (request->events_size() > 1000) {
-    return ToGrpc(InvalidArgument("events", "must hold at most 1000 events"), kMethod);
-  }
-  const std::string& force = (*ids)[0];
-  auto out = store_->Ingest(force, request->events(), clock_->Now());
-  if (!out.ok()) {
-    absl::Status s = out.status();
-    if (absl::IsUnavailable(s)) s = StorageUnavailable();
-    return ToGrpc(s, kMethod);
-  }
-  if (out->changed) Changed(force, out->data_version);
-  *response = std::move(out->response);
-  return grpc::Status::OK;
+  return kHandlers.Run(ctx, "IngestEvents", [&]() -> absl::Status {
+    auto ids = ForcePattern().Parse("parent", request->parent());
+    if (!ids.ok()) return ids.status();
+    if (request->events_size() == 0) {
+      return InvalidArgument("events", "must hold 1-1000 events");
+    }
+    if (request->events_size() > 1000) {
+      return InvalidArgument("events", "must hold at most 1000 events");
+    }
+    const std::string& force = (*ids)[0];
+    auto out = store_->Ingest(force, request->events(), clock_->Now());
+    if (!out.ok()) {
+      absl::Status s = out.status();
+      if (absl::IsUnavailable(s)) s = StorageUnavailable();
+      return s;
+    }
+    if (out->changed) Changed(force, out->data_version);
+    *response = std::move(out->response);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<v1::Dashboard> MetricsServiceImpl::DashboardFor(const std::string& force,
@@ -146,19 +149,25 @@ absl::StatusOr<v1::Dashboard> MetricsServiceImpl::Dashboard(
   return d;
 }
 
-grpc::Status MetricsServiceImpl::GetDashboard(grpc::ServerContext*,
+grpc::Status MetricsServiceImpl::GetDashboard(grpc::ServerContext* ctx,
                                               const v1::GetDashboardRequest* request,
                                               v1::Dashboard* response) {
-  auto d = Dashboard(*request);
-  if (!d.ok()) return ToGrpc(d.status(), "GetDashboard");
-  *response = std::move(*d);
-  return grpc::Status::OK;
+  return kHandlers.Run(ctx, "GetDashboard", [&]() -> absl::Status {
+    auto d = Dashboard(*request);
+    if (!d.ok()) return d.status();
+    *response = std::move(*d);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status MetricsServiceImpl::WatchDashboard(grpc::ServerContext* context,
                                                 const v1::WatchDashboardRequest* request,
                                                 grpc::ServerWriter<v1::Dashboard>* writer) {
   constexpr char kMethod[] = "WatchDashboard";
+  // A stream's handler cannot run in ServiceHandlers::Run (its exits are grpc statuses), so it
+  // takes the security decision itself, first.
+  security::CallGuard guard(context);
+  if (!guard.status().ok()) return ToGrpc(guard.status(), kMethod);
   constexpr absl::Duration kMinGap = absl::Milliseconds(500);
   constexpr absl::Duration kPoll = absl::Milliseconds(200);
   auto first =
@@ -206,107 +215,110 @@ grpc::Status MetricsServiceImpl::WatchDashboard(grpc::ServerContext* context,
   }
 }
 
-grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext*,
+grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext* ctx,
                                              const v1::QuerySeriesRequest* request,
                                              v1::QuerySeriesResponse* response) {
-  constexpr char kMethod[] = "QuerySeries";
-  auto ids = ForcePattern().Parse("parent", request->parent());
-  if (!ids.ok()) return ToGrpc(ids.status(), kMethod);
-  const std::string& force = (*ids)[0];
-  std::vector<FieldViolation> bad;
-  if (request->metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(request->metric())) {
-    bad.push_back({"metric", "is required"});
-  }
-  if (!v1::GroupBy_IsValid(request->group_by()) ||
-      (v1::Metric_IsValid(request->metric()) && request->metric() != v1::METRIC_UNSPECIFIED &&
-       !SupportsGroupBy(request->metric(), request->group_by()))) {
-    bad.push_back({"group_by", "is not supported by this metric"});
-  }
-  if (!IsValidArea(request->area())) {
-    bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
-  }
-  if (!request->course().empty()) {
-    auto course =
-        ResourcePattern("forces/{force}/courses/{course}").Parse("course", request->course());
-    if (!course.ok() || (*course)[0] != force) {
-      bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
-    } else if (const MetricDef* def = FindMetric(request->metric());
-               v1::Metric_IsValid(request->metric()) &&
-               (def == nullptr || def->family != MetricFamily::kTraining)) {
-      bad.push_back({"course", "applies to training metrics only"});
+  return kHandlers.Run(ctx, "QuerySeries", [&]() -> absl::Status {
+    auto ids = ForcePattern().Parse("parent", request->parent());
+    if (!ids.ok()) return ids.status();
+    const std::string& force = (*ids)[0];
+    std::vector<FieldViolation> bad;
+    if (request->metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(request->metric())) {
+      bad.push_back({"metric", "is required"});
     }
-  }
-  if (!request->has_date_range()) bad.push_back({"date_range", "is required"});
-  if (!bad.empty()) return ToGrpc(InvalidArguments(bad), kMethod);
-  auto range = ParseDateRange("date_range", request->date_range());
-  if (!range.ok()) return ToGrpc(range.status(), kMethod);
-  auto buckets = MakeBuckets(request->granularity(), *range);
-  if (!buckets.ok()) return ToGrpc(buckets.status(), kMethod);
-
-  const absl::Time now = clock_->Now();
-  std::string fp =
-      absl::StrCat("s|", request->metric(), "|", request->granularity(), "|", request->group_by(),
-                   "|", FormatDay(range->start), "|", FormatDay(range->end), "|", request->area(),
-                   "|", request->course());
-  if (StartOfLocalDay(range->end + 1) > now)
-    absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
-  if (cache_ != nullptr && cache_->enabled()) {
-    if (auto hit = cache_->NearGet(force, fp); hit.has_value() && response->ParseFromString(*hit)) {
-      return grpc::Status::OK;
+    if (!v1::GroupBy_IsValid(request->group_by()) ||
+        (v1::Metric_IsValid(request->metric()) && request->metric() != v1::METRIC_UNSPECIFIED &&
+         !SupportsGroupBy(request->metric(), request->group_by()))) {
+      bad.push_back({"group_by", "is not supported by this metric"});
     }
-    auto version = store_->DataVersion(force);
-    if (version.ok()) {
-      const int64_t generation = cache_->NoteVersion(force, *version);
-      if (auto hit = cache_->Get(force, *version, fp, generation);
-          hit.has_value() && response->ParseFromString(*hit)) {
-        return grpc::Status::OK;
+    if (!IsValidArea(request->area())) {
+      bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
+    }
+    if (!request->course().empty()) {
+      auto course =
+          ResourcePattern("forces/{force}/courses/{course}").Parse("course", request->course());
+      if (!course.ok() || (*course)[0] != force) {
+        bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
+      } else if (const MetricDef* def = FindMetric(request->metric());
+                 v1::Metric_IsValid(request->metric()) &&
+                 (def == nullptr || def->family != MetricFamily::kTraining)) {
+        bad.push_back({"course", "applies to training metrics only"});
       }
-      auto computed = store_->ComputeSeries(force, *request, *buckets, now);
-      if (!computed.ok()) return ToGrpc(computed.status(), kMethod);
-      cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
-      *response = std::move(*computed);
-      return grpc::Status::OK;
     }
-  }
-  auto computed = store_->ComputeSeries(force, *request, *buckets, now);
-  if (!computed.ok()) return ToGrpc(computed.status(), kMethod);
-  *response = std::move(*computed);
-  return grpc::Status::OK;
+    if (!request->has_date_range()) bad.push_back({"date_range", "is required"});
+    if (!bad.empty()) return InvalidArguments(bad);
+    auto range = ParseDateRange("date_range", request->date_range());
+    if (!range.ok()) return range.status();
+    auto buckets = MakeBuckets(request->granularity(), *range);
+    if (!buckets.ok()) return buckets.status();
+
+    const absl::Time now = clock_->Now();
+    std::string fp =
+        absl::StrCat("s|", request->metric(), "|", request->granularity(), "|", request->group_by(),
+                     "|", FormatDay(range->start), "|", FormatDay(range->end), "|", request->area(),
+                     "|", request->course());
+    if (StartOfLocalDay(range->end + 1) > now)
+      absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
+    if (cache_ != nullptr && cache_->enabled()) {
+      if (auto hit = cache_->NearGet(force, fp); hit.has_value() && response->ParseFromString(*hit)) {
+        return absl::OkStatus();
+      }
+      auto version = store_->DataVersion(force);
+      if (version.ok()) {
+        const int64_t generation = cache_->NoteVersion(force, *version);
+        if (auto hit = cache_->Get(force, *version, fp, generation);
+            hit.has_value() && response->ParseFromString(*hit)) {
+          return absl::OkStatus();
+        }
+        auto computed = store_->ComputeSeries(force, *request, *buckets, now);
+        if (!computed.ok()) return computed.status();
+        cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
+        *response = std::move(*computed);
+        return absl::OkStatus();
+      }
+    }
+    auto computed = store_->ComputeSeries(force, *request, *buckets, now);
+    if (!computed.ok()) return computed.status();
+    *response = std::move(*computed);
+    return absl::OkStatus();
+  });
 }
 
-grpc::Status MetricsServiceImpl::GetForceSettings(grpc::ServerContext*,
+grpc::Status MetricsServiceImpl::GetForceSettings(grpc::ServerContext* ctx,
                                                   const v1::GetForceSettingsRequest* request,
                                                   v1::ForceSettings* response) {
-  auto ids = SettingsPattern().Parse("name", request->name());
-  if (!ids.ok()) return ToGrpc(ids.status(), "GetForceSettings");
-  auto s = store_->GetSettings((*ids)[0]);
-  if (!s.ok()) return ToGrpc(s.status(), "GetForceSettings");
-  *response = std::move(*s);
-  return grpc::Status::OK;
+  return kHandlers.Run(ctx, "GetForceSettings", [&]() -> absl::Status {
+    auto ids = SettingsPattern().Parse("name", request->name());
+    if (!ids.ok()) return ids.status();
+    auto s = store_->GetSettings((*ids)[0]);
+    if (!s.ok()) return s.status();
+    *response = std::move(*s);
+    return absl::OkStatus();
+  });
 }
 
-grpc::Status MetricsServiceImpl::UpdateForceSettings(grpc::ServerContext*,
+grpc::Status MetricsServiceImpl::UpdateForceSettings(grpc::ServerContext* ctx,
                                                      const v1::UpdateForceSettingsRequest* request,
                                                      v1::ForceSettings* response) {
-  constexpr char kMethod[] = "UpdateForceSettings";
-  const v1::ForceSettings& in = request->force_settings();
-  auto ids = SettingsPattern().Parse("force_settings.name", in.name());
-  if (!ids.ok()) return ToGrpc(ids.status(), kMethod);
-  const std::string& force = (*ids)[0];
-  auto paths = ValidateUpdateMask(request->update_mask(), {"display_name", "training_targets",
-                                                           "school_coverage_target_percent"});
-  if (!paths.ok()) return ToGrpc(paths.status(), kMethod);
-  if (in.etag().empty()) {
-    return ToGrpc(InvalidArgument("force_settings.etag", "is required (read the settings first)"),
-                  kMethod);
-  }
-  if (absl::Status s = ValidateSettings(in, force); !s.ok()) return ToGrpc(s, kMethod);
-  int64_t version = 0;
-  auto out = store_->UpdateSettings(force, in, *paths, clock_->Now(), &version);
-  if (!out.ok()) return ToGrpc(out.status(), kMethod);
-  Changed(force, version);
-  *response = std::move(*out);
-  return grpc::Status::OK;
+  return kHandlers.Run(ctx, "UpdateForceSettings", [&]() -> absl::Status {
+    const v1::ForceSettings& in = request->force_settings();
+    auto ids = SettingsPattern().Parse("force_settings.name", in.name());
+    if (!ids.ok()) return ids.status();
+    const std::string& force = (*ids)[0];
+    auto paths = ValidateUpdateMask(request->update_mask(), {"display_name", "training_targets",
+                                                             "school_coverage_target_percent"});
+    if (!paths.ok()) return paths.status();
+    if (in.etag().empty()) {
+      return InvalidArgument("force_settings.etag", "is required (read the settings first)");
+    }
+    if (absl::Status s = ValidateSettings(in, force); !s.ok()) return s;
+    int64_t version = 0;
+    auto out = store_->UpdateSettings(force, in, *paths, clock_->Now(), &version);
+    if (!out.ok()) return out.status();
+    Changed(force, version);
+    *response = std::move(*out);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(
@@ -419,7 +431,9 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       res.body = "{\"error\":\"encoding failed\"}\n";
     }
     return res;
-  });
+  },
+  // The dashboard is force data: a token that may call GetDashboard for the `force` asked for.
+  HttpAccess{"/outreach.metrics.v1.MetricsService/GetDashboard"});
 
   MetricsRegistry& m = runtime.metrics();
   for (const auto& g : KpiGauges()) m.DefineGauge(g.name, g.help);

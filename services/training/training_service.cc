@@ -115,18 +115,18 @@ void TrainingServiceImpl::MaybeSweep(const std::string& force) {
 }
 
 // --- courses -------------------------------------------------------------------------------
-grpc::Status TrainingServiceImpl::GetCourse(grpc::ServerContext*, const v1::GetCourseRequest* r,
+grpc::Status TrainingServiceImpl::GetCourse(grpc::ServerContext* ctx, const v1::GetCourseRequest* r,
                                             v1::Course* out) {
-  return kHandlers.Run("GetCourse", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetCourse", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CoursePattern().Parse("name", r->name()));
     OUTREACH_ASSIGN_OR_RETURN(*out, store_->GetCourse(ids[0], ids[1]));
     return absl::OkStatus();
   });
 }
 
-grpc::Status TrainingServiceImpl::ListCourses(grpc::ServerContext*, const v1::ListCoursesRequest* r,
+grpc::Status TrainingServiceImpl::ListCourses(grpc::ServerContext* ctx, const v1::ListCoursesRequest* r,
                                               v1::ListCoursesResponse* out) {
-  return kHandlers.Run("ListCourses", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListCourses", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, QueryOf(*r, *context_.page_tokens, "courses"));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListCourses(ids[0], query));
@@ -136,9 +136,9 @@ grpc::Status TrainingServiceImpl::ListCourses(grpc::ServerContext*, const v1::Li
   });
 }
 
-grpc::Status TrainingServiceImpl::CreateCourse(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::CreateCourse(grpc::ServerContext* ctx,
                                                const v1::CreateCourseRequest* r, v1::Course* out) {
-  return kHandlers.Run("CreateCourse", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateCourse", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     OUTREACH_RETURN_IF_ERROR(CheckId("course_id", r->course_id()));
     OUTREACH_RETURN_IF_ERROR(ValidateRequestId(r->request_id()));
@@ -149,9 +149,9 @@ grpc::Status TrainingServiceImpl::CreateCourse(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::UpdateCourse(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::UpdateCourse(grpc::ServerContext* ctx,
                                                const v1::UpdateCourseRequest* r, v1::Course* out) {
-  return kHandlers.Run("UpdateCourse", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateCourse", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CoursePattern().Parse("course.name", r->course().name()));
     OUTREACH_ASSIGN_OR_RETURN(
         auto paths,
@@ -164,10 +164,10 @@ grpc::Status TrainingServiceImpl::UpdateCourse(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::DeleteCourse(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::DeleteCourse(grpc::ServerContext* ctx,
                                                const v1::DeleteCourseRequest* r,
                                                google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteCourse", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteCourse", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CoursePattern().Parse("name", r->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", r->etag()));
     return store_->DeleteCourse(ids[0], ids[1], r->etag());
@@ -175,20 +175,20 @@ grpc::Status TrainingServiceImpl::DeleteCourse(grpc::ServerContext*,
 }
 
 // --- versions ------------------------------------------------------------------------------
-grpc::Status TrainingServiceImpl::GetCourseVersion(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::GetCourseVersion(grpc::ServerContext* ctx,
                                                    const v1::GetCourseVersionRequest* r,
                                                    v1::CourseVersion* out) {
-  return kHandlers.Run("GetCourseVersion", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetCourseVersion", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CourseVersionPattern().Parse("name", r->name()));
     OUTREACH_ASSIGN_OR_RETURN(*out, store_->GetCourseVersion(ids[0], ids[1], ids[2]));
     return absl::OkStatus();
   });
 }
 
-grpc::Status TrainingServiceImpl::ListCourseVersions(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::ListCourseVersions(grpc::ServerContext* ctx,
                                                      const v1::ListCourseVersionsRequest* r,
                                                      v1::ListCourseVersionsResponse* out) {
-  return kHandlers.Run("ListCourseVersions", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListCourseVersions", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CoursePattern().Parse("parent", r->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, QueryOf(*r, *context_.page_tokens, "versions"));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListCourseVersions(ids[0], ids[1], query));
@@ -198,10 +198,10 @@ grpc::Status TrainingServiceImpl::ListCourseVersions(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::CreateCourseVersion(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::CreateCourseVersion(grpc::ServerContext* ctx,
                                                       const v1::CreateCourseVersionRequest* r,
                                                       v1::CourseVersion* out) {
-  return kHandlers.Run("CreateCourseVersion", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateCourseVersion", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CoursePattern().Parse("parent", r->parent()));
     std::vector<FieldViolation> v;
     AppendViolations(CheckId("course_version_id", r->course_version_id()), &v);
@@ -216,10 +216,10 @@ grpc::Status TrainingServiceImpl::CreateCourseVersion(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::UpdateCourseVersion(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::UpdateCourseVersion(grpc::ServerContext* ctx,
                                                       const v1::UpdateCourseVersionRequest* r,
                                                       v1::CourseVersion* out) {
-  return kHandlers.Run("UpdateCourseVersion", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateCourseVersion", [&]() -> absl::Status {
     const v1::CourseVersion& patch = r->course_version();
     OUTREACH_ASSIGN_OR_RETURN(auto ids,
                               CourseVersionPattern().Parse("course_version.name", patch.name()));
@@ -241,20 +241,20 @@ grpc::Status TrainingServiceImpl::UpdateCourseVersion(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::DeleteCourseVersion(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::DeleteCourseVersion(grpc::ServerContext* ctx,
                                                       const v1::DeleteCourseVersionRequest* r,
                                                       google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteCourseVersion", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteCourseVersion", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CourseVersionPattern().Parse("name", r->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", r->etag()));
     return store_->DeleteCourseVersion(ids[0], ids[1], ids[2], r->etag());
   });
 }
 
-grpc::Status TrainingServiceImpl::PublishCourseVersion(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::PublishCourseVersion(grpc::ServerContext* ctx,
                                                        const v1::PublishCourseVersionRequest* r,
                                                        v1::CourseVersion* out) {
-  return kHandlers.Run("PublishCourseVersion", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "PublishCourseVersion", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CourseVersionPattern().Parse("name", r->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", r->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*out,
@@ -263,10 +263,10 @@ grpc::Status TrainingServiceImpl::PublishCourseVersion(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::RetireCourseVersion(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::RetireCourseVersion(grpc::ServerContext* ctx,
                                                       const v1::RetireCourseVersionRequest* r,
                                                       v1::CourseVersion* out) {
-  return kHandlers.Run("RetireCourseVersion", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "RetireCourseVersion", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, CourseVersionPattern().Parse("name", r->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", r->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*out, store_->RetireCourseVersion(ids[0], ids[1], ids[2], r->etag()));
@@ -275,19 +275,19 @@ grpc::Status TrainingServiceImpl::RetireCourseVersion(grpc::ServerContext*,
 }
 
 // --- officers ------------------------------------------------------------------------------
-grpc::Status TrainingServiceImpl::GetOfficer(grpc::ServerContext*, const v1::GetOfficerRequest* r,
+grpc::Status TrainingServiceImpl::GetOfficer(grpc::ServerContext* ctx, const v1::GetOfficerRequest* r,
                                              v1::Officer* out) {
-  return kHandlers.Run("GetOfficer", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetOfficer", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, OfficerPattern().Parse("name", r->name()));
     OUTREACH_ASSIGN_OR_RETURN(*out, store_->GetOfficer(ids[0], ids[1]));
     return absl::OkStatus();
   });
 }
 
-grpc::Status TrainingServiceImpl::ListOfficers(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::ListOfficers(grpc::ServerContext* ctx,
                                                const v1::ListOfficersRequest* r,
                                                v1::ListOfficersResponse* out) {
-  return kHandlers.Run("ListOfficers", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListOfficers", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, QueryOf(*r, *context_.page_tokens, "officers"));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListOfficers(ids[0], query));
@@ -297,10 +297,10 @@ grpc::Status TrainingServiceImpl::ListOfficers(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::CreateOfficer(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::CreateOfficer(grpc::ServerContext* ctx,
                                                 const v1::CreateOfficerRequest* r,
                                                 v1::Officer* out) {
-  return kHandlers.Run("CreateOfficer", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateOfficer", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     std::vector<FieldViolation> v;
     AppendViolations(CheckId("officer_id", r->officer_id()), &v);
@@ -313,10 +313,10 @@ grpc::Status TrainingServiceImpl::CreateOfficer(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::UpdateOfficer(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::UpdateOfficer(grpc::ServerContext* ctx,
                                                 const v1::UpdateOfficerRequest* r,
                                                 v1::Officer* out) {
-  return kHandlers.Run("UpdateOfficer", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateOfficer", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids,
                               OfficerPattern().Parse("officer.name", r->officer().name()));
     OUTREACH_ASSIGN_OR_RETURN(auto paths,
@@ -329,10 +329,10 @@ grpc::Status TrainingServiceImpl::UpdateOfficer(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::DeleteOfficer(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::DeleteOfficer(grpc::ServerContext* ctx,
                                                 const v1::DeleteOfficerRequest* r,
                                                 google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteOfficer", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteOfficer", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, OfficerPattern().Parse("name", r->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", r->etag()));
     return store_->DeleteOfficer(ids[0], ids[1], r->etag());
@@ -340,10 +340,10 @@ grpc::Status TrainingServiceImpl::DeleteOfficer(grpc::ServerContext*,
 }
 
 // --- enrolments ----------------------------------------------------------------------------
-grpc::Status TrainingServiceImpl::GetEnrolment(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::GetEnrolment(grpc::ServerContext* ctx,
                                                const v1::GetEnrolmentRequest* r,
                                                v1::Enrolment* out) {
-  return kHandlers.Run("GetEnrolment", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetEnrolment", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, EnrolmentPattern().Parse("name", r->name()));
     MaybeSweep(ids[0]);
     OUTREACH_ASSIGN_OR_RETURN(*out, store_->GetEnrolment(ids[0], ids[1]));
@@ -351,10 +351,10 @@ grpc::Status TrainingServiceImpl::GetEnrolment(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::ListEnrolments(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::ListEnrolments(grpc::ServerContext* ctx,
                                                  const v1::ListEnrolmentsRequest* r,
                                                  v1::ListEnrolmentsResponse* out) {
-  return kHandlers.Run("ListEnrolments", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListEnrolments", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     MaybeSweep(ids[0]);
     OUTREACH_ASSIGN_OR_RETURN(ListQuery query, QueryOf(*r, *context_.page_tokens, "enrolments"));
@@ -365,10 +365,10 @@ grpc::Status TrainingServiceImpl::ListEnrolments(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::EnrolOfficer(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::EnrolOfficer(grpc::ServerContext* ctx,
                                                const v1::EnrolOfficerRequest* r,
                                                v1::Enrolment* out) {
-  return kHandlers.Run("EnrolOfficer", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "EnrolOfficer", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     const std::string& force = ids[0];
     const v1::Enrolment& e = r->enrolment();
@@ -391,10 +391,10 @@ grpc::Status TrainingServiceImpl::EnrolOfficer(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::UpdateEnrolment(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::UpdateEnrolment(grpc::ServerContext* ctx,
                                                   const v1::UpdateEnrolmentRequest* r,
                                                   v1::Enrolment* out) {
-  return kHandlers.Run("UpdateEnrolment", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateEnrolment", [&]() -> absl::Status {
     const v1::Enrolment& e = r->enrolment();
     OUTREACH_ASSIGN_OR_RETURN(auto ids, EnrolmentPattern().Parse("enrolment.name", e.name()));
     OUTREACH_RETURN_IF_ERROR(ValidateUpdateMask(r->update_mask(), {"due_date"}).status());
@@ -419,10 +419,10 @@ absl::StatusOr<absl::Time> TrainingServiceImpl::CompletedTime(
   return *time;
 }
 
-grpc::Status TrainingServiceImpl::RecordModuleResult(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::RecordModuleResult(grpc::ServerContext* ctx,
                                                      const v1::RecordModuleResultRequest* r,
                                                      v1::Enrolment* out) {
-  return kHandlers.Run("RecordModuleResult", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "RecordModuleResult", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, EnrolmentPattern().Parse("name", r->name()));
     Violations v;
     if (!IsValidResourceId(r->module_id())) {
@@ -443,10 +443,10 @@ grpc::Status TrainingServiceImpl::RecordModuleResult(grpc::ServerContext*,
   });
 }
 
-grpc::Status TrainingServiceImpl::WithdrawEnrolment(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::WithdrawEnrolment(grpc::ServerContext* ctx,
                                                     const v1::WithdrawEnrolmentRequest* r,
                                                     v1::Enrolment* out) {
-  return kHandlers.Run("WithdrawEnrolment", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "WithdrawEnrolment", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, EnrolmentPattern().Parse("name", r->name()));
     Violations v;
     CheckText(r->reason(), 2000, true, "reason", v.list());
@@ -459,10 +459,10 @@ grpc::Status TrainingServiceImpl::WithdrawEnrolment(grpc::ServerContext*,
 }
 
 // --- import --------------------------------------------------------------------------------
-grpc::Status TrainingServiceImpl::ImportCompletions(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::ImportCompletions(grpc::ServerContext* ctx,
                                                     const v1::ImportCompletionsRequest* r,
                                                     v1::ImportCompletionsResponse* out) {
-  return kHandlers.Run("ImportCompletions", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ImportCompletions", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
     if (r->records_size() < 1 || r->records_size() > kMaxImportBatch) {
       return InvalidArgument("records", "must hold 1-1000 records");
@@ -479,9 +479,9 @@ grpc::Status TrainingServiceImpl::ImportCompletions(grpc::ServerContext*,
 }
 
 grpc::Status TrainingServiceImpl::StreamImportCompletions(
-    grpc::ServerContext*, grpc::ServerReader<v1::StreamImportCompletionsRequest>* reader,
+    grpc::ServerContext* ctx, grpc::ServerReader<v1::StreamImportCompletionsRequest>* reader,
     v1::ImportCompletionsResponse* out) {
-  return kHandlers.Run("StreamImportCompletions", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "StreamImportCompletions", [&]() -> absl::Status {
     v1::StreamImportCompletionsRequest msg;
     std::string parent;
     std::string force;
@@ -499,6 +499,8 @@ grpc::Status TrainingServiceImpl::StreamImportCompletions(
     };
     bool first = true;
     while (reader->Read(&msg)) {
+      // Each message's forces are checked as it arrives (common/security/interceptor.h).
+      OUTREACH_RETURN_IF_ERROR(security::RecheckCurrentCall());
       if (first) {
         OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", msg.parent()));
         parent = msg.parent();
@@ -574,10 +576,10 @@ absl::StatusOr<ComplianceScope> TrainingServiceImpl::ScopeOf(
   return scope;
 }
 
-grpc::Status TrainingServiceImpl::GetComplianceReport(grpc::ServerContext*,
+grpc::Status TrainingServiceImpl::GetComplianceReport(grpc::ServerContext* ctx,
                                                       const v1::GetComplianceReportRequest* r,
                                                       v1::ComplianceReport* out) {
-  return kHandlers.Run("GetComplianceReport", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetComplianceReport", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ComplianceReportPattern().Parse("name", r->name()));
     const std::string& force = ids[0];
     std::optional<std::string> course_force;

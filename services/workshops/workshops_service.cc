@@ -55,19 +55,19 @@ absl::Status CheckWorkshopRefs(const std::string& force, const wv1::Workshop& w)
 
 // --- venues ---------------------------------------------------------------------------------
 
-grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext*, const wv1::GetVenueRequest* req,
+grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext* ctx, const wv1::GetVenueRequest* req,
                                             wv1::Venue* resp) {
-  return kHandlers.Run("GetVenue", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetVenue(n.force, n.id));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext* ctx,
                                               const wv1::ListVenuesRequest* req,
                                               wv1::ListVenuesResponse* resp) {
-  return kHandlers.Run("ListVenues", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListVenues", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListVenues(force, q));
@@ -78,10 +78,10 @@ grpc::Status WorkshopsServiceImpl::ListVenues(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext* ctx,
                                                const wv1::CreateVenueRequest* req,
                                                wv1::Venue* resp) {
-  return kHandlers.Run("CreateVenue", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->venue_id(), "venue_id", req->request_id(), &v);
@@ -94,10 +94,10 @@ grpc::Status WorkshopsServiceImpl::CreateVenue(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext* ctx,
                                                const wv1::UpdateVenueRequest* req,
                                                wv1::Venue* resp) {
-  return kHandlers.Run("UpdateVenue", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n,
                               ParseName(VenuePattern(), "venue.name", req->venue().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -110,10 +110,10 @@ grpc::Status WorkshopsServiceImpl::UpdateVenue(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext* ctx,
                                                const wv1::DeleteVenueRequest* req,
                                                google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteVenue", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteVenue(n.force, n.id, req->etag());
@@ -122,20 +122,20 @@ grpc::Status WorkshopsServiceImpl::DeleteVenue(grpc::ServerContext*,
 
 // --- presenters -----------------------------------------------------------------------------
 
-grpc::Status WorkshopsServiceImpl::GetPresenter(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::GetPresenter(grpc::ServerContext* ctx,
                                                 const wv1::GetPresenterRequest* req,
                                                 wv1::Presenter* resp) {
-  return kHandlers.Run("GetPresenter", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetPresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetPresenter(n.force, n.id));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext* ctx,
                                                   const wv1::ListPresentersRequest* req,
                                                   wv1::ListPresentersResponse* resp) {
-  return kHandlers.Run("ListPresenters", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListPresenters", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListPresenters(force, q));
@@ -146,10 +146,10 @@ grpc::Status WorkshopsServiceImpl::ListPresenters(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext* ctx,
                                                    const wv1::CreatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
-  return kHandlers.Run("CreatePresenter", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreatePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->presenter_id(), "presenter_id", req->request_id(), &v);
@@ -163,10 +163,10 @@ grpc::Status WorkshopsServiceImpl::CreatePresenter(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext* ctx,
                                                    const wv1::UpdatePresenterRequest* req,
                                                    wv1::Presenter* resp) {
-  return kHandlers.Run("UpdatePresenter", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdatePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         Parsed n, ParseName(PresenterPattern(), "presenter.name", req->presenter().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -179,20 +179,20 @@ grpc::Status WorkshopsServiceImpl::UpdatePresenter(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::DeletePresenter(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::DeletePresenter(grpc::ServerContext* ctx,
                                                    const wv1::DeletePresenterRequest* req,
                                                    google::protobuf::Empty*) {
-  return kHandlers.Run("DeletePresenter", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeletePresenter", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeletePresenter(n.force, n.id, req->etag());
   });
 }
 
-grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext* ctx,
                                                       const wv1::GrantAccreditationRequest* req,
                                                       wv1::Presenter* resp) {
-  return kHandlers.Run("GrantAccreditation", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GrantAccreditation", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(ValidateGrant(req->expire_time(), clock_->Now(), req->note()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -202,10 +202,10 @@ grpc::Status WorkshopsServiceImpl::GrantAccreditation(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext* ctx,
                                                         const wv1::SuspendAccreditationRequest* req,
                                                         wv1::Presenter* resp) {
-  return kHandlers.Run("SuspendAccreditation", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "SuspendAccreditation", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(PresenterPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -217,19 +217,19 @@ grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext*,
 
 // --- topics ---------------------------------------------------------------------------------
 
-grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext*, const wv1::GetTopicRequest* req,
+grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext* ctx, const wv1::GetTopicRequest* req,
                                             wv1::Topic* resp) {
-  return kHandlers.Run("GetTopic", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetTopic(n.force, n.id));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext* ctx,
                                               const wv1::ListTopicsRequest* req,
                                               wv1::ListTopicsResponse* resp) {
-  return kHandlers.Run("ListTopics", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListTopics", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListTopics(force, q));
@@ -240,10 +240,10 @@ grpc::Status WorkshopsServiceImpl::ListTopics(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext* ctx,
                                                const wv1::CreateTopicRequest* req,
                                                wv1::Topic* resp) {
-  return kHandlers.Run("CreateTopic", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CreateTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->topic_id(), "topic_id", req->request_id(), &v);
@@ -256,10 +256,10 @@ grpc::Status WorkshopsServiceImpl::CreateTopic(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext* ctx,
                                                const wv1::UpdateTopicRequest* req,
                                                wv1::Topic* resp) {
-  return kHandlers.Run("UpdateTopic", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n,
                               ParseName(TopicPattern(), "topic.name", req->topic().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -273,20 +273,20 @@ grpc::Status WorkshopsServiceImpl::UpdateTopic(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::DeleteTopic(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::DeleteTopic(grpc::ServerContext* ctx,
                                                const wv1::DeleteTopicRequest* req,
                                                google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteTopic", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteTopic(n.force, n.id, req->etag());
   });
 }
 
-grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext* ctx,
                                                const wv1::RetireTopicRequest* req,
                                                wv1::Topic* resp) {
-  return kHandlers.Run("RetireTopic", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "RetireTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->RetireTopic(n.force, n.id, req->etag()));
@@ -296,20 +296,20 @@ grpc::Status WorkshopsServiceImpl::RetireTopic(grpc::ServerContext*,
 
 // --- workshops ------------------------------------------------------------------------------
 
-grpc::Status WorkshopsServiceImpl::GetWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::GetWorkshop(grpc::ServerContext* ctx,
                                                const wv1::GetWorkshopRequest* req,
                                                wv1::Workshop* resp) {
-  return kHandlers.Run("GetWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetWorkshop(n.force, n.id));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext* ctx,
                                                  const wv1::ListWorkshopsRequest* req,
                                                  wv1::ListWorkshopsResponse* resp) {
-  return kHandlers.Run("ListWorkshops", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ListWorkshops", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     OUTREACH_ASSIGN_OR_RETURN(ListQuery q, ListQueryFor(*req, *page_tokens_));
     OUTREACH_ASSIGN_OR_RETURN(auto page, store_->ListWorkshops(force, q));
@@ -320,10 +320,10 @@ grpc::Status WorkshopsServiceImpl::ListWorkshops(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext* ctx,
                                                     const wv1::ScheduleWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
-  return kHandlers.Run("ScheduleWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "ScheduleWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(std::string force, ParseForce("parent", req->parent()));
     std::vector<FieldViolation> v;
     ValidateCreateIds(req->workshop_id(), "workshop_id", req->request_id(), &v);
@@ -338,10 +338,10 @@ grpc::Status WorkshopsServiceImpl::ScheduleWorkshop(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext* ctx,
                                                   const wv1::UpdateWorkshopRequest* req,
                                                   wv1::Workshop* resp) {
-  return kHandlers.Run("UpdateWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "UpdateWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(
         Parsed n, ParseName(WorkshopPattern(), "workshop.name", req->workshop().name()));
     OUTREACH_ASSIGN_OR_RETURN(
@@ -354,20 +354,20 @@ grpc::Status WorkshopsServiceImpl::UpdateWorkshop(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::DeleteWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::DeleteWorkshop(grpc::ServerContext* ctx,
                                                   const wv1::DeleteWorkshopRequest* req,
                                                   google::protobuf::Empty*) {
-  return kHandlers.Run("DeleteWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeleteWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
     return store_->DeleteWorkshop(n.force, n.id, req->etag());
   });
 }
 
-grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext* ctx,
                                                       const wv1::RescheduleWorkshopRequest* req,
                                                       wv1::Workshop* resp) {
-  return kHandlers.Run("RescheduleWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "RescheduleWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     ValidateTimes(req->start_time(), req->end_time(), "start_time", "end_time", &v);
@@ -385,10 +385,10 @@ grpc::Status WorkshopsServiceImpl::RescheduleWorkshop(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext* ctx,
                                                     const wv1::PostponeWorkshopRequest* req,
                                                     wv1::Workshop* resp) {
-  return kHandlers.Run("PostponeWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "PostponeWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -398,10 +398,10 @@ grpc::Status WorkshopsServiceImpl::PostponeWorkshop(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext* ctx,
                                                   const wv1::CancelWorkshopRequest* req,
                                                   wv1::Workshop* resp) {
-  return kHandlers.Run("CancelWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "CancelWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     OUTREACH_RETURN_IF_ERROR(RequireReason(req->reason()));
     OUTREACH_RETURN_IF_ERROR(RequireEtag("etag", req->etag()));
@@ -411,10 +411,10 @@ grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext* ctx,
                                                    const wv1::DeliverWorkshopRequest* req,
                                                    wv1::Workshop* resp) {
-  return kHandlers.Run("DeliverWorkshop", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "DeliverWorkshop", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(WorkshopPattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     ValidateCreateIds("", "", req->request_id(), &v);
@@ -436,10 +436,10 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkshopsServiceImpl::GetCoverage(grpc::ServerContext*,
+grpc::Status WorkshopsServiceImpl::GetCoverage(grpc::ServerContext* ctx,
                                                const wv1::GetCoverageRequest* req,
                                                wv1::Coverage* resp) {
-  return kHandlers.Run("GetCoverage", [&]() -> absl::Status {
+  return kHandlers.Run(ctx, "GetCoverage", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(CoveragePattern(), "name", req->name()));
     std::vector<FieldViolation> v;
     if (req->academic_year() < 2000 || req->academic_year() > 2100) {

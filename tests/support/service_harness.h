@@ -15,17 +15,28 @@
 #include "google/rpc/status.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "tests/support/pki.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_security.h"
 
 namespace outreach::testing {
 
 // A service from its ServiceSpec on a real gRPC server (port 0) over a real SQLite file in a
 // temporary directory, with a FakeClock. Restart() stops the server and opens the same file
-// again, for persistence tests.
+// again, for persistence tests. The server runs as in production: TLS with certificates from a
+// test PKI, the test JWKS and the shipped policy; channel() verifies the server and carries no
+// client certificate (calls send a token: Ctx()), ServiceChannel(name) presents the
+// certificate of one of the suite's services (mutual TLS).
 class ServiceHarness {
  public:
   ServiceHarness(ServiceSpec spec, absl::Time start)
       : spec_(std::move(spec)), clock_(start), page_tokens_("test-key") {
+    auto pki = Pki::Create(dir_.path());
+    EXPECT_TRUE(pki.ok()) << pki.status();
+    pki_ = std::make_unique<Pki>(std::move(*pki));
+    auto server = pki_->IssueServer(spec_.name);
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_files_ = *server;
     Start();
   }
   ~ServiceHarness() { Stop(); }
@@ -37,7 +48,9 @@ class ServiceHarness {
     RuntimeConfig config;
     config.service_name = spec_.name;
     config.drain_timeout = absl::Seconds(2);
+    config.security = TestSecuritySettings(server_files_);
     runtime_ = std::make_unique<ServerRuntime>(config);
+    runtime_->SetAuditDatabase(db_.get());
     ServiceContext context{db_.get(), &clock_, &page_tokens_, &runtime_->metrics(), runtime_.get()};
     service_ = spec_.make_service(context);
     runtime_->AddService(service_.get(), spec_.health_name, [this] { return db_->Ping(); });
@@ -45,10 +58,25 @@ class ServiceHarness {
     audit_service_ = std::make_unique<audit::AuditServiceImpl>(context);
     runtime_->AddService(audit_service_.get(), std::string(audit::kHealthName),
                          [this] { return db_->Ping(); });
-    ASSERT_TRUE(runtime_->Start().ok());
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()),
-                                   grpc::InsecureChannelCredentials());
+    absl::Status started = runtime_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    channel_ = ChannelWith(security::TlsFiles{"", "", server_files_.ca_file});
   }
+
+  // A mutual-TLS channel presenting the client certificate of service `identity`
+  // (spiffe://outreach/<identity>).
+  std::shared_ptr<grpc::Channel> ServiceChannel(const std::string& identity) {
+    auto files = pki_->IssueClient(identity);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return ChannelWith(*files);
+  }
+  // A channel with the given TLS files (cert/key empty: no client certificate).
+  std::shared_ptr<grpc::Channel> ChannelWith(const security::TlsFiles& files) {
+    auto credentials = security::ChannelCredentials(files);
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    return grpc::CreateChannel(absl::StrCat("localhost:", runtime_->grpc_port()), *credentials);
+  }
+  Pki& pki() { return *pki_; }
 
   void Stop() {
     if (runtime_) runtime_->Shutdown();
@@ -94,6 +122,8 @@ class ServiceHarness {
  private:
   ServiceSpec spec_;
   TempDir dir_;
+  std::unique_ptr<Pki> pki_;
+  security::TlsFiles server_files_;
   FakeClock clock_;
   PageTokenCodec page_tokens_;
   std::unique_ptr<db::Database> db_;
@@ -103,8 +133,17 @@ class ServiceHarness {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-// A client context with a 10 s deadline (every outgoing call has one).
+// A client context with a 10 s deadline (every outgoing call has one) and the default test
+// caller's token (a force administrator of the test forces: test_security.h).
 inline std::unique_ptr<grpc::ClientContext> Ctx() {
+  static const std::string* token = new std::string(TestToken());
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx->AddMetadata("authorization", "Bearer " + *token);
+  return ctx;
+}
+// A context with no credentials at all.
+inline std::unique_ptr<grpc::ClientContext> AnonymousCtx() {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return ctx;

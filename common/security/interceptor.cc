@@ -1,0 +1,268 @@
+#include "common/security/interceptor.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/audit.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "google/protobuf/message.h"
+
+namespace outreach::security {
+
+// One call's decision, shared by its interceptor (writer) and its handler's CallGuard (reader).
+struct CallState {
+  const Authorizer* authorizer = nullptr;
+  db::Database* audit_db = nullptr;
+  std::string method;
+  std::string justification;
+  absl::Mutex mu;
+  absl::Status decision ABSL_GUARDED_BY(mu);
+  Caller caller ABSL_GUARDED_BY(mu);
+  MethodRule rule ABSL_GUARDED_BY(mu);
+  RequestScope scope ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+constexpr size_t kMaxJustification = 256;
+
+// Calls in flight, by their server context. The interceptor adds a call when its metadata
+// arrives and removes it when the call ends; a handler finds its call here.
+class CallTable {
+ public:
+  static CallTable& Get() {
+    static auto* table = new CallTable();
+    return *table;
+  }
+  void Put(const grpc::ServerContextBase* context, std::shared_ptr<CallState> state) {
+    absl::MutexLock lock(&mu_);
+    calls_[context] = std::move(state);
+  }
+  std::shared_ptr<CallState> Find(const grpc::ServerContextBase* context) {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(context);
+    return it == calls_.end() ? nullptr : it->second;
+  }
+  void Erase(const grpc::ServerContextBase* context, const CallState* state) {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(context);
+    if (it != calls_.end() && it->second.get() == state) calls_.erase(it);
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<const grpc::ServerContextBase*, std::shared_ptr<CallState>> calls_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Keeps what a caller wrote as printable text of bounded length.
+std::string CleanJustification(absl::string_view value) {
+  std::string out;
+  for (char c : value.substr(0, kMaxJustification)) {
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  }
+  return out;
+}
+
+bool IsOpenMethod(absl::string_view method) {
+  return absl::StartsWith(method, "/grpc.health.v1.Health/");
+}
+
+bool IsReflection(absl::string_view method) {
+  return absl::StartsWith(method, "/grpc.reflection.");
+}
+
+class SecurityInterceptor : public grpc::experimental::Interceptor {
+ public:
+  SecurityInterceptor(grpc::experimental::ServerRpcInfo* info, const Authorizer* authorizer,
+                      db::Database* audit_db)
+      : context_(info->server_context()) {
+    const char* method = info->method();
+    state_ = std::make_shared<CallState>();
+    state_->authorizer = authorizer;
+    state_->audit_db = audit_db;
+    state_->method = method != nullptr ? method : "";
+  }
+
+  ~SecurityInterceptor() override { CallTable::Get().Erase(context_, state_.get()); }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      Admit(*methods->GetRecvInitialMetadata());
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      Scope(methods->GetRecvMessage());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Admit(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+    if (IsOpenMethod(state_->method)) return;
+    auto why = metadata.find(kJustificationMetadata);
+    if (why != metadata.end()) {
+      state_->justification =
+          CleanJustification(absl::string_view(why->second.data(), why->second.size()));
+    }
+    auto auth = context_->auth_context();
+    auto caller = state_->authorizer->Authenticate(metadata, auth.get(), context_->peer());
+    absl::MutexLock lock(&state_->mu);
+    if (!caller.ok()) {
+      state_->decision = caller.status();
+    } else if (IsReflection(state_->method)) {
+      state_->caller = std::move(*caller);
+      state_->decision = state_->authorizer->reflection()
+                             ? absl::OkStatus()
+                             : PermissionDenied("REFLECTION_OFF", "reflection is switched off");
+    } else {
+      state_->caller = std::move(*caller);
+      state_->decision =
+          state_->authorizer->CheckMethod(state_->caller, state_->method, &state_->rule);
+    }
+    CallTable::Get().Put(context_, state_);
+  }
+
+  void Scope(void* message) {
+    if (message == nullptr || IsOpenMethod(state_->method)) return;
+    if (IsReflection(state_->method)) {
+      // The reflection service is gRPC's, not ours, and an interceptor cannot end a call: a
+      // request from a caller who may not reflect is emptied before the service reads it, and the
+      // service answers an empty request with an UNIMPLEMENTED error response.
+      absl::MutexLock lock(&state_->mu);
+      if (!state_->decision.ok()) static_cast<google::protobuf::Message*>(message)->Clear();
+      return;
+    }
+    // Every method the policy can list is a protobuf method of ours; its request is a Message.
+    RequestScope scope = ScopeOf(*static_cast<const google::protobuf::Message*>(message));
+    absl::MutexLock lock(&state_->mu);
+    if (state_->decision.ok()) {
+      state_->decision = state_->authorizer->CheckScope(state_->caller, scope);
+    }
+    for (auto& force : scope.forces) state_->scope.forces.push_back(std::move(force));
+    for (auto& name : scope.resources) state_->scope.resources.push_back(std::move(name));
+    for (auto& path : scope.field_paths) state_->scope.field_paths.push_back(std::move(path));
+  }
+
+  const grpc::ServerContextBase* context_;
+  std::shared_ptr<CallState> state_;
+};
+
+class SecurityInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  SecurityInterceptorFactory(const Authorizer* authorizer, db::Database* audit_db)
+      : authorizer_(authorizer), audit_db_(audit_db) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new SecurityInterceptor(info, authorizer_, audit_db_);
+  }
+
+ private:
+  const Authorizer* authorizer_;
+  db::Database* audit_db_;
+};
+
+audit::Record RecordOf(const CallState& state, int code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mu) {
+  audit::Record record;
+  record.subject = state.caller.subject;
+  record.roles = state.caller.roles;
+  record.peer = state.caller.peer;
+  record.method = state.method;
+  record.force = state.scope.forces.empty() ? "" : state.scope.forces.front();
+  record.resources = state.scope.resources;
+  record.field_paths = state.scope.field_paths;
+  record.justification = state.justification;
+  record.time = absl::Now();
+  record.code = code;
+  return record;
+}
+
+thread_local const CallGuard* current_guard = nullptr;
+thread_local const Caller* current_caller = nullptr;
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeSecurityInterceptor(
+    const Authorizer* authorizer, db::Database* audit_db) {
+  return std::make_unique<SecurityInterceptorFactory>(authorizer, audit_db);
+}
+
+CallGuard::CallGuard(const grpc::ServerContextBase* context)
+    : state_(context == nullptr ? nullptr : CallTable::Get().Find(context)) {
+  if (state_ == nullptr) {
+    status_ = PermissionDenied("NO_AUTHORIZATION_DECISION",
+                               "the call was not authorized by the server's security layer");
+    return;
+  }
+  absl::MutexLock lock(&state_->mu);
+  status_ = state_->decision;
+  if (!status_.ok()) return;
+  outer_ = current_guard;
+  current_guard = this;
+  current_caller = &state_->caller;
+  if (state_->rule.audited() && state_->audit_db != nullptr) {
+    // The record of a write commits in the write's transaction: both or neither.
+    commit_hook_.emplace([record = RecordOf(*state_, 0)](db::Connection& c) {
+      return audit::Append(c, record);
+    });
+  }
+}
+
+CallGuard::~CallGuard() {
+  if (state_ != nullptr && status_.ok()) {
+    current_guard = outer_;
+    current_caller = outer_ == nullptr ? nullptr : &outer_->state_->caller;
+  }
+}
+
+absl::Status CallGuard::Recheck() const {
+  if (state_ == nullptr) return status_;
+  absl::MutexLock lock(&state_->mu);
+  return state_->decision;
+}
+
+void CallGuard::Finish(const absl::Status& outcome) {
+  if (finished_ || state_ == nullptr) return;
+  finished_ = true;
+  if (commit_hook_.has_value()) {
+    if (commit_hook_->fired()) return;
+    commit_hook_.reset();  // else it would fire in the transaction below as well
+  }
+  audit::Record record;
+  {
+    absl::MutexLock lock(&state_->mu);
+    // Refusals of anonymous callers are not audit records (a flood of them would be a way to
+    // fill the log); the rpc log line counts them.
+    if (!state_->caller.authenticated()) return;
+    // A refused call is recorded whatever the method: refusals of known callers are what an
+    // auditor looks for.
+    const bool audited = state_->rule.audited() || !status_.ok();
+    if (!audited || state_->audit_db == nullptr) return;
+    record = RecordOf(*state_, static_cast<int>(outcome.code()));
+  }
+  absl::Status written = state_->audit_db->Write(
+      [&](db::Connection& c) -> absl::Status { return audit::Append(c, record); });
+  if (!written.ok()) {
+    OUTREACH_LOG(kError, "audit_append_failed")
+        .Kv("method", record.method)
+        .Kv("detail", written.message());
+  }
+}
+
+const Caller* CurrentCaller() { return current_caller; }
+
+absl::Status RecheckCurrentCall() {
+  if (current_guard == nullptr) {
+    return PermissionDenied("NO_AUTHORIZATION_DECISION",
+                            "the call was not authorized by the server's security layer");
+  }
+  return current_guard->Recheck();
+}
+
+}  // namespace outreach::security

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "common/db.h"
+#include "common/security/authorizer.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_interceptor.h"
+
+namespace outreach::security {
+
+struct CallState;
+
+// The interceptor every server installs (common/server.cc). For each call it authenticates the
+// caller and checks the method against the policy when the initial metadata arrives, then checks
+// the request's scope (forces, event kinds) when each message arrives, and leaves the decision
+// for the handler's CallGuard. gRPC's server interceptors cannot end a call before its handler
+// runs, so the decision is enforced where every handler starts: ServiceHandlers::Run
+// (common/grpc_status.h). grpc.health.v1 stays open; reflection is served only when switched on.
+// `audit_db` (may be null) is the database audit records are appended to.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeSecurityInterceptor(
+    const Authorizer* authorizer, db::Database* audit_db);
+
+// A handler's side of the decision. Constructed first thing in a handler (ServiceHandlers::Run):
+// status() is the decision (UNAUTHENTICATED / PERMISSION_DENIED, or OK). A call the interceptor
+// never saw is refused: default deny. While it lives, a Write transaction on this thread commits
+// the call's audit record with it; Finish(outcome) records calls that wrote nothing (reads of
+// personal data, refused and failed writes) in a transaction of their own.
+class CallGuard {
+ public:
+  explicit CallGuard(const grpc::ServerContextBase* context);
+  ~CallGuard();
+  CallGuard(const CallGuard&) = delete;
+  CallGuard& operator=(const CallGuard&) = delete;
+
+  const absl::Status& status() const { return status_; }
+  // For client streams: the decision including every message read so far.
+  absl::Status Recheck() const;
+  void Finish(const absl::Status& outcome);
+
+ private:
+  std::shared_ptr<CallState> state_;
+  absl::Status status_;
+  std::optional<db::ScopedCommitHook> commit_hook_;
+  const CallGuard* outer_ = nullptr;
+  bool finished_ = false;
+
+  friend const Caller* CurrentCaller();
+};
+
+// The caller of the handler running on this thread (inside a CallGuard whose decision is OK), or
+// null. For domain checks that need the person, e.g. a presenter recording their own delivery.
+const Caller* CurrentCaller();
+
+// The decision of the call running on this thread, including every message of a client stream
+// read so far: a handler reading a stream calls it after each Read.
+absl::Status RecheckCurrentCall();
+
+// The metadata key a caller may use to say why it makes a call; kept (≤ 256 characters) in the
+// call's audit record.
+inline constexpr char kJustificationMetadata[] = "x-outreach-justification";
+
+}  // namespace outreach::security
