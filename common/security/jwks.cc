@@ -72,8 +72,8 @@ absl::StatusOr<Pkey> FromData(const char* type, OSSL_PARAM_BLD* builder) {
     return Fail("the key parameters are not a valid public key");
   }
   Pkey out(key);
-  // fromdata decodes an EC point without proving it is on the curve in every build; a point
-  // off the curve is how invalid-curve attacks start, so check it explicitly.
+  // fromdata already refuses an EC point off the curve (security_jwt_test); OpenSSL's public
+  // check adds the RSA ones (odd modulus, no small factors, a sane exponent).
   EVP_PKEY_CTX* check = EVP_PKEY_CTX_new_from_pkey(nullptr, out.get(), nullptr);
   const bool valid = check != nullptr && EVP_PKEY_public_check(check) == 1;
   EVP_PKEY_CTX_free(check);
