@@ -19,7 +19,11 @@
 #include "absl/strings/str_split.h"
 #include "common/security/jwt.h"
 #include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver_util.h"
 
 namespace outreach::security {
 namespace {
@@ -187,11 +191,25 @@ absl::StatusOr<google::protobuf::Struct> ParseJsonObject(absl::string_view json)
 }
 
 std::string ToJson(const google::protobuf::Struct& object, bool pretty) {
+  // MessageToJsonString prints a Struct's members in hash-map order, which changes from one
+  // process to the next. Deterministic serialisation sorts map keys, and the JSON printer keeps
+  // the wire order, so the same claims always print the same way.
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    object.SerializeToCodedStream(&coded);
+  }
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
   std::string out;
   // A Struct built from strings, numbers and lists always prints.
-  (void)google::protobuf::util::MessageToJsonString(object, &out, options);
+  (void)google::protobuf::util::BinaryToJsonString(
+      resolver, "type.googleapis.com/google.protobuf.Struct", binary, &out, options);
   return out;
 }
 
