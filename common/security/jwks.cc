@@ -30,6 +30,7 @@ namespace {
 
 constexpr int kMinRsaBits = 2048;
 constexpr int kP256Bytes = 32;
+constexpr size_t kEs256SignatureBytes = 64;  // r || s
 
 struct BnFree {
   void operator()(BIGNUM* bn) const { BN_free(bn); }
@@ -337,7 +338,7 @@ absl::StatusOr<std::string> SignJws(Algorithm alg, EVP_PKEY* key, absl::string_v
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(signature.size()));
   if (sig == nullptr) return Fail("signing produced no ECDSA signature");
   absl::Cleanup free_sig = [&] { ECDSA_SIG_free(sig); };
-  std::string raw(2 * kP256Bytes, '\0');
+  std::string raw(kEs256SignatureBytes, '\0');
   auto* out = reinterpret_cast<unsigned char*>(raw.data());
   if (BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, kP256Bytes) != kP256Bytes ||
       BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + kP256Bytes, kP256Bytes) != kP256Bytes) {
@@ -350,7 +351,7 @@ bool VerifyJws(Algorithm alg, EVP_PKEY* key, absl::string_view input, absl::stri
   std::string der;
   absl::string_view checked = signature;
   if (alg == Algorithm::kEs256) {
-    if (signature.size() != 2 * kP256Bytes) return false;
+    if (signature.size() != kEs256SignatureBytes) return false;
     BIGNUM* r =
         BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), kP256Bytes, nullptr);
     BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + kP256Bytes,

@@ -5,8 +5,10 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -425,6 +427,38 @@ TEST_F(JwtTest, ABrokenRewriteKeepsTheOldKeysAndWarnsOnce) {
   WriteJwks({{"ec-2", ec_other_->public_pem}});
   clock_.Advance(options_.reload_check);
   EXPECT_TRUE(verifier->Verify(Mint(Request(*ec_other_, "ec-2"))).ok());
+}
+
+// Verify is called from every server thread while the file rotates under it: a key that
+// stays in the file keeps verifying throughout (run under the asan preset for races).
+TEST_F(JwtTest, ConcurrentCallsDuringRotationKeepVerifying) {
+  options_.reload_check = absl::ZeroDuration();  // every call may check the file
+  auto verifier = Verifier();
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 4; ++i) {
+    MintRequest request = Request(*rsa_, "rsa-1");
+    request.subject = absl::StrCat("officer-", i);
+    tokens.push_back(Mint(request));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        if (!verifier->Verify(tokens[(t + i) % tokens.size()]).ok()) ++failures;
+      }
+    });
+  }
+  for (int round = 0; round < 20; ++round) {
+    if (round % 2 == 0) {
+      WriteJwks({{"rsa-1", rsa_->public_pem}, {"ec-2", ec_other_->public_pem}});
+    } else {
+      WriteJwks({{"rsa-1", rsa_->public_pem}});
+    }
+    clock_.Advance(absl::Seconds(1));
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST_F(JwtTest, AnEvictedTokenIsVerifiedAgain) {

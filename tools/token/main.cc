@@ -8,13 +8,13 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -168,7 +168,9 @@ int Keygen(const Args& args) {
   if (pem.empty()) return Fail("the key could not be written as PEM");
   // O_EXCL: never replace a key that may already sign tokens in use.
   const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return Fail(absl::StrCat("cannot create ", out, ": ", std::strerror(errno)));
+  if (fd < 0)
+    return Fail(absl::StrCat("cannot create ", out, ": ",
+                             std::error_code(errno, std::generic_category()).message()));
   const bool ok = write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size());
   close(fd);
   if (!ok) return Fail(absl::StrCat("cannot write ", out));
@@ -287,7 +289,7 @@ int Run(const std::vector<std::string>& argv) {
     }
   }
   if (argv.empty()) return Usage("no command given");
-  const std::string command = argv[0];
+  const std::string& command = argv[0];
   const std::vector<std::string> rest(argv.begin() + 1, argv.end());
   // Each command with the flags it takes, those it takes repeatedly and how many positionals.
   struct Command {
