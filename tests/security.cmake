@@ -12,3 +12,15 @@ outreach_test(security_tls_test LABEL service SOURCES service/security_tls_test.
 outreach_test(security_policy_test LABEL service SOURCES service/security_policy_test.cc
   LIBS outreach_workshops outreach_training outreach_campaigns outreach_metrics outreach_test_pki
   TIMEOUT 120)
+
+# --- outreach_security_tokens
+# Tokens: every refusal, rotation and the cache on a FakeClock; keys are made in the test.
+outreach_test(security_jwt_test LABEL unit SOURCES unit/security_jwt_test.cc
+  LIBS outreach_security_tokens outreach_test_support)
+if(TARGET outreach-token)
+  # The real outreach-token binary: keygen, jwks, mint -> inspect -> verify.
+  outreach_test(security_token_tool_test LABEL e2e SOURCES e2e/security_token_tool_test.cc
+    LIBS outreach_security_tokens outreach_test_support
+    ENV "OUTREACH_TOKEN_BIN=$<TARGET_FILE:outreach-token>")
+  add_dependencies(security_token_tool_test outreach-token)
+endif()

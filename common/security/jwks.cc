@@ -19,13 +19,18 @@
 #include "absl/strings/str_split.h"
 #include "common/security/jwt.h"
 #include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver_util.h"
 
 namespace outreach::security {
 namespace {
 
 constexpr int kMinRsaBits = 2048;
 constexpr int kP256Bytes = 32;
+constexpr size_t kEs256SignatureBytes = 64;  // r || s
 
 struct BnFree {
   void operator()(BIGNUM* bn) const { BN_free(bn); }
@@ -72,8 +77,8 @@ absl::StatusOr<Pkey> FromData(const char* type, OSSL_PARAM_BLD* builder) {
     return Fail("the key parameters are not a valid public key");
   }
   Pkey out(key);
-  // fromdata decodes an EC point without proving it is on the curve in every build; a point
-  // off the curve is how invalid-curve attacks start, so check it explicitly.
+  // fromdata already refuses an EC point off the curve (security_jwt_test); OpenSSL's public
+  // check adds the RSA ones (odd modulus, no small factors, a sane exponent).
   EVP_PKEY_CTX* check = EVP_PKEY_CTX_new_from_pkey(nullptr, out.get(), nullptr);
   const bool valid = check != nullptr && EVP_PKEY_public_check(check) == 1;
   EVP_PKEY_CTX_free(check);
@@ -187,11 +192,25 @@ absl::StatusOr<google::protobuf::Struct> ParseJsonObject(absl::string_view json)
 }
 
 std::string ToJson(const google::protobuf::Struct& object, bool pretty) {
+  // MessageToJsonString prints a Struct's members in hash-map order, which changes from one
+  // process to the next. Deterministic serialisation sorts map keys, and the JSON printer keeps
+  // the wire order, so the same claims always print the same way.
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    object.SerializeToCodedStream(&coded);
+  }
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
   std::string out;
   // A Struct built from strings, numbers and lists always prints.
-  (void)google::protobuf::util::MessageToJsonString(object, &out, options);
+  (void)google::protobuf::util::BinaryToJsonString(
+      resolver, "type.googleapis.com/google.protobuf.Struct", binary, &out, options);
   return out;
 }
 
@@ -319,7 +338,7 @@ absl::StatusOr<std::string> SignJws(Algorithm alg, EVP_PKEY* key, absl::string_v
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(signature.size()));
   if (sig == nullptr) return Fail("signing produced no ECDSA signature");
   absl::Cleanup free_sig = [&] { ECDSA_SIG_free(sig); };
-  std::string raw(2 * kP256Bytes, '\0');
+  std::string raw(kEs256SignatureBytes, '\0');
   auto* out = reinterpret_cast<unsigned char*>(raw.data());
   if (BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, kP256Bytes) != kP256Bytes ||
       BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + kP256Bytes, kP256Bytes) != kP256Bytes) {
@@ -332,7 +351,7 @@ bool VerifyJws(Algorithm alg, EVP_PKEY* key, absl::string_view input, absl::stri
   std::string der;
   absl::string_view checked = signature;
   if (alg == Algorithm::kEs256) {
-    if (signature.size() != 2 * kP256Bytes) return false;
+    if (signature.size() != kEs256SignatureBytes) return false;
     BIGNUM* r =
         BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), kP256Bytes, nullptr);
     BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + kP256Bytes,

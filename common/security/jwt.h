@@ -19,7 +19,7 @@
 namespace outreach::security {
 
 // Tokens longer than this are refused before any parsing (they travel in one HTTP/2 header).
-inline constexpr size_t kMaxTokenBytes = 8 * 1024;
+inline constexpr size_t kMaxTokenBytes = size_t{8} * 1024;
 
 struct KeySet;  // common/security/jwks.h
 
