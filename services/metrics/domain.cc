@@ -620,7 +620,8 @@ bool IsSchoolKind(cv1::VenueKind kind) {
 
 absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view force) {
   std::vector<FieldViolation> bad;
-  CheckText(s.display_name(), 200, /*required=*/false, "force_settings.display_name", &bad);
+  CheckText(s.display_name(), 200, /*required=*/false, "force_settings.display_name", &bad,
+            TextKind::kLine);
   if (!(s.school_coverage_target_percent() >= 0 && s.school_coverage_target_percent() <= 100)) {
     bad.push_back({"force_settings.school_coverage_target_percent", "must be 0-100"});
   }
@@ -638,7 +639,8 @@ absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view forc
     } else if (!courses.insert(t.course()).second) {
       bad.push_back({f + ".course", "each course may have one target only"});
     }
-    CheckText(t.display_name(), 200, /*required=*/false, f + ".display_name", &bad);
+    CheckText(t.display_name(), 200, /*required=*/false, f + ".display_name", &bad,
+              TextKind::kLine);
     std::set<int> roles;
     if (t.roles_size() > 20) bad.push_back({f + ".roles", "at most 20 roles"});
     for (int r2 : t.roles()) {
