@@ -141,7 +141,14 @@ absl::Status InvalidArguments(std::vector<FieldViolation> violations) {
     absl::StrAppend(&message, i == 0 ? " " : "; ", violations[i].field, ": ",
                     violations[i].description);
   }
-  return Make(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT", message, violations);
+  const auto with_reason = std::find_if(violations.begin(), violations.end(),
+                                        [](const FieldViolation& v) { return !v.reason.empty(); });
+  if (with_reason == violations.end()) {
+    return Make(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT", message, violations);
+  }
+  return WithMetadata(
+      Make(absl::StatusCode::kInvalidArgument, with_reason->reason, message, violations),
+      {{"field", with_reason->field}});
 }
 
 absl::Status InvalidArgumentWithReason(absl::string_view reason, absl::string_view field,
@@ -221,6 +228,22 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
   if (!bad_request.ParseFromString(std::string(*payload))) return out;
   for (const auto& v : bad_request.field_violations()) {
     out.push_back({v.field(), v.description()});
+  }
+  // The violation a reason belongs to (InvalidArguments) gets it back, so that merging a failed
+  // check into a larger list keeps the reason.
+  google::rpc::ErrorInfo info;
+  auto info_payload = status.GetPayload(kErrorInfoUrl);
+  if (info_payload && info.ParseFromString(std::string(*info_payload)) &&
+      info.reason() != "INVALID_ARGUMENT") {
+    auto field = info.metadata().find("field");
+    if (field != info.metadata().end()) {
+      for (auto& v : out) {
+        if (v.field == field->second) {
+          v.reason = info.reason();
+          break;
+        }
+      }
+    }
   }
   return out;
 }

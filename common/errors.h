@@ -20,11 +20,16 @@ namespace outreach {
 struct FieldViolation {
   std::string field;        // dotted path, e.g. "workshop.venue" or "page_size"
   std::string description;  // what is wrong and what is allowed
+  // A refusal with a reason of its own (e.g. PERSONAL_DATA_REFUSED, common/validation.h), or
+  // empty. BadRequest has no per-field reason, so InvalidArguments sends the first one as the
+  // ErrorInfo reason with metadata `field` naming the violation it belongs to.
+  std::string reason = {};
 };
 
 // INVALID_ARGUMENT for one field (reason INVALID_ARGUMENT).
 absl::Status InvalidArgument(absl::string_view field, absl::string_view description);
-// INVALID_ARGUMENT listing every bad field at once.
+// INVALID_ARGUMENT listing every bad field at once; reason INVALID_ARGUMENT, or the reason of
+// the first violation that has one.
 absl::Status InvalidArguments(std::vector<FieldViolation> violations);
 // INVALID_ARGUMENT with a specific reason (e.g. INVALID_PAGE_TOKEN) and the field at fault.
 absl::Status InvalidArgumentWithReason(absl::string_view reason, absl::string_view field,

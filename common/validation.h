@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,41 @@ namespace outreach {
 // Length of UTF-8 text in Unicode code points (the API's limits count characters, not bytes).
 size_t CodePoints(absl::string_view text);
 
+// ErrorInfo reasons of refused text (the field violation names the field).
+inline constexpr absl::string_view kBlankText = "BLANK_TEXT";
+inline constexpr absl::string_view kControlCharacter = "CONTROL_CHARACTER";
+inline constexpr absl::string_view kPersonalDataRefused = "PERSONAL_DATA_REFUSED";
+
+// What a text field may hold. Every kind refuses whitespace-only values, invalid UTF-8, C0/C1
+// control characters, DEL and bidirectional overrides (text that renders other than it reads).
+enum class TextKind {
+  // One line, screened for personal data: titles, display names, organisations, references.
+  kLine,
+  // Free text: tab and line breaks (\t, \n, \r) allowed, screened for personal data:
+  // descriptions, notes, reasons, messages. The default, so a field nobody classified is
+  // held to the strictest rule.
+  kFreeText,
+  // One line, not screened: a venue's name, address or postcode. A school's address is public,
+  // not a child's; a postcode there is what the field is for.
+  kPlace,
+};
+
+// What in `text` looks like a child's personal data, as a phrase for a field violation ("an
+// e-mail address", "a UK phone number", "a UK postcode", "a date of birth"), or "" when nothing
+// does. Dates count only near a word of birth (born, birthday, DOB, d.o.b): "Year 6 assembly
+// 2026-03-12" is a date, not a date of birth.
+std::string FindPersonalData(absl::string_view text);
+
+// The content rules of `kind` (not the length): nullopt, or the violation of `field` with its
+// reason (kBlankText, kControlCharacter, kPersonalDataRefused).
+std::optional<FieldViolation> CheckTextContent(absl::string_view text, TextKind kind,
+                                               const std::string& field);
+
 // Text limits of the API (common.proto): `required` text has 1..max code points, optional text
-// 0..max. Adds a violation naming `field` otherwise.
+// 0..max, and non-empty text follows the content rules of `kind`. Adds a violation naming
+// `field` otherwise.
 void CheckText(absl::string_view text, size_t max, bool required, const std::string& field,
-               std::vector<FieldViolation>* out);
+               std::vector<FieldViolation>* out, TextKind kind = TextKind::kFreeText);
 
 // "venue.display_name" from ("venue", "display_name"); just the field when prefix is empty.
 std::string FieldPath(absl::string_view prefix, absl::string_view field);

@@ -88,7 +88,9 @@ bool IsValidLink(absl::string_view uri, bool https_only) {
 
 void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
                       const std::set<std::string>* fields, std::vector<FieldViolation>* out) {
-  if (Wants(fields, "title")) CheckText(c.title(), 200, true, FieldPath(prefix, "title"), out);
+  if (Wants(fields, "title")) {
+    CheckText(c.title(), 200, true, FieldPath(prefix, "title"), out, TextKind::kLine);
+  }
   if (Wants(fields, "description")) {
     CheckText(c.description(), 2000, false, FieldPath(prefix, "description"), out);
   }
@@ -98,7 +100,8 @@ void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
     } else {
       for (int i = 0; i < c.key_messages_size(); ++i) {
         CheckText(c.key_messages(i), 500, true,
-                  absl::StrCat(FieldPath(prefix, "key_messages"), "[", i, "]"), out);
+                  absl::StrCat(FieldPath(prefix, "key_messages"), "[", i, "]"), out,
+                  TextKind::kLine);
       }
     }
   }
@@ -156,7 +159,9 @@ void ValidateCampaign(const pb::Campaign& c, absl::string_view prefix,
 
 void ValidateActivity(const pb::Activity& a, absl::string_view prefix,
                       const std::set<std::string>* fields, std::vector<FieldViolation>* out) {
-  if (Wants(fields, "title")) CheckText(a.title(), 200, true, FieldPath(prefix, "title"), out);
+  if (Wants(fields, "title")) {
+    CheckText(a.title(), 200, true, FieldPath(prefix, "title"), out, TextKind::kLine);
+  }
   if (fields == nullptr &&
       (a.channel() == cpb::CHANNEL_UNSPECIFIED || !cpb::Channel_IsValid(a.channel()))) {
     out->push_back({FieldPath(prefix, "channel"), "is required: a known channel"});
@@ -182,7 +187,8 @@ void ValidateActivity(const pb::Activity& a, absl::string_view prefix,
   if (Wants(fields, "audiences"))
     CheckAudiences(a.audiences(), 0, FieldPath(prefix, "audiences"), out);
   if (Wants(fields, "external_reference")) {
-    CheckText(a.external_reference(), 200, false, FieldPath(prefix, "external_reference"), out);
+    CheckText(a.external_reference(), 200, false, FieldPath(prefix, "external_reference"), out,
+              TextKind::kLine);
   }
 }
 
@@ -396,7 +402,7 @@ void ValidateReportNumbers(const pb::EngagementReport& r, absl::string_view pref
   if (r.reach() > r.impressions()) {
     out->push_back({FieldPath(prefix, "reach"), "must not exceed impressions"});
   }
-  CheckText(r.source(), 64, false, FieldPath(prefix, "source"), out);
+  CheckText(r.source(), 64, false, FieldPath(prefix, "source"), out, TextKind::kLine);
 }
 
 absl::Status CheckReportable(const pb::Activity& a, absl::CivilDay day, int index) {
@@ -503,8 +509,23 @@ std::string ActivityName(const std::string& force, const std::string& campaign,
 
 // --- the state machine ------------------------------------------------------------------------
 
+namespace {
+
+// campaigns_service.cc checks the length of a cancel or withdraw reason and of a published
+// external_reference; their content is checked here, before it is stored.
+absl::Status CheckStoredText(absl::string_view text, size_t max, const char* field, TextKind kind) {
+  std::vector<FieldViolation> v;
+  CheckText(text, max, /*required=*/false, field, &v, kind);
+  return ViolationsToStatus(std::move(v));
+}
+
+}  // namespace
+
 absl::StatusOr<cpb::CampaignState> ApplyAction(pb::Campaign* campaign, CampaignAction action,
                                                absl::string_view reason, absl::Time now) {
+  if (action == CampaignAction::kCancel) {
+    OUTREACH_RETURN_IF_ERROR(CheckStoredText(reason, 2000, "reason", TextKind::kFreeText));
+  }
   const absl::CivilDay today = LocalDay(now);
   cpb::CampaignState to = cpb::CAMPAIGN_STATE_UNSPECIFIED;
   switch (action) {
@@ -623,6 +644,8 @@ absl::Status CheckCanDeleteActivity(const pb::Activity& activity) {
 
 absl::Status Publish(const pb::Campaign& campaign, absl::Time publish_time,
                      absl::string_view external_reference, pb::Activity* activity) {
+  OUTREACH_RETURN_IF_ERROR(
+      CheckStoredText(external_reference, 200, "external_reference", TextKind::kLine));
   if (activity->state() != pb::ACTIVITY_STATE_PLANNED) {
     return WithMetadata(
         FailedPrecondition(kActivityNotPlanned, "only a PLANNED activity can be published"),
@@ -639,6 +662,7 @@ absl::Status Publish(const pb::Campaign& campaign, absl::Time publish_time,
 }
 
 absl::StatusOr<bool> Withdraw(absl::string_view reason, absl::Time now, pb::Activity* activity) {
+  OUTREACH_RETURN_IF_ERROR(CheckStoredText(reason, 2000, "reason", TextKind::kFreeText));
   if (activity->state() == pb::ACTIVITY_STATE_WITHDRAWN) {
     return WithMetadata(FailedPrecondition(kActivityWithdrawn, "the activity is already withdrawn"),
                         {{"state", pb::ActivityState_Name(activity->state())}});

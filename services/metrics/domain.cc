@@ -11,7 +11,9 @@
 #include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "common/resource_name.h"
 #include "common/validation.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace outreach::metrics {
 namespace {
@@ -125,8 +127,53 @@ std::optional<Rejection> CheckName(absl::string_view field, absl::string_view na
   if (parts.size() < 4 || parts.size() % 2 != 0) {
     return Rejection{"FIELD_INVALID", std::string(field)};
   }
-  for (auto p : parts) {
-    if (p.empty()) return Rejection{"FIELD_INVALID", std::string(field)};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    // Every id matches the pattern the sources give their ids (common/resource_name.h).
+    if (parts[i].empty() || (i % 2 == 1 && !IsValidResourceId(parts[i]))) {
+      return Rejection{"FIELD_INVALID", std::string(field)};
+    }
+  }
+  return std::nullopt;
+}
+
+// The sources require an area (workshops) or division (training): 1-32 of [A-Za-z0-9-].
+bool IsRequiredArea(absl::string_view area) { return !area.empty() && IsValidArea(area); }
+
+// A list of names of this force, at most `max` and without duplicates (workshops allows 10
+// topics and 10 presenters per workshop).
+std::optional<Rejection> CheckNames(absl::string_view field,
+                                    const google::protobuf::RepeatedPtrField<std::string>& names,
+                                    absl::string_view force, int max) {
+  if (names.size() > max) return Rejection{"FIELD_INVALID", std::string(field)};
+  std::set<absl::string_view> seen;
+  for (int i = 0; i < names.size(); ++i) {
+    const std::string item = absl::StrCat(field, "[", i, "]");
+    if (auto r = CheckName(item, names[i], force, true); r.has_value()) return r;
+    if (!seen.insert(names[i]).second) return Rejection{"FIELD_INVALID", item};
+  }
+  return std::nullopt;
+}
+
+// Areas of a campaign event: campaigns allows 50 distinct area codes.
+std::optional<Rejection> CheckAreas(absl::string_view field,
+                                    const google::protobuf::RepeatedPtrField<std::string>& areas) {
+  if (areas.size() > kMaxCampaignAreas) return Rejection{"FIELD_INVALID", std::string(field)};
+  std::set<absl::string_view> seen;
+  for (int i = 0; i < areas.size(); ++i) {
+    if (!IsRequiredArea(areas[i]) || !seen.insert(areas[i]).second) {
+      return Rejection{"FIELD_INVALID", absl::StrCat(field, "[", i, "]")};
+    }
+  }
+  return std::nullopt;
+}
+
+// Text an event carries gets the checks its source gave it (common/validation.h), with the
+// reason of the refusal (PERSONAL_DATA_REFUSED, CONTROL_CHARACTER, BLANK_TEXT).
+std::optional<Rejection> CheckEventText(absl::string_view field, absl::string_view text,
+                                        size_t max) {
+  if (CodePoints(text) > max) return Rejection{"FIELD_INVALID", std::string(field)};
+  if (auto bad = CheckTextContent(text, TextKind::kLine, std::string(field)); bad.has_value()) {
+    return Rejection{bad->reason, bad->field};
   }
   return std::nullopt;
 }
@@ -141,6 +188,10 @@ bool ValidTime(const google::protobuf::Timestamp& ts) { return FromProtoTime("t"
   do {                                                                              \
     if (auto r = CheckName(field, value, force, required); r.has_value()) return r; \
   } while (0)
+#define OUTREACH_RETURN_REJECTION(check)           \
+  do {                                             \
+    if (auto r = (check); r.has_value()) return r; \
+  } while (0)
 
 // Venues and presenters.
 std::optional<Rejection> ValidateVenuePayload(const ev::OutreachEvent& e) {
@@ -149,13 +200,13 @@ std::optional<Rejection> ValidateVenuePayload(const ev::OutreachEvent& e) {
     case E::kVenueUpserted: {
       const auto& p = e.venue_upserted();
       OUTREACH_CHECK(p.kind() != cv1::VENUE_KIND_UNSPECIFIED, "venue_upserted.kind");
-      OUTREACH_CHECK(IsValidArea(p.area()), "venue_upserted.area");
+      OUTREACH_CHECK(IsRequiredArea(p.area()), "venue_upserted.area");
       OUTREACH_CHECK(p.pupil_roll() >= 0 && p.pupil_roll() <= bounds::kMaxPupilRoll,
                      "venue_upserted.pupil_roll");
       return std::nullopt;
     }
     case E::kVenueDeleted:
-      OUTREACH_CHECK(IsValidArea(e.venue_deleted().area()), "venue_deleted.area");
+      OUTREACH_CHECK(IsRequiredArea(e.venue_deleted().area()), "venue_deleted.area");
       return std::nullopt;
     case E::kPresenterAccreditationChanged: {
       const auto& p = e.presenter_accreditation_changed();
@@ -219,17 +270,17 @@ std::optional<Rejection> ValidateDeliveredCounts(const ev::WorkshopDelivered& p)
 std::optional<Rejection> ValidateDelivered(const ev::OutreachEvent& e, absl::string_view force) {
   const auto& p = e.workshop_delivered();
   OUTREACH_NAME("workshop_delivered.venue", p.venue(), true);
-  OUTREACH_CHECK(IsValidArea(p.area()), "workshop_delivered.area");
+  OUTREACH_CHECK(IsRequiredArea(p.area()), "workshop_delivered.area");
   OUTREACH_CHECK(p.has_delivered_time() && ValidTime(p.delivered_time()) &&
                      TimeFromProto(p.delivered_time()) <=
                          TimeFromProto(e.occurred_time()) + bounds::kMaxClockSkew,
                  "workshop_delivered.delivered_time");
-  for (int i = 0; i < p.topics_size(); ++i) {
-    OUTREACH_NAME(absl::StrCat("workshop_delivered.topics[", i, "]"), p.topics(i), true);
-  }
-  for (int i = 0; i < p.presenters_size(); ++i) {
-    OUTREACH_NAME(absl::StrCat("workshop_delivered.presenters[", i, "]"), p.presenters(i), true);
-  }
+  OUTREACH_RETURN_REJECTION(
+      CheckNames("workshop_delivered.topics", p.topics(), force, kMaxWorkshopRefs));
+  OUTREACH_RETURN_REJECTION(
+      CheckNames("workshop_delivered.presenters", p.presenters(), force, kMaxWorkshopRefs));
+  OUTREACH_RETURN_REJECTION(CheckEventText("workshop_delivered.partner_organisation",
+                                           p.partner_organisation(), kMaxEventTitle));
   return ValidateDeliveredCounts(p);
 }
 
@@ -241,21 +292,28 @@ std::optional<Rejection> ValidateWorkshopPayload(const ev::OutreachEvent& e,
     case E::kWorkshopScheduled: {
       const auto& p = e.workshop_scheduled();
       OUTREACH_NAME("workshop_scheduled.venue", p.venue(), true);
-      OUTREACH_CHECK(IsValidArea(p.area()), "workshop_scheduled.area");
+      OUTREACH_CHECK(IsRequiredArea(p.area()), "workshop_scheduled.area");
       OUTREACH_CHECK(p.has_start_time() && ValidTime(p.start_time()),
                      "workshop_scheduled.start_time");
-      for (int i = 0; i < p.topics_size(); ++i) {
-        OUTREACH_NAME(absl::StrCat("workshop_scheduled.topics[", i, "]"), p.topics(i), true);
+      OUTREACH_RETURN_REJECTION(
+          CheckNames("workshop_scheduled.topics", p.topics(), force, kMaxWorkshopRefs));
+      OUTREACH_RETURN_REJECTION(
+          CheckNames("workshop_scheduled.presenters", p.presenters(), force, kMaxWorkshopRefs));
+      std::set<int> years;
+      for (int i = 0; i < p.year_groups_size(); ++i) {
+        const int y = p.year_groups(i);
+        OUTREACH_CHECK(y >= 0 && y <= bounds::kMaxYearGroup && years.insert(y).second,
+                       absl::StrCat("workshop_scheduled.year_groups[", i, "]"));
       }
       return std::nullopt;
     }
     case E::kWorkshopPostponed:
       OUTREACH_NAME("workshop_postponed.venue", e.workshop_postponed().venue(), false);
-      OUTREACH_CHECK(IsValidArea(e.workshop_postponed().area()), "workshop_postponed.area");
+      OUTREACH_CHECK(IsRequiredArea(e.workshop_postponed().area()), "workshop_postponed.area");
       return std::nullopt;
     case E::kWorkshopCancelled:
       OUTREACH_NAME("workshop_cancelled.venue", e.workshop_cancelled().venue(), false);
-      OUTREACH_CHECK(IsValidArea(e.workshop_cancelled().area()), "workshop_cancelled.area");
+      OUTREACH_CHECK(IsRequiredArea(e.workshop_cancelled().area()), "workshop_cancelled.area");
       return std::nullopt;
     case E::kWorkshopDelivered:
       return ValidateDelivered(e, force);
@@ -270,7 +328,7 @@ std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
   using E = ev::OutreachEvent;
   switch (e.payload_case()) {
     case E::kOfficerUpserted:
-      OUTREACH_CHECK(IsValidArea(e.officer_upserted().division()), "officer_upserted.division");
+      OUTREACH_CHECK(IsRequiredArea(e.officer_upserted().division()), "officer_upserted.division");
       return std::nullopt;
     case E::kOfficerDeleted:
       return std::nullopt;
@@ -279,7 +337,7 @@ std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
       OUTREACH_NAME("enrolment_created.officer", p.officer(), true);
       OUTREACH_NAME("enrolment_created.course", p.course(), true);
       OUTREACH_NAME("enrolment_created.course_version", p.course_version(), false);
-      OUTREACH_CHECK(IsValidArea(p.division()), "enrolment_created.division");
+      OUTREACH_CHECK(IsRequiredArea(p.division()), "enrolment_created.division");
       OUTREACH_CHECK(!p.has_due_date() || FromProtoDate("d", p.due_date()).ok(),
                      "enrolment_created.due_date");
       return std::nullopt;
@@ -296,6 +354,8 @@ std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
       const auto& p = e.module_completed();
       OUTREACH_NAME("module_completed.officer", p.officer(), true);
       OUTREACH_NAME("module_completed.course", p.course(), true);
+      OUTREACH_NAME("module_completed.course_version", p.course_version(), false);
+      OUTREACH_CHECK(IsValidResourceId(p.module_id()), "module_completed.module_id");
       OUTREACH_CHECK(!p.has_score() || (p.score() >= 0 && p.score() <= 100),
                      "module_completed.score");
       return std::nullopt;
@@ -305,7 +365,7 @@ std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
       OUTREACH_NAME("enrolment_completed.officer", p.officer(), true);
       OUTREACH_NAME("enrolment_completed.course", p.course(), true);
       OUTREACH_NAME("enrolment_completed.course_version", p.course_version(), false);
-      OUTREACH_CHECK(IsValidArea(p.division()), "enrolment_completed.division");
+      OUTREACH_CHECK(IsRequiredArea(p.division()), "enrolment_completed.division");
       OUTREACH_CHECK(p.has_completed_time() && ValidTime(p.completed_time()),
                      "enrolment_completed.completed_time");
       OUTREACH_CHECK(!p.has_valid_until() || ValidTime(p.valid_until()),
@@ -316,7 +376,7 @@ std::optional<Rejection> ValidateTrainingPayload(const ev::OutreachEvent& e,
       const auto& p = e.certificate_expired();
       OUTREACH_NAME("certificate_expired.officer", p.officer(), true);
       OUTREACH_NAME("certificate_expired.course", p.course(), true);
-      OUTREACH_CHECK(IsValidArea(p.division()), "certificate_expired.division");
+      OUTREACH_CHECK(IsRequiredArea(p.division()), "certificate_expired.division");
       OUTREACH_CHECK(p.has_valid_until() && ValidTime(p.valid_until()),
                      "certificate_expired.valid_until");
       return std::nullopt;
@@ -338,10 +398,7 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
     case E::kCampaignStateChanged: {
       const auto& p = e.campaign_state_changed();
       OUTREACH_CHECK(p.state() != cv1::CAMPAIGN_STATE_UNSPECIFIED, "campaign_state_changed.state");
-      for (int i = 0; i < p.areas_size(); ++i) {
-        OUTREACH_CHECK(!p.areas(i).empty() && IsValidArea(p.areas(i)),
-                       absl::StrCat("campaign_state_changed.areas[", i, "]"));
-      }
+      OUTREACH_RETURN_REJECTION(CheckAreas("campaign_state_changed.areas", p.areas()));
       OUTREACH_CHECK(!p.has_start_date() || FromProtoDate("d", p.start_date()).ok(),
                      "campaign_state_changed.start_date");
       OUTREACH_CHECK(!p.has_end_date() || FromProtoDate("d", p.end_date()).ok(),
@@ -354,10 +411,7 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
       const auto& p = e.activity_published();
       OUTREACH_NAME("activity_published.campaign", p.campaign(), true);
       OUTREACH_CHECK(p.channel() != cv1::CHANNEL_UNSPECIFIED, "activity_published.channel");
-      for (int i = 0; i < p.areas_size(); ++i) {
-        OUTREACH_CHECK(!p.areas(i).empty() && IsValidArea(p.areas(i)),
-                       absl::StrCat("activity_published.areas[", i, "]"));
-      }
+      OUTREACH_RETURN_REJECTION(CheckAreas("activity_published.areas", p.areas()));
       OUTREACH_CHECK(!p.has_publish_time() || ValidTime(p.publish_time()),
                      "activity_published.publish_time");
       return std::nullopt;
@@ -369,10 +423,7 @@ std::optional<Rejection> ValidateCampaignPayload(const ev::OutreachEvent& e,
       const auto& p = e.engagement_reported();
       OUTREACH_NAME("engagement_reported.campaign", p.campaign(), true);
       OUTREACH_CHECK(p.channel() != cv1::CHANNEL_UNSPECIFIED, "engagement_reported.channel");
-      for (int i = 0; i < p.areas_size(); ++i) {
-        OUTREACH_CHECK(!p.areas(i).empty() && IsValidArea(p.areas(i)),
-                       absl::StrCat("engagement_reported.areas[", i, "]"));
-      }
+      OUTREACH_RETURN_REJECTION(CheckAreas("engagement_reported.areas", p.areas()));
       OUTREACH_CHECK(p.has_day() && FromProtoDate("d", p.day()).ok(), "engagement_reported.day");
       OUTREACH_CHECK(p.revision() >= 1, "engagement_reported.revision");
       // Each number within campaigns' bound, so that no single report can wrap a total.
@@ -620,7 +671,8 @@ bool IsSchoolKind(cv1::VenueKind kind) {
 
 absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view force) {
   std::vector<FieldViolation> bad;
-  CheckText(s.display_name(), 200, /*required=*/false, "force_settings.display_name", &bad);
+  CheckText(s.display_name(), 200, /*required=*/false, "force_settings.display_name", &bad,
+            TextKind::kLine);
   if (!(s.school_coverage_target_percent() >= 0 && s.school_coverage_target_percent() <= 100)) {
     bad.push_back({"force_settings.school_coverage_target_percent", "must be 0-100"});
   }
@@ -638,7 +690,8 @@ absl::Status ValidateSettings(const v1::ForceSettings& s, absl::string_view forc
     } else if (!courses.insert(t.course()).second) {
       bad.push_back({f + ".course", "each course may have one target only"});
     }
-    CheckText(t.display_name(), 200, /*required=*/false, f + ".display_name", &bad);
+    CheckText(t.display_name(), 200, /*required=*/false, f + ".display_name", &bad,
+              TextKind::kLine);
     std::set<int> roles;
     if (t.roles_size() > 20) bad.push_back({f + ".roles", "at most 20 roles"});
     for (int r2 : t.roles()) {
@@ -683,6 +736,40 @@ void FinishTargetStatus(v1::TrainingTargetStatus* s) {
   s->set_target_officers_required(required);
   s->set_target_met(s->officers_current() >= required);
   s->set_shortfall(std::max<int64_t>(0, required - s->officers_current()));
+}
+
+absl::StatusOr<std::string> DashboardJson(const v1::Dashboard& dashboard) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(dashboard, &json, options).ok()) {
+    return absl::InternalError("dashboard JSON encoding failed");
+  }
+  // Outside strings JSON has no <, > or &, so escaping every one keeps the JSON equal and
+  // makes it safe inside HTML (a display name of "</script>" stays text); U+2028/U+2029 end a
+  // line in older JavaScript.
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (c == '<') {
+      out += "\\u003c";
+    } else if (c == '>') {
+      out += "\\u003e";
+    } else if (c == '&') {
+      out += "\\u0026";
+    } else if (c == '\xE2' && json.compare(i + 1, 2, "\x80\xA8") == 0) {
+      out += "\\u2028";
+      i += 2;
+    } else if (c == '\xE2' && json.compare(i + 1, 2, "\x80\xA9") == 0) {
+      out += "\\u2029";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 std::string LastSegment(absl::string_view name) {

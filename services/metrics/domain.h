@@ -31,6 +31,11 @@ struct DayRange {
 // Longest DAY_RANGE period and most buckets of a series.
 inline constexpr int kMaxPeriodDays = 3660;
 inline constexpr int kMaxBuckets = 2000;
+// Limits of what events carry, as the sources limit their input: topics and presenters of a
+// workshop (workshops' kMaxListRefs), a campaign's areas, a title's characters.
+inline constexpr int kMaxWorkshopRefs = 10;
+inline constexpr int kMaxCampaignAreas = 50;
+inline constexpr size_t kMaxEventTitle = 200;
 
 DayRange IsoWeekOf(absl::CivilDay day);
 DayRange MonthOf(absl::CivilDay day);
@@ -88,6 +93,10 @@ absl::Status ValidateSettings(const v1::ForceSettings& settings, absl::string_vi
 void FinishTargetStatus(v1::TrainingTargetStatus* status);
 
 // The id segment of a resource name in `force`: "forces/derbyshire/venues/v1" -> "v1".
+// The dashboard as JSON for the HTTP route, safe to embed in HTML: <, > and & are escaped
+// (\u003c, \u003e, \u0026) wherever they occur, which protobuf's printer does not do.
+absl::StatusOr<std::string> DashboardJson(const v1::Dashboard& dashboard);
+
 std::string LastSegment(absl::string_view name);
 
 }  // namespace outreach::metrics

@@ -12,7 +12,6 @@
 #include "common/resource_name.h"
 #include "common/store_support.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -423,13 +422,13 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       res.body = std::move(error.json_body);
       return res;
     }
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    options.add_whitespace = true;
-    if (!google::protobuf::util::MessageToJsonString(*d, &res.body, options).ok()) {
+    absl::StatusOr<std::string> json = DashboardJson(*d);  // HTML-safe (domain.h)
+    if (!json.ok()) {
       res.status = 500;
       res.body = "{\"error\":\"encoding failed\"}\n";
+      return res;
     }
+    res.body = *std::move(json);
     return res;
   },
   // The dashboard is force data: a token that may call GetDashboard for the `force` asked for.

@@ -61,7 +61,8 @@ namespace {}  // namespace
 
 absl::Status ValidateCourse(const v1::Course& course, absl::string_view prefix) {
   std::vector<FieldViolation> v;
-  CheckText(course.display_name(), 200, true, FieldPath(prefix, "display_name"), &v);
+  CheckText(course.display_name(), 200, true, FieldPath(prefix, "display_name"), &v,
+            TextKind::kLine);
   CheckText(course.description(), 2000, false, FieldPath(prefix, "description"), &v);
   if (course.origin() == v1::COURSE_ORIGIN_UNSPECIFIED ||
       !v1::CourseOrigin_IsValid(course.origin())) {
@@ -81,9 +82,8 @@ absl::Status ValidateCourse(const v1::Course& course, absl::string_view prefix) 
                    "must be a distinct, specified role"});
     }
   }
-  if (course.external_code().size() > 64) {
-    v.push_back({FieldPath(prefix, "external_code"), "must be at most 64 characters"});
-  }
+  CheckText(course.external_code(), 64, false, FieldPath(prefix, "external_code"), &v,
+            TextKind::kLine);
   return ViolationsToStatus(std::move(v));
 }
 
@@ -103,7 +103,7 @@ absl::Status ValidateModules(const google::protobuf::RepeatedPtrField<v1::Module
     } else if (!ids.insert(m.module_id()).second) {
       v.push_back({at + ".module_id", "is a duplicate module_id in this version"});
     }
-    CheckText(m.title(), 200, true, at + ".title", &v);
+    CheckText(m.title(), 200, true, at + ".title", &v, TextKind::kLine);
     CheckText(m.description(), 2000, false, at + ".description", &v);
     if (m.pass_mark() < 0 || m.pass_mark() > 100) {
       v.push_back({at + ".pass_mark", "must be 0-100"});
@@ -120,7 +120,8 @@ absl::Status ValidateModules(const google::protobuf::RepeatedPtrField<v1::Module
 
 absl::Status ValidateCourseVersionText(const v1::CourseVersion& version, absl::string_view prefix) {
   std::vector<FieldViolation> v;
-  CheckText(version.display_name(), 200, true, FieldPath(prefix, "display_name"), &v);
+  CheckText(version.display_name(), 200, true, FieldPath(prefix, "display_name"), &v,
+            TextKind::kLine);
   CheckText(version.description(), 2000, false, FieldPath(prefix, "description"), &v);
   return ViolationsToStatus(std::move(v));
 }

@@ -140,7 +140,8 @@ absl::Status CheckSameForce(absl::string_view force, absl::string_view name) {
 
 void ValidateVenue(const wv1::Venue& venue, const std::string& prefix,
                    std::vector<FieldViolation>* out) {
-  CheckText(venue.display_name(), kMaxTitle, true, prefix + "display_name", out);
+  // A venue is a place, often a school with its address: not screened for personal data.
+  CheckText(venue.display_name(), kMaxTitle, true, prefix + "display_name", out, TextKind::kPlace);
   ValidateEnum(venue.kind(), cv1::VenueKind_IsValid, prefix + "kind", out);
   if (!IsValidArea(venue.area())) {
     out->push_back({prefix + "area", "must be 1-32 characters of [A-Za-z0-9-]"});
@@ -152,20 +153,21 @@ void ValidateVenue(const wv1::Venue& venue, const std::string& prefix,
   if (venue.pupil_roll() < 0 || venue.pupil_roll() > kMaxPupilRoll) {
     out->push_back({prefix + "pupil_roll", "must be 0-10000 (0 = unknown)"});
   }
-  CheckText(venue.postcode(), kMaxPostcode, false, prefix + "postcode", out);
+  CheckText(venue.postcode(), kMaxPostcode, false, prefix + "postcode", out, TextKind::kPlace);
 }
 
 void ValidatePresenter(const wv1::Presenter& presenter, const std::string& prefix,
                        std::vector<FieldViolation>* out) {
-  CheckText(presenter.display_name(), kMaxTitle, true, prefix + "display_name", out);
+  CheckText(presenter.display_name(), kMaxTitle, true, prefix + "display_name", out,
+            TextKind::kLine);
   ValidateEnum(presenter.team(), cv1::PresenterTeam_IsValid, prefix + "team", out);
   CheckText(presenter.organisation(), kMaxTitle, presenter.team() == cv1::PRESENTER_TEAM_PARTNER,
-            prefix + "organisation", out);
+            prefix + "organisation", out, TextKind::kLine);
 }
 
 void ValidateTopic(const wv1::Topic& topic, const std::string& prefix,
                    std::vector<FieldViolation>* out) {
-  CheckText(topic.display_name(), kMaxTitle, true, prefix + "display_name", out);
+  CheckText(topic.display_name(), kMaxTitle, true, prefix + "display_name", out, TextKind::kLine);
   CheckText(topic.description(), kMaxFreeText, false, prefix + "description", out);
   ValidateEnum(topic.category(), wv1::TopicCategory_IsValid, prefix + "category", out);
   if (!topic.suitable_for_pupils() && !topic.suitable_for_adults()) {
@@ -182,7 +184,7 @@ void ValidateTopic(const wv1::Topic& topic, const std::string& prefix,
              topic.max_year_group() < topic.min_year_group()) {
     out->push_back({prefix + "max_year_group", "must not be below min_year_group"});
   }
-  CheckText(topic.version(), kMaxVersion, true, prefix + "version", out);
+  CheckText(topic.version(), kMaxVersion, true, prefix + "version", out, TextKind::kLine);
   const std::string& uri = topic.materials_uri();
   if (!uri.empty()) {
     if (uri.size() > kMaxUri) {
@@ -222,7 +224,7 @@ void ValidateTimes(const google::protobuf::Timestamp& start, const google::proto
 
 void ValidateWorkshop(const wv1::Workshop& w, const std::string& prefix,
                       std::vector<FieldViolation>* out) {
-  CheckText(w.title(), kMaxTitle, true, prefix + "title", out);
+  CheckText(w.title(), kMaxTitle, true, prefix + "title", out, TextKind::kLine);
   CheckText(w.description(), kMaxFreeText, false, prefix + "description", out);
   if (w.venue().empty()) {
     out->push_back({prefix + "venue", "is required"});
@@ -269,7 +271,8 @@ void ValidateWorkshop(const wv1::Workshop& w, const std::string& prefix,
   }
   ValidateRefList(w.topics(), TopicPattern(), prefix + "topics", out);
   ValidateRefList(w.presenters(), PresenterPattern(), prefix + "presenters", out);
-  CheckText(w.partner_organisation(), kMaxTitle, false, prefix + "partner_organisation", out);
+  CheckText(w.partner_organisation(), kMaxTitle, false, prefix + "partner_organisation", out,
+            TextKind::kLine);
 }
 
 // A flat list of field checks, one or two lines each, in the order of the message's fields.
@@ -363,6 +366,11 @@ void ValidateDelivery(const wv1::DeliveryRecord& d, absl::Time now, const std::s
       if (r.empty() || r.size() > kMaxReferralLength || !IsPrintableAscii(r)) {
         out->push_back({absl::StrCat(prefix, "referral_references[", i, "]"),
                         "must be 1-64 printable ASCII characters without spaces"});
+      } else if (auto bad = CheckTextContent(r, TextKind::kLine,
+                                             absl::StrCat(prefix, "referral_references[", i, "]"));
+                 bad.has_value()) {
+        // A safeguarding reference points to the case; the child's details stay in the case.
+        out->push_back(*std::move(bad));
       }
     }
   }

@@ -390,5 +390,53 @@ TEST(Summary, ProgressMayExceedAHundredAndTiesGoToTheLowerChannel) {
   EXPECT_EQ(s.worst_channel(), cpb::CHANNEL_FACEBOOK);
 }
 
+TEST(Validation, TextThatMustNeverBeStoredIsRefused) {
+  pb::Campaign c = MakeCampaign(cpb::CAMPAIGN_STATE_DRAFT);
+  c.set_title("Protect\nyourself");
+  c.set_description("Thanks to Sam (d.o.b 01/02/2013) for the idea");
+  c.add_key_messages(std::string("Stop\0Think", 10));
+  std::vector<FieldViolation> v;
+  ValidateCampaign(c, "campaign", nullptr, &v);
+  std::vector<std::string> reasons;
+  for (const auto& f : v) reasons.push_back(f.reason);
+  EXPECT_THAT(Fields(v),
+              ElementsAre("campaign.title", "campaign.description", "campaign.key_messages[0]"));
+  EXPECT_THAT(reasons, ElementsAre(kControlCharacter, kPersonalDataRefused, kControlCharacter));
+
+  pb::Activity a;
+  a.set_title("Post");
+  a.set_channel(cpb::CHANNEL_FACEBOOK);
+  *a.mutable_scheduled_time() = ToProtoTime(London(2026, 3, 2, 9, 0));
+  a.set_message_text("Stay safe online. Year 6 assembly 2026-03-12 & <b>more</b>.\nShare it!");
+  v.clear();
+  ValidateActivity(a, "activity", nullptr, &v);
+  EXPECT_THAT(v, IsEmpty());
+  a.set_message_text("DM me on 07700 900 123");
+  ValidateActivity(a, "activity", nullptr, &v);
+  EXPECT_THAT(Fields(v), ElementsAre("activity.message_text"));
+
+  pb::EngagementReport r;
+  r.set_source(" ");
+  v.clear();
+  ValidateReportNumbers(r, "report", &v);
+  EXPECT_THAT(Fields(v), ElementsAre("report.source"));
+}
+
+TEST(Lifecycle, ReasonsAndReferencesAreCheckedBeforeTheyAreStored) {
+  pb::Campaign c = MakeCampaign(cpb::CAMPAIGN_STATE_DRAFT);
+  auto cancelled = ApplyAction(&c, CampaignAction::kCancel, "parent asked: jo@example.com",
+                               London(2026, 2, 1, 9, 0));
+  EXPECT_EQ(ErrorReason(cancelled.status()), kPersonalDataRefused);
+  EXPECT_EQ(c.state(), cpb::CAMPAIGN_STATE_DRAFT);  // nothing changed
+  pb::Activity a;
+  a.set_state(pb::ACTIVITY_STATE_PLANNED);
+  EXPECT_EQ(ErrorReason(Withdraw("line\x01", London(2026, 3, 2, 9, 0), &a).status()),
+            kControlCharacter);
+  EXPECT_EQ(a.state(), pb::ACTIVITY_STATE_PLANNED);
+  pb::Campaign live = MakeCampaign(cpb::CAMPAIGN_STATE_ACTIVE);
+  EXPECT_EQ(ErrorReason(Publish(live, London(2026, 3, 2, 9, 0), "   ", &a)), kBlankText);
+  EXPECT_TRUE(Withdraw("Campaign paused\nby the comms team", London(2026, 3, 2, 9, 0), &a).ok());
+}
+
 }  // namespace
 }  // namespace outreach::campaigns

@@ -4,6 +4,7 @@
 #include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/errors.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "services/metrics/domain.h"
 #include "tests/unit/metrics_test_events.h"
@@ -411,6 +412,107 @@ TEST(MetricsGroupByTest, SupportMatrix) {
   EXPECT_FALSE(SupportsGroupBy(v1::METRIC_EVENT_ATTENDANCE, v1::GROUP_BY_CHANNEL));
   EXPECT_TRUE(SupportsGroupBy(v1::METRIC_CAMPAIGN_REACH, v1::GROUP_BY_CHANNEL));
   EXPECT_TRUE(SupportsGroupBy(v1::METRIC_CAMPAIGN_REACH, v1::GROUP_BY_UNSPECIFIED));
+}
+
+TEST(MetricsEventValidationTest, ChecksTextIdsAndListsAsTheSourcesDo) {
+  const absl::Time now = Utc(2024, 10, 2);
+  testing::Delivery d;
+  const ev::OutreachEvent good = testing::Delivered("e1", d);
+  const auto delivered = [](ev::OutreachEvent& e) { return e.mutable_workshop_delivered(); };
+  struct Case {
+    const char* what;
+    std::function<void(ev::OutreachEvent&)> mutate;
+    const char* reason;
+    const char* field;
+  } cases[] = {
+      {"a partner's phone number",
+       [&](auto& e) { delivered(e)->set_partner_organisation("Call 07700 900123"); },
+       "PERSONAL_DATA_REFUSED", "workshop_delivered.partner_organisation"},
+      {"a partner with a line break",
+       [&](auto& e) { delivered(e)->set_partner_organisation("Cyber\nTrust"); },
+       "CONTROL_CHARACTER", "workshop_delivered.partner_organisation"},
+      {"a blank partner", [&](auto& e) { delivered(e)->set_partner_organisation("  "); },
+       "BLANK_TEXT", "workshop_delivered.partner_organisation"},
+      {"a partner longer than a title",
+       [&](auto& e) { delivered(e)->set_partner_organisation(std::string(201, 'p')); },
+       "FIELD_INVALID", "workshop_delivered.partner_organisation"},
+      {"an id the sources never give",
+       [&](auto& e) { delivered(e)->set_venue("forces/derbyshire/venues/School_A"); },
+       "FIELD_INVALID", "workshop_delivered.venue"},
+      {"a subject id with a script",
+       [](auto& e) { e.set_subject("forces/derbyshire/workshops/<script>"); }, "FIELD_INVALID",
+       "subject"},
+      {"no area", [&](auto& e) { delivered(e)->clear_area(); }, "FIELD_INVALID",
+       "workshop_delivered.area"},
+      {"a duplicate topic", [&](auto& e) { delivered(e)->add_topics(delivered(e)->topics(0)); },
+       "FIELD_INVALID", "workshop_delivered.topics[1]"},
+      {"more presenters than a workshop has",
+       [&](auto& e) {
+         for (int i = 0; i <= kMaxWorkshopRefs; ++i) {
+           delivered(e)->add_presenters(absl::StrCat("forces/derbyshire/presenters/p", i));
+         }
+       },
+       "FIELD_INVALID", "workshop_delivered.presenters"},
+  };
+  for (const auto& c : cases) {
+    ev::OutreachEvent e = good;
+    c.mutate(e);
+    auto r = ValidateEvent(e, "derbyshire", now);
+    ASSERT_TRUE(r.has_value()) << c.what;
+    EXPECT_EQ(r->reason, c.reason) << c.what;
+    EXPECT_EQ(r->field, c.field) << c.what;
+  }
+  // A partner organisation that is ordinary text passes, as in workshops.
+  ev::OutreachEvent partner = good;
+  delivered(partner)->set_partner_organisation("Derbyshire Cyber & Online Safety Trust");
+  EXPECT_FALSE(ValidateEvent(partner, "derbyshire", now).has_value());
+
+  // Campaign areas: at most campaigns' 50, distinct, each an area code.
+  std::vector<std::string> areas;
+  for (int i = 0; i < kMaxCampaignAreas; ++i) areas.push_back(absl::StrCat("area-", i));
+  ev::OutreachEvent eng =
+      testing::Engagement("e2", "derbyshire", "a1", D(2024, 10, 1), 1, 100, 50, 5, areas);
+  EXPECT_FALSE(ValidateEvent(eng, "derbyshire", now).has_value());
+  eng.mutable_engagement_reported()->add_areas("area-0");
+  EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.areas");
+  eng.mutable_engagement_reported()->mutable_areas()->RemoveLast();
+  eng.mutable_engagement_reported()->set_areas(1, "area-0");
+  EXPECT_EQ(ValidateEvent(eng, "derbyshire", now)->field, "engagement_reported.areas[1]");
+
+  // Training: a module id as training allows it, a division as training requires it.
+  ev::OutreachEvent module =
+      testing::Envelope("e3", "derbyshire", "forces/derbyshire/enrolments/en1", now, "training");
+  auto* m = module.mutable_module_completed();
+  m->set_officer("forces/derbyshire/officers/o1");
+  m->set_course("forces/derbyshire/courses/c1");
+  m->set_module_id("intro");
+  EXPECT_FALSE(ValidateEvent(module, "derbyshire", now).has_value());
+  m->set_module_id("Intro Module");
+  EXPECT_EQ(ValidateEvent(module, "derbyshire", now)->field, "module_completed.module_id");
+  ev::OutreachEvent officer =
+      testing::Officer("e4", "derbyshire", "o1", cv1::OFFICER_ROLE_CALL_HANDLER, "", true, now);
+  EXPECT_EQ(ValidateEvent(officer, "derbyshire", now)->field, "officer_upserted.division");
+}
+
+TEST(MetricsDashboardJsonTest, EscapesMarkupSoItIsSafeInHtml) {
+  v1::Dashboard d;
+  d.set_name("forces/derbyshire/dashboard");
+  d.set_force_display_name("<script>alert(1)</script> Derbyshire & Derby \xe2\x80\xa8");
+  absl::StatusOr<std::string> json = DashboardJson(d);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->find('<'), std::string::npos) << *json;
+  EXPECT_EQ(json->find('>'), std::string::npos);
+  EXPECT_EQ(json->find('&'), std::string::npos);
+  EXPECT_EQ(json->find("\xe2\x80\xa8"), std::string::npos);
+  EXPECT_NE(
+      json->find(R"(\u003cscript\u003ealert(1)\u003c/script\u003e Derbyshire \u0026 Derby \u2028)"),
+      std::string::npos)
+      << *json;
+  // Still the same JSON: it parses back to the same display name.
+  v1::Dashboard back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &back).ok());
+  EXPECT_EQ(back.force_display_name(), d.force_display_name());
+  EXPECT_EQ(back.name(), d.name());
 }
 
 }  // namespace

@@ -301,5 +301,35 @@ TEST(TrainingCompliance, CompletionsPerYearByRoleUseTheChosenYearBasis) {
   EXPECT_EQ(financial.completions_by_year(1).year(), 2025);
 }
 
+TEST(TrainingValidation, TextThatMustNeverBeStoredIsRefused) {
+  v1::Course course;
+  course.set_display_name("Safeguarding\tlevel 2");
+  course.set_description("Case study: child at NG5 1PB");
+  course.set_origin(v1::COURSE_ORIGIN_FORCE);
+  course.set_external_code("  ");
+  const absl::Status s = ValidateCourse(course, "course");
+  std::vector<std::string> fields;
+  for (const auto& v : FieldViolations(s)) fields.push_back(v.field);
+  EXPECT_THAT(fields,
+              ElementsAre("course.display_name", "course.description", "course.external_code"));
+  EXPECT_EQ(ErrorReason(s), "CONTROL_CHARACTER");  // the first refusal with a reason
+  course.set_display_name("Safeguarding level 2");
+  EXPECT_EQ(ErrorReason(ValidateCourse(course, "course")), "PERSONAL_DATA_REFUSED");
+  course.set_description("Case study");
+  EXPECT_EQ(ErrorReason(ValidateCourse(course, "course")), "BLANK_TEXT");
+  google::protobuf::RepeatedPtrField<v1::Module> modules;
+  auto* m = modules.Add();
+  m->set_module_id("intro");
+  m->set_title("Intro");
+  m->set_description("Ring the DSL on +44 1332 123456");
+  m->set_expected_duration_minutes(30);
+  m->set_origin(v1::COURSE_ORIGIN_FORCE);
+  EXPECT_EQ(ErrorReason(ValidateModules(modules, "course_version")), "PERSONAL_DATA_REFUSED");
+  v1::CourseVersion version;
+  version.set_display_name("2026 edition, updated 2026-03-12");
+  version.set_description("Line one\nline two");
+  EXPECT_TRUE(ValidateCourseVersionText(version, "course_version").ok());
+}
+
 }  // namespace
 }  // namespace outreach::training

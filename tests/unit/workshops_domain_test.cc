@@ -320,5 +320,81 @@ TEST(EventsTest, DeliveredEventCarriesCountsButNoReferences) {
   EXPECT_EQ(e.SerializeAsString().find("SAFE-123"), std::string::npos);
 }
 
+// The reason of the violation of `field`, or "" when it has none.
+std::string ReasonOf(const std::vector<FieldViolation>& v, const std::string& field) {
+  for (const auto& f : v) {
+    if (f.field == field) return f.reason.empty() ? "(no reason)" : f.reason;
+  }
+  return "";
+}
+
+TEST(ValidationTest, TextThatMustNeverBeStoredIsRefused) {
+  wv1::Workshop w;
+  w.set_title("Online safety\nfor Year 6");
+  w.set_description("Pupil Jo, born 12/03/2015, asked about her phone 07700 900123");
+  w.set_partner_organisation("   ");
+  std::vector<FieldViolation> out;
+  ValidateWorkshop(w, "workshop.", &out);
+  EXPECT_EQ(ReasonOf(out, "workshop.title"), kControlCharacter);
+  EXPECT_EQ(ReasonOf(out, "workshop.description"), kPersonalDataRefused);
+  EXPECT_EQ(ReasonOf(out, "workshop.partner_organisation"), kBlankText);
+
+  wv1::Topic t;
+  t.set_display_name("Scams");
+  t.set_description("Ask jo@example.com");
+  t.set_version("v1");
+  out.clear();
+  ValidateTopic(t, "topic.", &out);
+  EXPECT_EQ(ReasonOf(out, "topic.description"), kPersonalDataRefused);
+
+  wv1::Presenter p;
+  p.set_display_name("PC Smith \xe2\x80\xae");  // a bidi override
+  out.clear();
+  ValidatePresenter(p, "presenter.", &out);
+  EXPECT_EQ(ReasonOf(out, "presenter.display_name"), kControlCharacter);
+
+  EXPECT_EQ(ErrorReason(ValidateGrant(ToProtoTime(kT0 + absl::Hours(1)), kT0, "DOB 2014-05-01")),
+            kPersonalDataRefused);
+}
+
+TEST(ValidationTest, SchoolAddressesAndSessionDatesPass) {
+  wv1::Venue v;
+  v.set_display_name("Derby Moor Academy, Moorway Lane, Littleover, Derby DE23 2FS");
+  v.set_kind(cv1::VENUE_KIND_SECONDARY);
+  v.set_area("derby-city");
+  v.set_postcode("DE23 2FS");
+  std::vector<FieldViolation> out;
+  ValidateVenue(v, "venue.", &out);
+  EXPECT_THAT(out, IsEmpty());
+
+  wv1::Workshop w;
+  w.set_title("Year 6 assembly 2026-03-12 <online safety>");
+  w.set_description("Two classes.\nFollow-up on 19 March 2026, 09:00-10:30.\tHall 2.");
+  w.set_venue("forces/derbyshire/venues/v");
+  *w.mutable_start_time() = ToProtoTime(kT0);
+  *w.mutable_end_time() = ToProtoTime(kT0 + absl::Hours(1));
+  w.set_format(cv1::WORKSHOP_FORMAT_LESSON);
+  w.add_audiences(cv1::WORKSHOP_AUDIENCE_PUPILS);
+  w.add_year_groups(6);
+  w.add_topics("forces/derbyshire/topics/t");
+  w.add_presenters("forces/derbyshire/presenters/p");
+  out.clear();
+  ValidateWorkshop(w, "workshop.", &out);
+  EXPECT_THAT(out, IsEmpty());
+}
+
+TEST(DeliveryTest, ReferralReferencesHoldNoContactDetails) {
+  wv1::DeliveryRecord d;
+  d.set_actual_duration_minutes(45);
+  d.mutable_headcount()->set_staff(3);
+  d.set_safeguarding_disclosures(2);
+  d.add_referral_references("MASH-2026-0412");
+  d.add_referral_references("mum@example.com");
+  std::vector<FieldViolation> out;
+  ValidateDelivery(d, kT0, "delivery.", &out);
+  EXPECT_THAT(Fields(out), ElementsAre("delivery.referral_references[1]"));
+  EXPECT_EQ(out[0].reason, kPersonalDataRefused);
+}
+
 }  // namespace
 }  // namespace outreach::workshops
