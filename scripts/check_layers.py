@@ -17,9 +17,10 @@ SERVICES = ("workshops", "training", "campaigns", "metrics")
 # What each layer may not include (regular expressions over the include path).
 TRANSPORT = [r"^grpcpp/", r"^grpc/", r"\.grpc\.pb\.h$", r"^httplib\.h$", r"^hiredis/"]
 SQL = [r"^sqlite3\.h$", r"^libpq", r"^pqxx/"]
-COMMON_STORE = [r"^common/(db|query|store_kit|store_support)\.h$"]
-COMMON_RUNTIME = [r"^common/(grpc_status|server|service_main|publisher|redis|event_sink)\.h$",
-                  r"^common/security/tls\.h$"]
+COMMON_STORE = [r"^common/(audit|db|query|store_kit|store_support)\.h$"]
+COMMON_RUNTIME = [
+    r"^common/(audit_service|grpc_status|server|service_main|publisher|redis|event_sink)\.h$",
+    r"^common/security/(tls|authorizer|interceptor|policy|tenancy)\.h$"]
 FORBIDDEN = {
     "rules": TRANSPORT + SQL + COMMON_STORE + COMMON_RUNTIME + [r"^outreach/", r"^google/"],
     "base": TRANSPORT + SQL + COMMON_STORE + COMMON_RUNTIME,
