@@ -19,7 +19,7 @@ TRANSPORT = [r"^grpcpp/", r"^grpc/", r"\.grpc\.pb\.h$", r"^httplib\.h$", r"^hire
 SQL = [r"^sqlite3\.h$", r"^libpq", r"^pqxx/"]
 COMMON_STORE = [r"^common/(audit|db|query|store_kit|store_support)\.h$"]
 COMMON_RUNTIME = [
-    r"^common/(audit_service|grpc_status|server|service_main|publisher|redis|event_sink)\.h$",
+    r"^common/(audit_service|client|grpc_status|server|service_main|publisher|redis|event_sink)\.h$",
     r"^common/security/(tls|authorizer|interceptor|policy|tenancy)\.h$"]
 FORBIDDEN = {
     "rules": TRANSPORT + SQL + COMMON_STORE + COMMON_RUNTIME + [r"^outreach/", r"^google/"],

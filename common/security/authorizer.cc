@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/security/jwt.h"
 #include "common/security/tls.h"
@@ -163,9 +163,9 @@ absl::Status Authorizer::CheckScope(const Caller& caller, const RequestScope& sc
     auto current = policy();
     for (const auto& kind : scope.event_kinds) {
       if (current == nullptr || !current->MayIngest(caller.service, kind)) {
-        return PermissionDenied("EVENT_KIND_NOT_PERMITTED",
-                                absl::StrCat("service \"", caller.service,
-                                             "\" may not send events of kind ", kind));
+        return PermissionDenied(
+            "EVENT_KIND_NOT_PERMITTED",
+            absl::StrCat("service \"", caller.service, "\" may not send events of kind ", kind));
       }
     }
     return absl::OkStatus();

@@ -76,8 +76,7 @@ class Authorizer {
   // May `caller` call `method` at all? PERMISSION_DENIED when the method is not in the policy
   // (METHOD_NOT_IN_POLICY) or none of the caller's roles / not its identity is listed
   // (ROLE_NOT_PERMITTED). On success *rule is the method's rule.
-  absl::Status CheckMethod(const Caller& caller, absl::string_view method,
-                           MethodRule* rule) const;
+  absl::Status CheckMethod(const Caller& caller, absl::string_view method, MethodRule* rule) const;
   // Tenancy, once for every request: each force the request names must be one of the caller's
   // (FORCE_NOT_PERMITTED, whether or not the resource exists), and a service may send only its
   // own event kinds (EVENT_KIND_NOT_PERMITTED).
@@ -91,7 +90,7 @@ class Authorizer {
   std::shared_ptr<const Policy> policy() const;
 
   const SecuritySettings settings_;
-  std::unique_ptr<PolicyFile> policy_;  // null: no policy, every method refused
+  std::unique_ptr<PolicyFile> policy_;       // null: no policy, every method refused
   std::unique_ptr<TokenVerifier> verifier_;  // null: no JWKS, every token refused
 };
 

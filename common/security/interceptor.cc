@@ -208,9 +208,8 @@ CallGuard::CallGuard(const grpc::ServerContextBase* context)
   current_caller = &state_->caller;
   if (state_->rule.audited() && state_->audit_db != nullptr) {
     // The record of a write commits in the write's transaction: both or neither.
-    commit_hook_.emplace([record = RecordOf(*state_, 0)](db::Connection& c) {
-      return audit::Append(c, record);
-    });
+    commit_hook_.emplace(
+        [record = RecordOf(*state_, 0)](db::Connection& c) { return audit::Append(c, record); });
   }
 }
 

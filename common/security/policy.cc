@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/security/policy.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -52,7 +52,8 @@ FileStamp StampOf(const std::string& path) {
 
 bool IsReadMethod(absl::string_view method) {
   const size_t slash = method.rfind('/');
-  const absl::string_view name = slash == absl::string_view::npos ? method : method.substr(slash + 1);
+  const absl::string_view name =
+      slash == absl::string_view::npos ? method : method.substr(slash + 1);
   for (absl::string_view prefix : {"Get", "List", "Query", "Watch", "Verify"}) {
     if (absl::StartsWith(name, prefix)) return true;
   }
@@ -63,7 +64,8 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(absl::string_view js
   v1::Policy file;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  if (auto s = google::protobuf::util::JsonStringToMessage(std::string(json), &file, options); !s.ok()) {
+  if (auto s = google::protobuf::util::JsonStringToMessage(std::string(json), &file, options);
+      !s.ok()) {
     return Bad(absl::StrCat("not a valid policy document: ", s.message().as_string()));
   }
   auto policy = std::make_shared<Policy>();
@@ -93,8 +95,8 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(absl::string_view js
     }
     for (const auto& service : rule.services()) {
       if (!policy->event_kinds_.contains(service)) {
-        return Bad(absl::StrCat(method, ": service \"", service,
-                                "\" is not declared in \"services\""));
+        return Bad(
+            absl::StrCat(method, ": service \"", service, "\" is not declared in \"services\""));
       }
       out.services.insert(service);
     }

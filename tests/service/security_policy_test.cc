@@ -44,10 +44,11 @@ void NameForce(Message& message, const std::string& force, int depth) {
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     if (f->is_repeated()) continue;
-    if (f->type() == FieldDescriptor::TYPE_STRING && (f->name() == "name" || f->name() == "parent")) {
-      reflection->SetString(&message, f, f->name() == "parent"
-                                             ? absl::StrCat("forces/", force)
-                                             : absl::StrCat("forces/", force, "/things/t-1"));
+    if (f->type() == FieldDescriptor::TYPE_STRING &&
+        (f->name() == "name" || f->name() == "parent")) {
+      reflection->SetString(&message, f,
+                            f->name() == "parent" ? absl::StrCat("forces/", force)
+                                                  : absl::StrCat("forces/", force, "/things/t-1"));
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && depth < 2 &&
                f->message_type()->full_name().rfind("outreach.", 0) == 0) {
       NameForce(*reflection->MutableMessage(&message, f), force, depth + 1);
@@ -135,7 +136,8 @@ TEST_F(SecurityPolicyTest, EveryMethodHasExactlyOnePolicyEntry) {
   std::set<std::string> methods;
   for (const auto& served : AllServices()) {
     for (const auto* service : served.services) {
-      for (int i = 0; i < service->method_count(); ++i) methods.insert(MethodName(service->method(i)));
+      for (int i = 0; i < service->method_count(); ++i)
+        methods.insert(MethodName(service->method(i)));
     }
   }
   for (const auto& method : methods) {

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "grpcpp/channel.h"
+
+namespace outreach {
+
+// How a client of the suite (the demo loaders, the soak driver, operators' tools) reaches a
+// service: TLS that verifies the server against a CA bundle, optionally presenting a client
+// certificate, and a bearer token sent with every call. Flags (env OUTREACH_X):
+//   --tls-ca-file    CA bundle that signs the servers' certificates
+//   --tls-cert-file / --tls-key-file   a client certificate (mutual TLS), optional
+//   --token-file     a file holding the bearer token (re-read when it changes)
+//   --plaintext      no TLS (development, loopback targets only)
+struct ClientSecurity {
+  bool plaintext = false;
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
+  std::string token_file;
+  std::string token;  // used when token_file is empty (tests, a token minted in-process)
+};
+void RegisterClientSecuritySettings(ConfigParser& parser, ClientSecurity* settings);
+
+// A channel to `target` with the settings above. Every call on it carries
+// "authorization: Bearer <token>" when there is a token (a client interceptor adds it, so call
+// sites need nothing). INVALID_ARGUMENT for plaintext to a non-loopback target or unreadable
+// TLS files.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& target,
+                                                           const ClientSecurity& settings);
+
+}  // namespace outreach
