@@ -79,8 +79,9 @@ struct VerifyResult {
 // Walks the whole chain (from the retention anchor) and compares its end with the head kept
 // beside it. Detects an edited record, a removed one (seq gap / prev_hash mismatch), a
 // reordered one and removed newest records. A broken chain is an OK status with ok=false; an
-// error status means the store could not be read. Limit: someone who rewrites the head row
-// along with removing the newest records is only caught by the "audit" log lines.
+// error status means the store could not be read. Limit: the hash has no key, so someone who
+// can write the database can recompute the chain (or the head) after an edit or truncation;
+// only the "audit" log lines, with seq and hash, shipped off the host, witness that.
 absl::StatusOr<VerifyResult> Verify(db::Connection& c);
 
 // Retention: deletes the oldest records, up to (not including) the first one made at or after
