@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/resource_name.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "outreach/events/v1/events.pb.h"
@@ -28,11 +29,14 @@ void AddDistinct(std::vector<std::string>& to, absl::string_view value, size_t c
 }
 
 void NoteString(const FieldDescriptor& field, const std::string& value, RequestScope& scope) {
+  // Only a well-formed force id counts: a malformed one names no force that exists, and every
+  // handler refuses it as INVALID_ARGUMENT naming the field (the same id rule, resource_name.h).
   absl::string_view rest = value;
   if (absl::ConsumePrefix(&rest, "forces/")) {
-    AddDistinct(scope.forces, rest.substr(0, rest.find('/')));
+    const absl::string_view force = rest.substr(0, rest.find('/'));
+    if (IsValidResourceId(force)) AddDistinct(scope.forces, force);
     AddDistinct(scope.resources, value, kMaxResources);
-  } else if (field.name() == "force" && !value.empty()) {
+  } else if (field.name() == "force" && IsValidResourceId(value)) {
     AddDistinct(scope.forces, value);
   }
 }

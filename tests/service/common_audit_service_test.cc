@@ -14,13 +14,17 @@
 namespace outreach::audit {
 namespace {
 
-using testing::Ctx;
 using ::testing::ElementsAre;
 using testing::ReasonOf;
 using testing::ServiceHarness;
 using testing::ViolatedFields;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'760'000'000);
+
+// The audit log is read by auditors (deploy/security/policy.json).
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  return testing::ContextAs({"test-auditor", {}, {"auditor"}});
+}
 
 ServiceSpec ProbeSpec() {
   ServiceSpec spec;

@@ -94,6 +94,7 @@ class HttpMonitorTest : public ::testing::Test {
   void SetUp() override {
     RuntimeConfig config;
     config.service_name = "http-probe";
+    config.security.plaintext = true;  // on loopback: this test is not about TLS
     config.http_address = "127.0.0.1:0";
     runtime_ = std::make_unique<ServerRuntime>(config);
     ASSERT_TRUE(runtime_->Start().ok());

@@ -37,6 +37,7 @@ class RuntimeTest : public ::testing::Test {
     service_ = std::make_unique<outreach::testing::ProbeServiceImpl>(db_.get());
     RuntimeConfig config;
     config.service_name = "probe";
+    config.security.plaintext = true;  // on loopback: this test is not about TLS
     config.grpc_address = "127.0.0.1:0";
     config.http_address = "127.0.0.1:0";
     config.health_interval = absl::Milliseconds(100);
@@ -223,6 +224,7 @@ TEST_F(RuntimeTest, DrainDeadlineCancelsCallsThatRunTooLong) {
   runtime_->Shutdown();  // fresh runtime with a short deadline
   RuntimeConfig config;
   config.service_name = "probe";
+    config.security.plaintext = true;  // on loopback: this test is not about TLS
   config.drain_timeout = absl::Milliseconds(200);
   runtime_ = std::make_unique<ServerRuntime>(config);
   runtime_->AddService(service_.get(), kProbe, [this] { return db_->Ping(); });

@@ -327,7 +327,7 @@ TEST_F(TrainingImportTest, TenThousandRecordsStreamedTwice) {
   records[5000].set_module_id("not-a-module");
 
   auto stream_all = [&](v1::ImportCompletionsResponse* resp) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
+    auto ctx = outreach::testing::Ctx();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
     auto writer = stub_->StreamImportCompletions(ctx.get(), resp);
     for (size_t start = 0; start < records.size(); start += 1000) {

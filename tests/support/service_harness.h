@@ -1,6 +1,8 @@
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +78,21 @@ class ServiceHarness {
     EXPECT_TRUE(credentials.ok()) << credentials.status();
     return grpc::CreateChannel(absl::StrCat("localhost:", runtime_->grpc_port()), *credentials);
   }
+  // The channel of the service that may send the request's events (IngestEventsRequest): its
+  // certificate, as that service's publisher would present it. Calls on it send no token
+  // (AnonymousCtx), or the token would be the caller.
+  template <typename IngestRequest>
+  std::shared_ptr<grpc::Channel> IngestChannel(const IngestRequest& request) {
+    std::vector<const outreach::events::v1::OutreachEvent*> events;
+    for (const auto& e : request.events()) events.push_back(&e);
+    std::string identity = IngestIdentityFor(events);
+    EXPECT_FALSE(identity.empty()) << "no one service may send all of these events";
+    if (identity.empty()) identity = "workshops";
+    std::lock_guard<std::mutex> lock(ingest_mu_);  // tests ingest from several threads
+    auto& channel = ingest_channels_[identity];
+    if (channel == nullptr) channel = ServiceChannel(identity);
+    return channel;
+  }
   Pki& pki() { return *pki_; }
 
   void Stop() {
@@ -88,6 +105,7 @@ class ServiceHarness {
 
   void Restart() {
     Stop();
+    ingest_channels_.clear();  // the restarted server listens on another port
     Start();
   }
 
@@ -131,6 +149,8 @@ class ServiceHarness {
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<audit::AuditServiceImpl> audit_service_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::mutex ingest_mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> ingest_channels_;
 };
 
 // A client context with a 10 s deadline (every outgoing call has one) and the default test

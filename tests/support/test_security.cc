@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/security/jwt.h"
+#include "common/security/policy.h"
 
 namespace outreach::testing {
 namespace {
@@ -50,7 +51,7 @@ Signer& TheSigner() {
 
 const std::vector<std::string>& TestForces() {
   static const auto* forces = new std::vector<std::string>{
-      "derbyshire", "nottinghamshire", "notts", "leicestershire", "soak", "x", "d", "f"};
+      "derbyshire", "nottinghamshire", "notts", "leicestershire", "kent", "soak", "x", "d", "f"};
   return *forces;
 }
 
@@ -89,6 +90,24 @@ std::vector<std::string> SecurityFlags(const security::TlsFiles& server) {
   return {"--tls-cert-file=" + server.cert_file, "--tls-key-file=" + server.key_file,
           "--tls-ca-file=" + server.ca_file, "--jwks-file=" + TestJwksFile(),
           "--policy-file=" + PolicyFile()};
+}
+
+std::string IngestIdentityFor(const std::vector<const events::v1::OutreachEvent*>& events) {
+  static const auto* policy = [] {
+    auto loaded = security::Policy::Load(PolicyFile());
+    if (!loaded.ok()) std::abort();
+    return new std::shared_ptr<const security::Policy>(*loaded);
+  }();
+  for (const char* identity : {"workshops", "training", "campaigns"}) {
+    bool all = true;
+    for (const auto* event : events) {
+      const auto* oneof = event->GetDescriptor()->FindOneofByName("payload");
+      const auto* kind = event->GetReflection()->GetOneofFieldDescriptor(*event, oneof);
+      if (kind != nullptr && !(*policy)->MayIngest(identity, kind->name())) all = false;
+    }
+    if (all) return identity;
+  }
+  return "";
 }
 
 std::unique_ptr<grpc::ClientContext> ContextAs(const TestCaller& caller) {

@@ -8,6 +8,7 @@
 #include "common/security/authorizer.h"
 #include "common/security/tls.h"
 #include "grpcpp/client_context.h"
+#include "outreach/events/v1/events.pb.h"
 
 namespace outreach::testing {
 
@@ -40,6 +41,10 @@ std::string PolicyFile();
 security::SecuritySettings TestSecuritySettings(const security::TlsFiles& server);
 // Flags for a real service binary with the same settings.
 std::vector<std::string> SecurityFlags(const security::TlsFiles& server);
+
+// The service whose identity may send `events` (deploy/security/policy.json "services"): the one
+// that may send every kind among them; "" when none may (a batch that mixes services' kinds).
+std::string IngestIdentityFor(const std::vector<const events::v1::OutreachEvent*>& events);
 
 // A client context with a 10 s deadline and the caller's token.
 std::unique_ptr<grpc::ClientContext> ContextAs(const TestCaller& caller);
