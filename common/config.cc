@@ -42,6 +42,11 @@ void ConfigParser::String(std::string name, std::string* out,
        }});
 }
 
+void ConfigParser::SecretFile(std::string name, std::string* out, std::string help) {
+  String(std::move(name), out, std::string(), std::move(help));
+  settings_.back().read_contents = true;
+}
+
 void ConfigParser::Int(std::string name, int64_t* out, std::optional<int64_t> default_value,
                        int64_t min, int64_t max, std::string help) {
   std::optional<std::string> default_text;
@@ -171,7 +176,7 @@ absl::Status ConfigParser::Parse(int argc, const char* const* argv, const EnvLoo
       value = s.default_text;
     }
     if (!value) return Error(s, "is required but was not set");
-    if (absl::EndsWith(s.name, "-file") && !value->empty()) {
+    if (s.read_contents && !value->empty()) {
       // The setting names a file whose contents are the value (Kubernetes secret mounts).
       std::ifstream in(*value);
       if (!in) return Error(s, absl::StrCat("cannot read file \"", *value, "\""));

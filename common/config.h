@@ -18,7 +18,7 @@ namespace outreach {
 // and help text; Parse() refuses unknown flags, missing required values and values out of range
 // with one line naming the setting, e.g.
 //   config: --grpc-address (OUTREACH_GRPC_ADDRESS): "localhost" is not host:port
-// A setting whose name ends in "-file" may instead be read from a file (for mounted secrets).
+// A secret may be given as a file to read (for mounted secrets): see SecretFile.
 class ConfigParser {
  public:
   using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
@@ -36,6 +36,10 @@ class ConfigParser {
   // A duration such as "10s", "250ms" or "2m" within [min, max].
   void Duration(std::string name, absl::Duration* out, std::optional<absl::Duration> default_value,
                 absl::Duration min, absl::Duration max, std::string help);
+  // A string whose value names a file and the setting is that file's contents (trailing
+  // whitespace stripped), e.g. --page-token-key-file=/run/secrets/key. Other settings that name
+  // files (--tls-cert-file, --policy-file) are plain String paths, read by their users.
+  void SecretFile(std::string name, std::string* out, std::string help);
   // A boolean: true/false/1/0/yes/no; a bare `--name` means true.
   void Bool(std::string name, bool* out, bool default_value, std::string help);
 
@@ -56,6 +60,7 @@ class ConfigParser {
     std::optional<std::string> default_text;
     std::function<absl::Status(const std::string& value)> assign;
     bool is_bool = false;
+    bool read_contents = false;  // SecretFile
   };
   absl::Status Error(const Setting& setting, absl::string_view problem) const;
 

@@ -16,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
-#include "common/clock.h"
 #include "common/log.h"
 #include "common/security/interceptor.h"
 #include "common/security/tls.h"
@@ -434,7 +434,8 @@ std::optional<HttpResponse> ServerRuntime::RefuseHttp(const httplib::Request& re
                             "\",\"message\":\"", message, "\"}}\n");
     return out;
   };
-  absl::string_view header = req.get_header_value("Authorization");
+  const std::string authorization = req.get_header_value("Authorization");
+  absl::string_view header = authorization;
   if (!absl::ConsumePrefix(&header, "Bearer ")) {
     return refuse(401, "CREDENTIALS_MISSING", "send Authorization: Bearer <token>");
   }
@@ -484,10 +485,9 @@ absl::Status ServerRuntime::Start() {
     }
     credentials = grpc::InsecureServerCredentials();
   } else {
-    auto tls = security::ServerCredentials(
-        security::TlsFiles{config_.security.tls_cert_file, config_.security.tls_key_file,
-                           config_.security.tls_ca_file,
-                           config_.security.tls_client_auth == "require"});
+    auto tls = security::ServerCredentials(security::TlsFiles{
+        config_.security.tls_cert_file, config_.security.tls_key_file, config_.security.tls_ca_file,
+        config_.security.tls_client_auth == "require"});
     if (!tls.ok()) return tls.status();
     credentials = std::move(*tls);
   }

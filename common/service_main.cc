@@ -61,8 +61,8 @@ MainSettings ParseMainSettings(int argc, char** argv, const ServiceSpec& spec) {
                 ValidateNotEmpty);
   parser.String("page-token-key", &out.page_token_key, std::string(""),
                 "secret that signs page tokens; replicas must share it (random when empty)");
-  parser.String("page-token-key-file", &page_token_key_file, std::string(""),
-                "file holding the page-token secret (wins over --page-token-key)");
+  parser.SecretFile("page-token-key-file", &page_token_key_file,
+                    "file holding the page-token secret (wins over --page-token-key)");
   parser.Duration("audit-retention", &out.audit_retention, kDefaultAuditRetention,
                   absl::ZeroDuration(), absl::Hours(24 * 366 * 100),
                   "how long audit records are kept before the hourly prune deletes them "

@@ -92,7 +92,8 @@ bool IsUkNumber(std::string digits, bool plus) {
     if (!absl::StartsWith(digits, "44")) return false;
     digits.erase(0, 2);
     if (absl::StartsWith(digits, "0")) digits.erase(0, 1);  // +44 (0)1332 ...
-    digits.insert(0, "0");
+    // Concatenated rather than insert(0, …): GCC 12's -O3 warns (-Wrestrict) on the insert.
+    digits = absl::StrCat("0", digits);
   }
   if (digits.size() < 10 || digits[0] != '0') return false;
   switch (digits[1]) {

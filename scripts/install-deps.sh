@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   libabsl-dev libhiredis-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
   # google/rpc/{status,error_details}.proto for rich errors; grpc/health + reflection protos
   golang-github-gogo-googleapis-dev golang-google-grpc-dev
-  redis-server curl tzdata
+  redis-server curl tzdata openssl  # openssl: scripts/dev-pki.sh (development certificates)
 )
 TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev

@@ -24,3 +24,8 @@ if(TARGET outreach-token)
     ENV "OUTREACH_TOKEN_BIN=$<TARGET_FILE:outreach-token>")
   add_dependencies(security_token_tool_test outreach-token)
 endif()
+
+# --- the attacks the issue found, replayed against real servers; the audit trail afterwards.
+outreach_test(security_attacks_test LABEL service SOURCES service/security_attacks_test.cc
+  LIBS outreach_workshops outreach_training outreach_metrics outreach_test_pki
+       PkgConfig::HTTPLIB OpenSSL::Crypto)

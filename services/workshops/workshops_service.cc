@@ -1,11 +1,15 @@
 #include "services/workshops/workshops_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/calendar.h"
+#include "common/errors.h"
 #include "common/etag.h"
 #include "common/field_mask.h"
 #include "common/grpc_status.h"
 #include "common/resource_name.h"
+#include "common/security/interceptor.h"
 #include "common/status_macros.h"
 #include "common/store_support.h"
 
@@ -55,8 +59,8 @@ absl::Status CheckWorkshopRefs(const std::string& force, const wv1::Workshop& w)
 
 // --- venues ---------------------------------------------------------------------------------
 
-grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext* ctx, const wv1::GetVenueRequest* req,
-                                            wv1::Venue* resp) {
+grpc::Status WorkshopsServiceImpl::GetVenue(grpc::ServerContext* ctx,
+                                            const wv1::GetVenueRequest* req, wv1::Venue* resp) {
   return kHandlers.Run(ctx, "GetVenue", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(VenuePattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetVenue(n.force, n.id));
@@ -217,8 +221,8 @@ grpc::Status WorkshopsServiceImpl::SuspendAccreditation(grpc::ServerContext* ctx
 
 // --- topics ---------------------------------------------------------------------------------
 
-grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext* ctx, const wv1::GetTopicRequest* req,
-                                            wv1::Topic* resp) {
+grpc::Status WorkshopsServiceImpl::GetTopic(grpc::ServerContext* ctx,
+                                            const wv1::GetTopicRequest* req, wv1::Topic* resp) {
   return kHandlers.Run(ctx, "GetTopic", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(Parsed n, ParseName(TopicPattern(), "name", req->name()));
     OUTREACH_ASSIGN_OR_RETURN(*resp, store_->GetTopic(n.force, n.id));
@@ -411,6 +415,29 @@ grpc::Status WorkshopsServiceImpl::CancelWorkshop(grpc::ServerContext* ctx,
   });
 }
 
+// A presenter records deliveries of their own workshops only (deploy/security/policy.json lets the
+// role call DeliverWorkshop): a caller whose only role that may deliver is `presenter` must be
+// one of the workshop's presenters, its token's `sub` being its presenter id in the force.
+absl::Status WorkshopsServiceImpl::RequireOwnWorkshop(const std::string& force,
+                                                      const std::string& id) const {
+  const security::Caller* caller = security::CurrentCaller();
+  if (caller == nullptr) return absl::OkStatus();  // the security layer already refused the call
+  auto has = [&](absl::string_view role) {
+    return std::find(caller->roles.begin(), caller->roles.end(), role) != caller->roles.end();
+  };
+  if (!has("presenter") || has("force_admin") || has("schools_coordinator")) {
+    return absl::OkStatus();
+  }
+  OUTREACH_ASSIGN_OR_RETURN(wv1::Workshop workshop, store_->GetWorkshop(force, id));
+  const std::string me = absl::StrCat("forces/", force, "/presenters/", caller->subject);
+  if (std::find(workshop.presenters().begin(), workshop.presenters().end(), me) ==
+      workshop.presenters().end()) {
+    return PermissionDenied("NOT_OWN_WORKSHOP",
+                            "a presenter records deliveries of their own workshops only");
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext* ctx,
                                                    const wv1::DeliverWorkshopRequest* req,
                                                    wv1::Workshop* resp) {
@@ -425,6 +452,7 @@ grpc::Status WorkshopsServiceImpl::DeliverWorkshop(grpc::ServerContext* ctx,
       ValidateDelivery(req->delivery(), clock_->Now(), "delivery.", &v);
     }
     OUTREACH_RETURN_IF_ERROR(ViolationsToStatus(std::move(v)));
+    OUTREACH_RETURN_IF_ERROR(RequireOwnWorkshop(n.force, n.id));
     // A retry is recognised by request_id and body without the etag: the etag is not checked
     // when the request_id matches an earlier success (the client may have re-read meanwhile).
     wv1::DeliverWorkshopRequest body = *req;

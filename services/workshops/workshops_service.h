@@ -79,6 +79,8 @@ class WorkshopsServiceImpl final : public wv1::WorkshopsService::Service {
                            wv1::Coverage*) override;
 
  private:
+  absl::Status RequireOwnWorkshop(const std::string& force, const std::string& id) const;
+
   std::unique_ptr<WorkshopsStore> store_;
   const Clock* clock_;
   const PageTokenCodec* page_tokens_;

@@ -827,6 +827,25 @@ TEST_F(WorkshopsServiceTest, RacingBookingsExactlyOneWins) {
   EXPECT_EQ(EventsOf(ev1::OutreachEvent::kWorkshopScheduled).size(), 1u);
 }
 
+TEST_F(WorkshopsServiceTest, APresenterRecordsDeliveriesOfTheirOwnWorkshopsOnly) {
+  wv1::Workshop w = Basic();  // presented by dmiu-1
+  MustPresenter("dmiu-2");
+  h_.clock().Advance(absl::Hours(26));
+  auto deliver_as = [&](const std::string& presenter) {
+    wv1::DeliverWorkshopRequest req;
+    req.set_name(w.name());
+    req.set_etag(w.etag());
+    *req.mutable_delivery() = Delivery(30);
+    wv1::Workshop out;
+    return stub_->DeliverWorkshop(
+        testing::ContextAs({presenter, {"derbyshire"}, {"presenter"}}).get(), req, &out);
+  };
+  grpc::Status other = deliver_as("dmiu-2");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(other), "NOT_OWN_WORKSHOP");
+  EXPECT_TRUE(deliver_as("dmiu-1").ok());
+}
+
 TEST_F(WorkshopsServiceTest, DeliveryRulesRetriesAndEvents) {
   wv1::Workshop w = Basic();  // venue roll 300, starts in 25 h
   wv1::Workshop out;

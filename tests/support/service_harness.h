@@ -50,6 +50,7 @@ class ServiceHarness {
     RuntimeConfig config;
     config.service_name = spec_.name;
     config.drain_timeout = absl::Seconds(2);
+    config.http_address = "127.0.0.1:0";
     config.security = TestSecuritySettings(server_files_);
     runtime_ = std::make_unique<ServerRuntime>(config);
     runtime_->SetAuditDatabase(db_.get());
@@ -94,6 +95,8 @@ class ServiceHarness {
     return channel;
   }
   Pki& pki() { return *pki_; }
+  int http_port() const { return runtime_->http_port(); }
+  int grpc_port() const { return runtime_->grpc_port(); }
 
   void Stop() {
     if (runtime_) runtime_->Shutdown();

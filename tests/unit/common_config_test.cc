@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <map>
 
 #include "common/config.h"
@@ -111,6 +115,36 @@ TEST(HostPort, Splits) {
   EXPECT_EQ(host, "::1");
   EXPECT_FALSE(SplitHostPort("host:99999", &host, &port));
   EXPECT_FALSE(SplitHostPort(":80", &host, &port));
+}
+
+}  // namespace
+}  // namespace outreach
+
+namespace outreach {
+namespace {
+
+// A SecretFile setting is the contents of the file it names; a String that happens to name a
+// file (--policy-file, --tls-cert-file) stays the path.
+TEST(ConfigSecretFileTest, OnlySecretFilesAreReadAndPathsStayPaths) {
+  char dir[] = "/tmp/outreach-config-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string secret = std::string(dir) + "/key";
+  { std::ofstream(secret) << "s3cr3t\n"; }
+  std::string key, policy;
+  ConfigParser parser("test");
+  parser.SecretFile("page-token-key-file", &key, "key");
+  parser.String("policy-file", &policy, std::string(), "policy");
+  const std::string key_flag = "--page-token-key-file=" + secret;
+  const std::string policy_flag = "--policy-file=" + secret;
+  const char* argv[] = {"test", key_flag.c_str(), policy_flag.c_str()};
+  ASSERT_TRUE(parser.Parse(3, argv, [](const std::string&) { return std::nullopt; }).ok());
+  EXPECT_EQ(key, "s3cr3t");
+  EXPECT_EQ(policy, secret);
+  const std::string missing_flag = std::string("--page-token-key-file=") + dir + "/none";
+  const char* missing[] = {"test", missing_flag.c_str()};
+  EXPECT_FALSE(parser.Parse(2, missing, [](const std::string&) { return std::nullopt; }).ok());
+  std::remove(secret.c_str());
+  rmdir(dir);
 }
 
 }  // namespace

@@ -1,0 +1,433 @@
+// The attacks the security issue found, replayed against real servers (TLS, tokens, the shipped
+// policy): forged tokens and events, another force's data, plaintext, and the audit trail a
+// force's auditor reads afterwards.
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/security/jwt.h"
+#include "gtest/gtest.h"
+#include "outreach/audit/v1/audit.grpc.pb.h"
+#include "outreach/metrics/v1/metrics.grpc.pb.h"
+#include "outreach/training/v1/training.grpc.pb.h"
+#include "outreach/workshops/v1/workshops.grpc.pb.h"
+#include "services/metrics/metrics_service.h"
+#include "services/training/training_service.h"
+#include "services/workshops/workshops_service.h"
+#include "tests/support/service_harness.h"
+#include "tests/unit/metrics_test_events.h"
+
+namespace outreach {
+namespace {
+
+namespace wv1 = workshops::v1;
+namespace tv1 = training::v1;
+namespace mv1 = metrics::v1;
+namespace av1 = audit::v1;
+using testing::AnonymousCtx;
+using testing::ContextAs;
+using testing::ReasonOf;
+using testing::ServiceHarness;
+using testing::TestCaller;
+
+const TestCaller kDerbyAdmin{"derby-admin", {"derbyshire"}, {"force_admin"}};
+const TestCaller kNottsCoordinator{
+    "notts-coordinator", {"nottinghamshire"}, {"schools_coordinator", "training_coordinator"}};
+const TestCaller kDerbyAuditor{"derby-auditor", {"derbyshire"}, {"auditor"}};
+
+std::string B64(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
+
+std::unique_ptr<grpc::ClientContext> WithAuthorization(const std::string& value) {
+  auto ctx = AnonymousCtx();
+  ctx->AddMetadata("authorization", value);
+  return ctx;
+}
+
+security::MintRequest GoodMint() {
+  security::MintRequest m;
+  m.private_key_pem = testing::TestSigningKeyPem();
+  m.kid = testing::kTestKeyId;
+  m.issuer = security::SecuritySettings().token_issuer;
+  m.audience = security::SecuritySettings().token_audience;
+  m.subject = "derby-admin";
+  m.forces = {"derbyshire"};
+  m.roles = {"force_admin"};
+  m.issued_at = absl::Now();
+  m.lifetime = absl::Hours(1);
+  return m;
+}
+
+std::string Mint(const security::MintRequest& m) {
+  auto token = security::MintToken(m);
+  EXPECT_TRUE(token.ok()) << token.status();
+  return token.ok() ? *token : "";
+}
+
+std::string PublicKeyPem(const std::string& private_pem) {
+  BIO* in = BIO_new_mem_buf(private_pem.data(), static_cast<int>(private_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  BIO* out = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(out, key);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string pem(data, static_cast<size_t>(n));
+  BIO_free(out);
+  EVP_PKEY_free(key);
+  BIO_free(in);
+  return pem;
+}
+
+std::string OtherKeyPem() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  return pem;
+}
+
+// The claims of a good token, re-signed by hand with `alg` (none or HS256 keyed with the
+// server's public key: the algorithm-confusion attack).
+std::string Forged(const std::string& alg, const std::string& hmac_key) {
+  const std::string good = Mint(GoodMint());
+  const std::string payload = good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1);
+  const std::string header = B64(
+      absl::StrCat(R"({"alg":")", alg, R"(","kid":")", testing::kTestKeyId, R"(","typ":"JWT"})"));
+  const std::string signing_input = absl::StrCat(header, ".", payload);
+  if (alg == "none") return absl::StrCat(signing_input, ".");
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), hmac_key.data(), static_cast<int>(hmac_key.size()),
+       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
+       &mac_len);
+  return absl::StrCat(signing_input, ".",
+                      B64(absl::string_view(reinterpret_cast<const char*>(mac), mac_len)));
+}
+
+class WorkshopsSecurityTest : public ::testing::Test {
+ protected:
+  WorkshopsSecurityTest()
+      : h_(workshops::WorkshopsServiceSpec(), absl::FromUnixSeconds(1'760'000'000)),
+        stub_(wv1::WorkshopsService::NewStub(h_.channel())) {}
+
+  grpc::Status List(std::unique_ptr<grpc::ClientContext> ctx,
+                    const std::string& parent = "forces/derbyshire") {
+    wv1::ListVenuesRequest req;
+    req.set_parent(parent);
+    wv1::ListVenuesResponse out;
+    return stub_->ListVenues(ctx.get(), req, &out);
+  }
+
+  wv1::Venue CreateSchool(const TestCaller& as, const std::string& force, const std::string& id) {
+    wv1::CreateVenueRequest req;
+    req.set_parent("forces/" + force);
+    req.set_venue_id(id);
+    req.mutable_venue()->set_display_name("Ashbourne Primary School");
+    req.mutable_venue()->set_kind(common::v1::VENUE_KIND_PRIMARY);
+    req.mutable_venue()->set_area("north-dales");
+    req.mutable_venue()->set_pupil_roll(240);
+    wv1::Venue out;
+    grpc::Status s = stub_->CreateVenue(ContextAs(as).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  ServiceHarness h_;
+  std::unique_ptr<wv1::WorkshopsService::Stub> stub_;
+};
+
+TEST_F(WorkshopsSecurityTest, EveryBadTokenIsUnauthenticatedWithItsReason) {
+  ASSERT_TRUE(List(ContextAs(kDerbyAdmin)).ok());
+
+  struct Case {
+    const char* what;
+    std::string authorization;  // "" = none sent
+    const char* reason;
+  };
+  security::MintRequest expired = GoodMint();
+  expired.issued_at = absl::Now() - absl::Hours(2);
+  security::MintRequest not_yet = GoodMint();
+  not_yet.not_before = absl::Now() + absl::Hours(1);
+  security::MintRequest issuer = GoodMint();
+  issuer.issuer = "https://attacker.example";
+  security::MintRequest audience = GoodMint();
+  audience.audience = "another-service";
+  security::MintRequest other_key = GoodMint();
+  other_key.private_key_pem = OtherKeyPem();
+  security::MintRequest unknown_kid = GoodMint();
+  unknown_kid.kid = "no-such-key";
+  const std::string public_pem = PublicKeyPem(testing::TestSigningKeyPem());
+  const Case cases[] = {
+      {"no token", "", "CREDENTIALS_MISSING"},
+      {"not a bearer", "Basic ZGVyYnk6YWRtaW4=", "CREDENTIALS_MALFORMED"},
+      {"forged text", "Bearer totally-forged", "TOKEN_MALFORMED"},
+      {"expired", "Bearer " + Mint(expired), "TOKEN_EXPIRED"},
+      {"not yet valid", "Bearer " + Mint(not_yet), "TOKEN_NOT_YET_VALID"},
+      {"wrong issuer", "Bearer " + Mint(issuer), "TOKEN_ISSUER"},
+      {"wrong audience", "Bearer " + Mint(audience), "TOKEN_AUDIENCE"},
+      {"signed by another key", "Bearer " + Mint(other_key), "TOKEN_SIGNATURE"},
+      {"unknown key", "Bearer " + Mint(unknown_kid), "TOKEN_UNKNOWN_KEY"},
+      {"alg none", "Bearer " + Forged("none", ""), "TOKEN_ALGORITHM"},
+      {"HS256 keyed with the public key", "Bearer " + Forged("HS256", public_pem),
+       "TOKEN_ALGORITHM"},
+  };
+  for (const Case& c : cases) {
+    grpc::Status s =
+        List(c.authorization.empty() ? AnonymousCtx() : WithAuthorization(c.authorization));
+    EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED) << c.what;
+    EXPECT_EQ(ReasonOf(s), c.reason) << c.what << ": " << s.error_message();
+    EXPECT_EQ(s.error_message().find("eyJ"), std::string::npos) << c.what << ": token echoed";
+  }
+}
+
+TEST_F(WorkshopsSecurityTest, AnotherForcesDataIsRefusedWhetherOrNotItExists) {
+  const wv1::Venue school = CreateSchool(kDerbyAdmin, "derbyshire", "ashbourne-primary");
+  // Listing, reading and renaming another force's venue: refused before any handler looks.
+  grpc::Status list = List(ContextAs(kNottsCoordinator));
+  EXPECT_EQ(list.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(list), "FORCE_NOT_PERMITTED");
+
+  auto get = [&](const std::string& name) {
+    wv1::GetVenueRequest req;
+    req.set_name(name);
+    wv1::Venue out;
+    return stub_->GetVenue(ContextAs(kNottsCoordinator).get(), req, &out);
+  };
+  grpc::Status existing = get(school.name());
+  grpc::Status missing = get("forces/derbyshire/venues/no-such-school");
+  EXPECT_EQ(existing.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(missing.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(existing.error_message(), missing.error_message()) << "existence must not leak";
+
+  wv1::UpdateVenueRequest rename;
+  *rename.mutable_venue() = school;
+  rename.mutable_venue()->set_display_name("Renamed by another force");
+  rename.mutable_update_mask()->add_paths("display_name");
+  wv1::Venue out;
+  grpc::Status update = stub_->UpdateVenue(ContextAs(kNottsCoordinator).get(), rename, &out);
+  EXPECT_EQ(update.error_code(), grpc::PERMISSION_DENIED);
+  wv1::GetVenueRequest req;
+  req.set_name(school.name());
+  ASSERT_TRUE(stub_->GetVenue(ContextAs(kDerbyAdmin).get(), req, &out).ok());
+  EXPECT_EQ(out.display_name(), "Ashbourne Primary School");
+
+  // The same caller in its own force is served.
+  CreateSchool(kNottsCoordinator, "nottinghamshire", "arnold-hill");
+}
+
+TEST_F(WorkshopsSecurityTest, PlaintextReachesNoTlsListener) {
+  auto plain = grpc::CreateChannel(absl::StrCat("127.0.0.1:", h_.grpc_port()),
+                                   grpc::InsecureChannelCredentials());
+  wv1::ListVenuesRequest req;
+  req.set_parent("forces/derbyshire");
+  wv1::ListVenuesResponse out;
+  auto ctx = ContextAs(kDerbyAdmin);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  grpc::Status s = wv1::WorkshopsService::NewStub(plain)->ListVenues(ctx.get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE);
+}
+
+TEST(ServerSecurityTest, PlaintextIsRefusedOffLoopback) {
+  for (const char* address : {"0.0.0.0:0", "[::]:0"}) {
+    RuntimeConfig config;
+    config.service_name = "plaintext-probe";
+    config.grpc_address = address;
+    config.security.plaintext = true;
+    config.security.policy_file = testing::PolicyFile();
+    ServerRuntime runtime(config);
+    absl::Status s = runtime.Start();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << address << ": " << s;
+    EXPECT_NE(s.message().find("loopback"), std::string::npos) << s;
+  }
+  RuntimeConfig loopback;
+  loopback.service_name = "plaintext-probe";
+  loopback.grpc_address = "127.0.0.1:0";
+  loopback.security.plaintext = true;
+  ServerRuntime runtime(loopback);
+  EXPECT_TRUE(runtime.Start().ok());
+}
+
+TEST(ServerSecurityTest, TlsWithoutCertificatesRefusesToStart) {
+  RuntimeConfig config;
+  config.service_name = "tls-probe";
+  config.security.policy_file = testing::PolicyFile();
+  ServerRuntime runtime(config);
+  EXPECT_TRUE(absl::IsInvalidArgument(runtime.Start()));
+}
+
+class MetricsSecurityTest : public ::testing::Test {
+ protected:
+  MetricsSecurityTest()
+      : h_(metrics::MetricsServiceSpec(), metrics::testing::Utc(2025, 1, 15)),
+        stub_(mv1::MetricsService::NewStub(h_.channel())) {}
+
+  grpc::Status IngestOver(const std::shared_ptr<grpc::Channel>& channel,
+                          std::unique_ptr<grpc::ClientContext> ctx,
+                          std::vector<events::v1::OutreachEvent> events) {
+    mv1::IngestEventsRequest req;
+    req.set_parent("forces/derbyshire");
+    for (auto& e : events) *req.add_events() = std::move(e);
+    mv1::IngestEventsResponse resp;
+    return mv1::MetricsService::NewStub(channel)->IngestEvents(ctx.get(), req, &resp);
+  }
+
+  int64_t Delivered() {
+    mv1::GetDashboardRequest req;
+    req.set_name("forces/derbyshire/dashboard");
+    req.mutable_period()->set_kind(mv1::PERIOD_KIND_ACADEMIC_YEAR);
+    mv1::Dashboard d;
+    grpc::Status s = stub_->GetDashboard(ContextAs(kDerbyAdmin).get(), req, &d);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return d.workshops().workshops_delivered();
+  }
+
+  ServiceHarness h_;
+  std::unique_ptr<mv1::MetricsService::Stub> stub_;
+};
+
+TEST_F(MetricsSecurityTest, ForgedEventsAreRefusedAndCountNothing) {
+  metrics::testing::Delivery d;
+  auto delivered = [&] { return metrics::testing::Delivered("e1", d); };
+  // A person, even the force's administrator, may not send events.
+  grpc::Status person = IngestOver(h_.channel(), ContextAs(kDerbyAdmin), {delivered()});
+  EXPECT_EQ(person.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(person), "ROLE_NOT_PERMITTED");
+  // A service may send only its own kinds.
+  grpc::Status training = IngestOver(h_.ServiceChannel("training"), AnonymousCtx(), {delivered()});
+  EXPECT_EQ(training.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(training), "EVENT_KIND_NOT_PERMITTED");
+  events::v1::OutreachEvent completion = metrics::testing::Envelope(
+      "e2", "derbyshire", "forces/derbyshire/enrolments/x", metrics::testing::Utc(2025, 1, 2));
+  completion.mutable_enrolment_completed();
+  grpc::Status workshops_forging =
+      IngestOver(h_.ServiceChannel("workshops"), AnonymousCtx(), {completion});
+  EXPECT_EQ(ReasonOf(workshops_forging), "EVENT_KIND_NOT_PERMITTED");
+  EXPECT_EQ(Delivered(), 0);
+  // The owner's events count.
+  ASSERT_TRUE(IngestOver(h_.ServiceChannel("workshops"), AnonymousCtx(), {delivered()}).ok());
+  EXPECT_EQ(Delivered(), 1);
+}
+
+TEST_F(MetricsSecurityTest, DashboardOverHttpNeedsATokenOfTheForce) {
+  httplib::Client http("127.0.0.1", h_.http_port());
+  auto get = [&](const std::string& token) {
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto res = http.Get("/dashboard?force=derbyshire", headers);
+    return res ? res->status : -1;
+  };
+  EXPECT_EQ(get(""), 401);
+  EXPECT_EQ(get("garbage"), 401);
+  EXPECT_EQ(get(testing::TestToken({"notts", {"nottinghamshire"}, {"analyst"}})), 403);
+  EXPECT_EQ(get(testing::TestToken({"derby-presenter", {"derbyshire"}, {"presenter"}})), 403);
+  EXPECT_EQ(get(testing::TestToken({"derby-analyst", {"derbyshire"}, {"analyst"}})), 200);
+  // The monitor routes stay open on the internal port.
+  auto healthz = http.Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+}
+
+class TrainingAuditTest : public ::testing::Test {
+ protected:
+  TrainingAuditTest()
+      : h_(training::TrainingServiceSpec(), absl::FromUnixSeconds(1'760'000'000)),
+        stub_(tv1::TrainingService::NewStub(h_.channel())),
+        audit_(av1::AuditService::NewStub(h_.channel())) {}
+
+  grpc::Status CreateOfficer(std::unique_ptr<grpc::ClientContext> ctx, const std::string& id,
+                             tv1::Officer* out) {
+    tv1::CreateOfficerRequest req;
+    req.set_parent("forces/derbyshire");
+    req.set_officer_id(id);
+    req.mutable_officer()->set_staff_number("SN-" + id);
+    req.mutable_officer()->set_role(common::v1::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
+    req.mutable_officer()->set_division("north");
+    req.mutable_officer()->set_active(true);
+    return stub_->CreateOfficer(ctx.get(), req, out);
+  }
+
+  std::vector<av1::AuditRecord> Records() {
+    av1::ListAuditRecordsRequest req;
+    req.set_parent("forces/derbyshire");
+    av1::ListAuditRecordsResponse out;
+    grpc::Status s = audit_->ListAuditRecords(ContextAs(kDerbyAuditor).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {out.audit_records().begin(), out.audit_records().end()};
+  }
+
+  ServiceHarness h_;
+  std::unique_ptr<tv1::TrainingService::Stub> stub_;
+  std::unique_ptr<av1::AuditService::Stub> audit_;
+};
+
+TEST_F(TrainingAuditTest, WritesPersonalReadsAndRefusalsAreAuditedOthersAreNot) {
+  auto justified = ContextAs(kDerbyAdmin);
+  justified->AddMetadata("x-outreach-justification", "new starters, cohort 2026-09");
+  tv1::Officer officer;
+  ASSERT_TRUE(CreateOfficer(std::move(justified), "o-1", &officer).ok());
+
+  tv1::UpdateOfficerRequest update;
+  *update.mutable_officer() = officer;
+  update.mutable_officer()->set_division("south");
+  update.mutable_update_mask()->add_paths("division");
+  tv1::Officer updated;
+  ASSERT_TRUE(stub_->UpdateOfficer(ContextAs(kDerbyAdmin).get(), update, &updated).ok());
+
+  tv1::ListOfficersRequest list;
+  list.set_parent("forces/derbyshire");
+  tv1::ListOfficersResponse officers;
+  ASSERT_TRUE(stub_->ListOfficers(ContextAs(kDerbyAdmin).get(), list, &officers).ok());
+
+  tv1::ListCoursesRequest courses;  // not personal data: not audited
+  courses.set_parent("forces/derbyshire");
+  tv1::ListCoursesResponse course_list;
+  ASSERT_TRUE(stub_->ListCourses(ContextAs(kDerbyAdmin).get(), courses, &course_list).ok());
+
+  const TestCaller analyst{"derby-analyst", {"derbyshire"}, {"analyst"}};
+  tv1::Officer refused;
+  EXPECT_EQ(CreateOfficer(ContextAs(analyst), "o-2", &refused).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(CreateOfficer(AnonymousCtx(), "o-3", &refused).error_code(), grpc::UNAUTHENTICATED);
+
+  const std::vector<av1::AuditRecord> records = Records();  // newest first
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[0].subject(), "derby-analyst");
+  EXPECT_EQ(records[0].code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(records[1].method(), "/outreach.training.v1.TrainingService/ListOfficers");
+  EXPECT_EQ(records[1].code(), 0);
+  EXPECT_EQ(records[2].method(), "/outreach.training.v1.TrainingService/UpdateOfficer");
+  ASSERT_EQ(records[2].field_paths_size(), 1);
+  EXPECT_EQ(records[2].field_paths(0), "division");
+  EXPECT_EQ(records[3].method(), "/outreach.training.v1.TrainingService/CreateOfficer");
+  EXPECT_EQ(records[3].subject(), "derby-admin");
+  EXPECT_EQ(records[3].justification(), "new starters, cohort 2026-09");
+  EXPECT_EQ(records[3].force(), "forces/derbyshire");
+  ASSERT_GE(records[3].roles_size(), 1);
+  EXPECT_EQ(records[3].roles(0), "force_admin");
+  EXPECT_NE(records[3].peer().find("127.0.0.1"), std::string::npos);
+  for (const auto& r : records) {
+    EXPECT_EQ(r.DebugString().find("SN-o-1"), std::string::npos) << "a personal value";
+  }
+
+  av1::VerifyAuditLogRequest verify;
+  verify.set_parent("forces/derbyshire");
+  av1::VerifyAuditLogResponse verdict;
+  ASSERT_TRUE(audit_->VerifyAuditLog(ContextAs(kDerbyAuditor).get(), verify, &verdict).ok());
+  EXPECT_TRUE(verdict.ok());
+  // Only the auditor reads the log; not even the force's administrator.
+  av1::ListAuditRecordsRequest as_admin;
+  as_admin.set_parent("forces/derbyshire");
+  av1::ListAuditRecordsResponse out;
+  EXPECT_EQ(audit_->ListAuditRecords(ContextAs(kDerbyAdmin).get(), as_admin, &out).error_code(),
+            grpc::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace outreach
