@@ -188,7 +188,7 @@ done
 CTX=$DEPLOY_WORK/context
 rm -rf "$CTX" && mkdir -p "$CTX"
 tar -c .dockerignore CMakeLists.txt CMakePresets.json cmake protos common tests/support services \
-  deploy/docker | tar -x -C "$CTX"
+  tools deploy/docker deploy/security/policy.json | tar -x -C "$CTX"
 for target in "${built[@]}" redis; do
   t0=$(date +%s)
   pm build --format docker --pull=never --network host \
