@@ -4,9 +4,10 @@
 #                                    render of every overlay + strict offline schema/policy check;
 #                                    promtool check config/rules + test rules; Grafana JSON
 #   scripts/deploy-check.sh all      static, then (root, podman): base image (debootstrap), the
-#                                    images, the local overlay's manifests under `podman play
-#                                    kube` on 127.0.0.1, SERVING, a scenario through the public
-#                                    gRPC APIs, /metrics, a real Prometheus scrape, SIGTERM exit
+#                                    images, a dev PKI + JWKS + operator token and the Secrets,
+#                                    the local overlay's manifests under `podman play kube` on
+#                                    127.0.0.1, SERVING, a scenario through the public gRPC APIs
+#                                    (TLS + token), /metrics, a real Prometheus scrape, SIGTERM exit
 #                                    codes; then the Compose file with podman-compose and the same
 #                                    scenario; teardown always (trap), also on failure
 # Exit 0 when everything passed; 1 on a failure; 3 when all checks passed but some service has
@@ -105,7 +106,7 @@ printf '#!/bin/sh\nexport CONTAINERS_CONF=%q\nexec podman --root %q --runroot %q
   "$CONTAINERS_CONF" "$DEPLOY_WORK/storage" "$DEPLOY_WORK/run" >"$PM_WRAPPER"
 chmod +x "$PM_WRAPPER"
 compose() {
-  (cd deploy/compose && OUTREACH_REDIS_IMAGE=localhost/outreach-redis:dev \
+  (cd deploy/compose && OUTREACH_REDIS_IMAGE=localhost/outreach-redis:dev OUTREACH_PKI_DIR=$PKI \
     podman-compose --podman-path "$PM_WRAPPER" -p outreach-check "$@")
 }
 compose_down() {
@@ -198,6 +199,46 @@ for target in "${built[@]}" redis; do
 done
 pm image prune -f >/dev/null 2>&1 || true
 
+step "development PKI, JWKS and an operator token (scripts/dev-pki.sh; outreach-token from the image)"
+# Its own PKI under DEPLOY_WORK (not data/pki, which scripts/run.sh may be using). The image's
+# outreach-token runs with the PKI folder mounted at the same path, so dev-pki.sh's paths hold.
+PKI=$DEPLOY_WORK/pki
+TOKEN_WRAPPER=$DEPLOY_WORK/outreach-token
+printf '#!/bin/sh\nexec podman --root %q --runroot %q --storage-driver overlay --cgroup-manager cgroupfs --events-backend file run --rm -i --network none --user 0 -v %q:%q:ro --entrypoint /usr/local/bin/outreach-token localhost/outreach-%s:dev "$@"\n' \
+  "$DEPLOY_WORK/storage" "$DEPLOY_WORK/run" "$PKI" "$PKI" "${built[0]}" >"$TOKEN_WRAPPER"
+chmod +x "$TOKEN_WRAPPER"
+mkdir -p "$PKI"
+OUTREACH_TOKEN_BIN=$TOKEN_WRAPPER scripts/dev-pki.sh "$PKI"
+[[ -s $PKI/jwks.json ]] || fail "dev-pki.sh made no $PKI/jwks.json"
+(umask 077 && "$TOKEN_WRAPPER" mint --key "$PKI/signing.pem" --kid dev-1 \
+  --issuer https://outreach.local/dev --audience outreach --subject deploy-check \
+  --role force_admin --force derbyshire --lifetime 1h >"$PKI/operator.token")
+"$TOKEN_WRAPPER" verify --jwks "$PKI/jwks.json" --issuer https://outreach.local/dev \
+  --audience outreach - <"$PKI/operator.token" >/dev/null || fail "the minted token does not verify"
+# The containers run as uid 10001; compose bind-mounts the key files as they are.
+for svc in "${built[@]}"; do chgrp 10001 "$PKI/$svc.key" && chmod 0640 "$PKI/$svc.key"; done
+export OUTREACH_TLS_CA_FILE=$PKI/ca.pem OUTREACH_TOKEN_FILE=$PKI/operator.token
+echo "    CA, ${built[*]} certificates, JWKS and a force_admin token for forces/derbyshire"
+
+# The Secrets and ConfigMaps the base expects out of band (deploy/README.md, "Secrets"), as
+# cert-manager lays them out. podman 4.3 play kube writes a Secret's `data` into its volume
+# without base64-decoding it, so for podman the values go in as plain text.
+SECURITY=$DEPLOY_WORK/security-objects.yaml
+/usr/bin/python3 - "$PKI" "$ROOT/deploy/security/policy.json" "${built[@]}" >"$SECURITY" <<'PY'
+import sys, yaml
+pki, policy, services = sys.argv[1], sys.argv[2], sys.argv[3:]
+read = lambda path: open(path).read()
+docs = [{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+         "metadata": {"name": f"outreach-{svc}-tls"},
+         "data": {"tls.crt": read(f"{pki}/{svc}.pem"), "tls.key": read(f"{pki}/{svc}.key"),
+                  "ca.crt": read(f"{pki}/ca.pem")}} for svc in services]
+docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-jwks"},
+             "data": {"jwks.json": read(f"{pki}/jwks.json")}})
+docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-policy"},
+             "data": {"policy.json": read(policy)}})
+yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)
+PY
+
 # The suite's default ports, or all of them + 10000 when something (scripts/run.sh) holds one.
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORT_OFFSET=${DEPLOY_PORT_OFFSET:-}
@@ -214,8 +255,9 @@ step "render the local overlay for podman play kube (services: ${built[*]}; port
 for port in "${GRPC_PORT[@]}" "${HTTP_PORT[@]}" $((6379 + PORT_OFFSET)); do
   if in_use "$port"; then fail "127.0.0.1:$port is in use (set DEPLOY_PORT_OFFSET)"; fi
 done
+{ cat "$DEPLOY_WORK/rendered/local.yaml"; echo "---"; cat "$SECURITY"; } >"$DEPLOY_WORK/play-input.yaml"
 /usr/bin/python3 deploy/tools/select_apps.py --port-offset "$PORT_OFFSET" \
-  "$DEPLOY_WORK/rendered/local.yaml" redis "${built[@]}" >"$RENDERED"
+  "$DEPLOY_WORK/play-input.yaml" redis "${built[@]}" >"$RENDERED"
 
 pm play kube --down "$RENDERED" >/dev/null 2>&1 || true # leftovers of an interrupted run
 remove_state
