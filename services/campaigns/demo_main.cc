@@ -1,4 +1,4 @@
-// campaigns_demo --target=127.0.0.1:50053 --force=derbyshire --tls-ca-file=data/pki/ca.pem \
+// campaigns_demo --target=127.0.0.1:50053 --force=derbyshire --tls-ca-file=data/pki/ca.pem
 //     --token-file=data/pki/demo.token
 //
 // Loads Derbyshire Constabulary's residents' "protect yourself online" campaign through the

@@ -1,4 +1,4 @@
-// training_demo --target=127.0.0.1:50052 --force=derbyshire --tls-ca-file=data/pki/ca.pem \
+// training_demo --target=127.0.0.1:50052 --force=derbyshire --tls-ca-file=data/pki/ca.pem
 //     --token-file=data/pki/demo.token
 //
 // Loads the training demo data through the public gRPC API. Idempotent: resources have fixed

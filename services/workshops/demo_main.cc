@@ -1,4 +1,4 @@
-// workshops_demo --target=127.0.0.1:50051 --force=derbyshire --tls-ca-file=data/pki/ca.pem \
+// workshops_demo --target=127.0.0.1:50051 --force=derbyshire --tls-ca-file=data/pki/ca.pem
 //     --token-file=data/pki/demo.token
 //
 // Loads demo data through the public gRPC API: Derbyshire schools and community venues
