@@ -204,7 +204,7 @@ step "development PKI, JWKS and an operator token (scripts/dev-pki.sh; outreach-
 # outreach-token runs with the PKI folder mounted at the same path, so dev-pki.sh's paths hold.
 PKI=$DEPLOY_WORK/pki
 TOKEN_WRAPPER=$DEPLOY_WORK/outreach-token
-printf '#!/bin/sh\nexec podman --root %q --runroot %q --storage-driver overlay --cgroup-manager cgroupfs --events-backend file run --rm -i --network none --user 0 -v %q:%q:ro --entrypoint /usr/local/bin/outreach-token localhost/outreach-%s:dev "$@"\n' \
+printf '#!/bin/sh\nexec podman --root %q --runroot %q --storage-driver overlay --cgroup-manager cgroupfs --events-backend file run --rm -i --no-healthcheck --network none --user 0 -v %q:%q:ro --entrypoint /usr/local/bin/outreach-token localhost/outreach-%s:dev "$@"\n' \
   "$DEPLOY_WORK/storage" "$DEPLOY_WORK/run" "$PKI" "$PKI" "${built[0]}" >"$TOKEN_WRAPPER"
 chmod +x "$TOKEN_WRAPPER"
 mkdir -p "$PKI"
@@ -220,24 +220,33 @@ for svc in "${built[@]}"; do chgrp 10001 "$PKI/$svc.key" && chmod 0640 "$PKI/$sv
 export OUTREACH_TLS_CA_FILE=$PKI/ca.pem OUTREACH_TOKEN_FILE=$PKI/operator.token
 echo "    CA, ${built[*]} certificates, JWKS and a force_admin token for forces/derbyshire"
 
-# The Secrets and ConfigMaps the base expects out of band (deploy/README.md, "Secrets"), as
-# cert-manager lays them out. podman 4.3 play kube writes a Secret's `data` into its volume
-# without base64-decoding it, so for podman the values go in as plain text.
+# The objects the base expects out of band (deploy/README.md, "Secrets"). The JWKS and policy
+# ConfigMaps go into the manifests podman plays. The TLS Secrets cannot: podman 4.3 play kube
+# refuses a Secret whose `data` is not base64 and mounts the base64 text undecoded. It does
+# mount an existing volume of the Secret's name, once a podman secret of that name exists, so
+# tls_volumes (below) makes both: the files in cert-manager's layout, and an empty secret.
 SECURITY=$DEPLOY_WORK/security-objects.yaml
-/usr/bin/python3 - "$PKI" "$ROOT/deploy/security/policy.json" "${built[@]}" >"$SECURITY" <<'PY'
+/usr/bin/python3 - "$PKI/jwks.json" "$ROOT/deploy/security/policy.json" >"$SECURITY" <<'PY'
 import sys, yaml
-pki, policy, services = sys.argv[1], sys.argv[2], sys.argv[3:]
-read = lambda path: open(path).read()
-docs = [{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-         "metadata": {"name": f"outreach-{svc}-tls"},
-         "data": {"tls.crt": read(f"{pki}/{svc}.pem"), "tls.key": read(f"{pki}/{svc}.key"),
-                  "ca.crt": read(f"{pki}/ca.pem")}} for svc in services]
-docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-jwks"},
-             "data": {"jwks.json": read(f"{pki}/jwks.json")}})
-docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-policy"},
-             "data": {"policy.json": read(policy)}})
-yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)
+jwks, policy = (open(path).read() for path in sys.argv[1:])
+yaml.safe_dump_all([
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-jwks"},
+     "data": {"jwks.json": jwks}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-policy"},
+     "data": {"policy.json": policy}}], sys.stdout, sort_keys=False)
 PY
+tls_volumes() {
+  local svc dir
+  for svc in "${built[@]}"; do
+    printf '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "outreach-%s-tls"}}' "$svc" \
+      | pm secret create "outreach-$svc-tls" - >/dev/null
+    pm volume create "outreach-$svc-tls" >/dev/null
+    dir=$(pm volume inspect "outreach-$svc-tls" --format '{{.Mountpoint}}')
+    install -m 0444 "$PKI/$svc.pem" "$dir/tls.crt"
+    install -m 0440 -g 10001 "$PKI/$svc.key" "$dir/tls.key"
+    install -m 0444 "$PKI/ca.pem" "$dir/ca.crt"
+  done
+}
 
 # The suite's default ports, or all of them + 10000 when something (scripts/run.sh) holds one.
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -261,6 +270,7 @@ done
 
 pm play kube --down "$RENDERED" >/dev/null 2>&1 || true # leftovers of an interrupted run
 remove_state
+tls_volumes
 step "podman play kube (start-to-SERVING timer starts)"
 t_start=$(date +%s.%N)
 pm play kube --start "$RENDERED" >"$DEPLOY_WORK/play.log" 2>&1 || { cat "$DEPLOY_WORK/play.log"; fail "podman play kube"; }
