@@ -4,9 +4,10 @@
 #                                    render of every overlay + strict offline schema/policy check;
 #                                    promtool check config/rules + test rules; Grafana JSON
 #   scripts/deploy-check.sh all      static, then (root, podman): base image (debootstrap), the
-#                                    images, the local overlay's manifests under `podman play
-#                                    kube` on 127.0.0.1, SERVING, a scenario through the public
-#                                    gRPC APIs, /metrics, a real Prometheus scrape, SIGTERM exit
+#                                    images, a dev PKI + JWKS + operator token and the Secrets,
+#                                    the local overlay's manifests under `podman play kube` on
+#                                    127.0.0.1, SERVING, a scenario through the public gRPC APIs
+#                                    (TLS + token), /metrics, a real Prometheus scrape, SIGTERM exit
 #                                    codes; then the Compose file with podman-compose and the same
 #                                    scenario; teardown always (trap), also on failure
 # Exit 0 when everything passed; 1 on a failure; 3 when all checks passed but some service has
@@ -105,7 +106,7 @@ printf '#!/bin/sh\nexport CONTAINERS_CONF=%q\nexec podman --root %q --runroot %q
   "$CONTAINERS_CONF" "$DEPLOY_WORK/storage" "$DEPLOY_WORK/run" >"$PM_WRAPPER"
 chmod +x "$PM_WRAPPER"
 compose() {
-  (cd deploy/compose && OUTREACH_REDIS_IMAGE=localhost/outreach-redis:dev \
+  (cd deploy/compose && OUTREACH_REDIS_IMAGE=localhost/outreach-redis:dev OUTREACH_PKI_DIR=$PKI \
     podman-compose --podman-path "$PM_WRAPPER" -p outreach-check "$@")
 }
 compose_down() {
@@ -188,7 +189,7 @@ done
 CTX=$DEPLOY_WORK/context
 rm -rf "$CTX" && mkdir -p "$CTX"
 tar -c .dockerignore CMakeLists.txt CMakePresets.json cmake protos common tests/support services \
-  deploy/docker | tar -x -C "$CTX"
+  tools deploy/docker deploy/security/policy.json | tar -x -C "$CTX"
 for target in "${built[@]}" redis; do
   t0=$(date +%s)
   pm build --format docker --pull=never --network host \
@@ -197,6 +198,55 @@ for target in "${built[@]}" redis; do
   echo "    outreach-$target: $(($(date +%s) - t0))s"
 done
 pm image prune -f >/dev/null 2>&1 || true
+
+step "development PKI, JWKS and an operator token (scripts/dev-pki.sh; outreach-token from the image)"
+# Its own PKI under DEPLOY_WORK (not data/pki, which scripts/run.sh may be using). The image's
+# outreach-token runs with the PKI folder mounted at the same path, so dev-pki.sh's paths hold.
+PKI=$DEPLOY_WORK/pki
+TOKEN_WRAPPER=$DEPLOY_WORK/outreach-token
+printf '#!/bin/sh\nexec podman --root %q --runroot %q --storage-driver overlay --cgroup-manager cgroupfs --events-backend file run --rm -i --no-healthcheck --network none --user 0 -v %q:%q:ro --entrypoint /usr/local/bin/outreach-token localhost/outreach-%s:dev "$@"\n' \
+  "$DEPLOY_WORK/storage" "$DEPLOY_WORK/run" "$PKI" "$PKI" "${built[0]}" >"$TOKEN_WRAPPER"
+chmod +x "$TOKEN_WRAPPER"
+mkdir -p "$PKI"
+OUTREACH_TOKEN_BIN=$TOKEN_WRAPPER scripts/dev-pki.sh "$PKI"
+[[ -s $PKI/jwks.json ]] || fail "dev-pki.sh made no $PKI/jwks.json"
+(umask 077 && "$TOKEN_WRAPPER" mint --key "$PKI/signing.pem" --kid dev-1 \
+  --issuer https://outreach.local/dev --audience outreach --subject deploy-check \
+  --role force_admin --force derbyshire --lifetime 1h >"$PKI/operator.token")
+"$TOKEN_WRAPPER" verify --jwks "$PKI/jwks.json" --issuer https://outreach.local/dev \
+  --audience outreach - <"$PKI/operator.token" >/dev/null || fail "the minted token does not verify"
+# The containers run as uid 10001; compose bind-mounts the key files as they are.
+for svc in "${built[@]}"; do chgrp 10001 "$PKI/$svc.key" && chmod 0640 "$PKI/$svc.key"; done
+export OUTREACH_TLS_CA_FILE=$PKI/ca.pem OUTREACH_TOKEN_FILE=$PKI/operator.token
+echo "    CA, ${built[*]} certificates, JWKS and a force_admin token for forces/derbyshire"
+
+# The objects the base expects out of band (deploy/README.md, "Secrets"). The JWKS and policy
+# ConfigMaps go into the manifests podman plays. The TLS Secrets cannot: podman 4.3 play kube
+# refuses a Secret whose `data` is not base64 and mounts the base64 text undecoded. It does
+# mount an existing volume of the Secret's name, once a podman secret of that name exists, so
+# tls_volumes (below) makes both: the files in cert-manager's layout, and an empty secret.
+SECURITY=$DEPLOY_WORK/security-objects.yaml
+/usr/bin/python3 - "$PKI/jwks.json" "$ROOT/deploy/security/policy.json" >"$SECURITY" <<'PY'
+import sys, yaml
+jwks, policy = (open(path).read() for path in sys.argv[1:])
+yaml.safe_dump_all([
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-jwks"},
+     "data": {"jwks.json": jwks}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "outreach-policy"},
+     "data": {"policy.json": policy}}], sys.stdout, sort_keys=False)
+PY
+tls_volumes() {
+  local svc dir
+  for svc in "${built[@]}"; do
+    printf '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "outreach-%s-tls"}}' "$svc" \
+      | pm secret create "outreach-$svc-tls" - >/dev/null
+    pm volume create "outreach-$svc-tls" >/dev/null
+    dir=$(pm volume inspect "outreach-$svc-tls" --format '{{.Mountpoint}}')
+    install -m 0444 "$PKI/$svc.pem" "$dir/tls.crt"
+    install -m 0440 -g 10001 "$PKI/$svc.key" "$dir/tls.key"
+    install -m 0444 "$PKI/ca.pem" "$dir/ca.crt"
+  done
+}
 
 # The suite's default ports, or all of them + 10000 when something (scripts/run.sh) holds one.
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -214,11 +264,13 @@ step "render the local overlay for podman play kube (services: ${built[*]}; port
 for port in "${GRPC_PORT[@]}" "${HTTP_PORT[@]}" $((6379 + PORT_OFFSET)); do
   if in_use "$port"; then fail "127.0.0.1:$port is in use (set DEPLOY_PORT_OFFSET)"; fi
 done
+{ cat "$DEPLOY_WORK/rendered/local.yaml"; echo "---"; cat "$SECURITY"; } >"$DEPLOY_WORK/play-input.yaml"
 /usr/bin/python3 deploy/tools/select_apps.py --port-offset "$PORT_OFFSET" \
-  "$DEPLOY_WORK/rendered/local.yaml" redis "${built[@]}" >"$RENDERED"
+  "$DEPLOY_WORK/play-input.yaml" redis "${built[@]}" >"$RENDERED"
 
 pm play kube --down "$RENDERED" >/dev/null 2>&1 || true # leftovers of an interrupted run
 remove_state
+tls_volumes
 step "podman play kube (start-to-SERVING timer starts)"
 t_start=$(date +%s.%N)
 pm play kube --start "$RENDERED" >"$DEPLOY_WORK/play.log" 2>&1 || { cat "$DEPLOY_WORK/play.log"; fail "podman play kube"; }

@@ -1,5 +1,8 @@
 // Shared by wait_serving.mjs and scenario.mjs: @grpc/grpc-js + @grpc/proto-loader from
 // $OUTREACH_NODE_MODULES (default tests/e2e/node_modules), the public API from protos/.
+// The services listen with TLS: $OUTREACH_TLS_CA_FILE verifies them, and every call carries
+// "authorization: Bearer <$OUTREACH_TOKEN_FILE>" (re-read per call, as common/client.h does).
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,10 +27,26 @@ const healthJson = {
   } } } } } } },
 };
 
+// TLS to the suite's CA plus the bearer token; refuses to run without the CA (plaintext is for
+// loopback development only, and the containers never listen without TLS).
+export function credentials() {
+  const ca = process.env.OUTREACH_TLS_CA_FILE;
+  if (!ca) throw new Error("OUTREACH_TLS_CA_FILE is not set (the CA that signs the services)");
+  const tls = grpc.credentials.createSsl(readFileSync(ca));
+  const tokenFile = process.env.OUTREACH_TOKEN_FILE;
+  if (!tokenFile) return tls;
+  const bearer = grpc.credentials.createFromMetadataGenerator((_params, done) => {
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${readFileSync(tokenFile, "utf8").trim()}`);
+    done(null, metadata);
+  });
+  return grpc.credentials.combineChannelCredentials(tls, bearer);
+}
+
 export function healthClient(address) {
   const def = protoLoader.fromJSON(healthJson, loadOptions);
   const Health = grpc.loadPackageDefinition(def).grpc.health.v1.Health;
-  return new Health(address, grpc.credentials.createInsecure());
+  return new Health(address, credentials());
 }
 
 export function loadApi(protoDir, files) {

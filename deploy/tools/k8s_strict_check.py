@@ -164,8 +164,12 @@ def policy(docs, errors):
             if not res.get("requests") or not res.get("limits", {}).get("memory"):
                 errors.append(f"{cw}: resources.requests and limits.memory required")
             if labels.get("app.kubernetes.io/component") in ("domain-service", "metrics-service"):
-                if "grpc" not in c.get("readinessProbe", {}):
-                    errors.append(f"{cw}: readinessProbe must be a native grpc probe")
+                # The gRPC port speaks TLS only and the kubelet's grpc probe cannot, so readiness
+                # is /healthz on the plaintext HTTP port, checked from inside the container.
+                for probe in ("readinessProbe", "livenessProbe"):
+                    command = (c.get(probe, {}).get("exec") or {}).get("command") or []
+                    if command != ["/usr/local/bin/outreach-healthcheck"]:
+                        errors.append(f"{cw}: {probe} must exec /usr/local/bin/outreach-healthcheck")
         claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.get("volumes", [])
                   if "persistentVolumeClaim" in v]
         if any(cl in rwo_claims for cl in claims):

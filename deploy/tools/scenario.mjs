@@ -4,11 +4,11 @@
 // dashboard (metrics service) must show that delivery, carried by the outbox publisher. Every id
 // carries a per-run suffix, so it also passes against volumes kept from an earlier run.
 import { randomUUID } from "node:crypto";
-import { call, grpc, loadApi, sleep } from "./grpc_clients.mjs";
+import { call, credentials, loadApi, sleep } from "./grpc_clients.mjs";
 
 const [protoDir, workshopsAddr, metricsAddr, force] = process.argv.slice(2);
 const api = loadApi(protoDir, ["outreach/workshops/v1/workshops.proto", "outreach/metrics/v1/metrics.proto"]);
-const creds = grpc.credentials.createInsecure();
+const creds = credentials();
 const workshops = new api.outreach.workshops.v1.WorkshopsService(workshopsAddr, creds);
 const metrics = new api.outreach.metrics.v1.MetricsService(metricsAddr, creds);
 const parent = `forces/${force}`;

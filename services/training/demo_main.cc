@@ -1,4 +1,5 @@
-// training_demo --target=127.0.0.1:50052 --force=derbyshire
+// training_demo --target=127.0.0.1:50052 --force=derbyshire --tls-ca-file=data/pki/ca.pem
+//     --token-file=data/pki/demo.token
 //
 // Loads the training demo data through the public gRPC API. Idempotent: resources have fixed
 // ids and are read before they are created (creates also carry a request_id), imports are
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,8 +26,8 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "common/calendar.h"
+#include "common/client.h"
 #include "common/config.h"
-#include "grpcpp/create_channel.h"
 #include "outreach/training/v1/training.grpc.pb.h"
 
 namespace {
@@ -294,15 +296,21 @@ bool EnrolOnV2(Demo& d, absl::CivilDay today) {
 int main(int argc, char** argv) {
   std::string target;
   std::string force;
+  outreach::ClientSecurity security;
   outreach::ConfigParser parser("training_demo", "TRAINING_DEMO_");
   parser.String("target", &target, std::string("127.0.0.1:50052"),
                 "host:port of the training service", outreach::ValidateHostPort);
   parser.String("force", &force, std::string("derbyshire"), "force id to load the demo into");
+  outreach::RegisterClientSecuritySettings(parser, &security);
   outreach::ParseConfigOrExit(parser, argc, argv);
+  auto channel = outreach::OpenChannel(target, security);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "training_demo: %s\n", std::string(channel.status().message()).c_str());
+    return 2;
+  }
 
   Demo d;
-  d.stub =
-      v1::TrainingService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  d.stub = v1::TrainingService::NewStub(*channel);
   d.force = force;
   d.parent = "forces/" + force;
 

@@ -1,4 +1,5 @@
-// workshops_demo --target=127.0.0.1:50051 --force=derbyshire
+// workshops_demo --target=127.0.0.1:50051 --force=derbyshire --tls-ca-file=data/pki/ca.pem
+//     --token-file=data/pki/demo.token
 //
 // Loads demo data through the public gRPC API: Derbyshire schools and community venues
 // (invented names), Digital Media Investigation Unit and Safer Neighbourhood presenters (role
@@ -15,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/calendar.h"
+#include "common/client.h"
 #include "common/config.h"
-#include "grpcpp/create_channel.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 
 namespace {
@@ -91,11 +92,10 @@ struct SessionSpec {
 
 class Demo {
  public:
-  Demo(const std::string& target, std::string force)
+  Demo(const std::shared_ptr<grpc::Channel>& channel, std::string force)
       : force_(std::move(force)),
         parent_("forces/" + force_),
-        stub_(wv1::WorkshopsService::NewStub(
-            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
+        stub_(wv1::WorkshopsService::NewStub(channel)) {}
 
   // The demo scenario read top to bottom, with its data tables inline: one story, not a unit.
   // NOLINTNEXTLINE(readability-function-size)
@@ -495,12 +495,19 @@ class Demo {
 int main(int argc, char** argv) {
   std::string target;
   std::string force;
+  outreach::ClientSecurity security;
   outreach::ConfigParser parser("workshops_demo", "OUTREACH_DEMO_");
   parser.String("target", &target, std::string("127.0.0.1:50051"),
                 "host:port of the workshops service", outreach::ValidateHostPort);
   parser.String("force", &force, std::string("derbyshire"), "force id to load the data into",
                 outreach::ValidateNotEmpty);
+  outreach::RegisterClientSecuritySettings(parser, &security);
   outreach::ParseConfigOrExit(parser, argc, argv);
-  Demo demo(target, force);
+  auto channel = outreach::OpenChannel(target, security);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "workshops_demo: %s\n", std::string(channel.status().message()).c_str());
+    return 2;
+  }
+  Demo demo(*channel, force);
   return demo.Run() ? 0 : 1;
 }
