@@ -21,8 +21,10 @@
 #include "grpcpp/create_channel.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
+#include "tests/support/pki.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_security.h"
 #include "tests/unit/metrics_test_events.h"
 
 namespace outreach::bench {
@@ -32,10 +34,36 @@ namespace mt = outreach::metrics::v1;
 namespace ws = outreach::workshops::v1;
 using outreach::testing::ChildProcess;
 
+// As a person calls: a force administrator's token for both forces the bench uses.
 std::unique_ptr<grpc::ClientContext> Ctx() {
+  static const std::string* token =
+      new std::string(testing::TestToken({.forces = {"direct", "derbyshire"}}));
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx->AddMetadata("authorization", "Bearer " + *token);
   return ctx;
+}
+
+// A TLS channel to loopback `port`, presenting `files`' certificate when it has one.
+std::shared_ptr<grpc::Channel> Channel(const std::string& port, const security::TlsFiles& files) {
+  auto credentials = security::ChannelCredentials(files);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(credentials.status().message()).c_str());
+    std::exit(1);
+  }
+  return grpc::CreateChannel(absl::StrCat("localhost:", port), *credentials);
+}
+
+// Security flags for binary `name`: its own certificate from the bench's PKI.
+std::vector<std::string> WithSecurity(testing::Pki& pki, const std::string& name,
+                                      std::vector<std::string> args) {
+  auto files = pki.IssueServer(name);
+  if (!files.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(files.status().message()).c_str());
+    std::exit(1);
+  }
+  for (auto& flag : testing::SecurityFlags(*files)) args.push_back(std::move(flag));
+  return args;
 }
 
 int64_t SchoolsTotal(mt::MetricsService::Stub& metrics, const std::string& force) {
@@ -93,15 +121,23 @@ int Main(int argc, char** argv) {
     if (absl::ConsumePrefix(&arg, "--rate=")) (void)absl::SimpleAtoi(arg, &rate);
   }
   TempDir dir;
+  // TLS, tokens and the shipped policy, as production runs; workshops publishes to metrics over
+  // mutual TLS with its own certificate.
+  auto pki = testing::Pki::Create(dir.path());
+  if (!pki.ok()) return 1;
   const int metrics_port = testing::FreeLoopbackPort();
   ChildProcess metrics(
       OUTREACH_METRICS_BIN,
-      {absl::StrCat("--grpc-address=127.0.0.1:", metrics_port), "--http-address=off",
-       "--log-level=warn", "--redis-address=off", "--db-path=" + dir.File("metrics.db")});
+      WithSecurity(
+          *pki, "metrics",
+          {absl::StrCat("--grpc-address=127.0.0.1:", metrics_port), "--http-address=off",
+           "--log-level=warn", "--redis-address=off", "--db-path=" + dir.File("metrics.db")}));
   ChildProcess workshops(
       OUTREACH_WORKSHOPS_BIN,
-      {"--grpc-address=127.0.0.1:0", "--http-address=off", "--db-path=" + dir.File("workshops.db"),
-       absl::StrCat("--metrics-address=127.0.0.1:", metrics_port)});
+      WithSecurity(*pki, "workshops",
+                   {"--grpc-address=127.0.0.1:0", "--http-address=off",
+                    "--db-path=" + dir.File("workshops.db"),
+                    absl::StrCat("--metrics-address=localhost:", metrics_port)}));
   if (!metrics.Start() || metrics.WaitForLogValue("grpc_port", absl::Seconds(20)).empty()) {
     // --log-level=warn hides server_started; wait for the port instead.
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -115,10 +151,14 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "workshops did not start:\n%s", workshops.Stderr().c_str());
     return 1;
   }
-  auto metrics_stub = mt::MetricsService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", metrics_port), grpc::InsecureChannelCredentials()));
-  auto workshops_stub = ws::WorkshopsService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", workshops_port), grpc::InsecureChannelCredentials()));
+  const security::TlsFiles person{"", "", pki->ca_file()};
+  auto metrics_stub = mt::MetricsService::NewStub(Channel(absl::StrCat(metrics_port), person));
+  auto workshops_stub = ws::WorkshopsService::NewStub(Channel(workshops_port, person));
+  // The baseline's direct ingest comes in as the workshops publisher's would: its certificate.
+  auto publisher_files = pki->IssueClient("workshops");
+  if (!publisher_files.ok()) return 1;
+  auto ingest_stub =
+      mt::MetricsService::NewStub(Channel(absl::StrCat(metrics_port), *publisher_files));
 
   std::printf("freshness: acknowledged write -> visible on GetDashboard, %d writes at %d/s\n",
               writes, rate);
@@ -132,7 +172,9 @@ int Main(int argc, char** argv) {
             absl::StrCat("ev-", i), "direct", absl::StrCat("school-", i),
             outreach::common::v1::VENUE_KIND_SECONDARY, "north", absl::Now());
         mt::IngestEventsResponse resp;
-        return metrics_stub->IngestEvents(Ctx().get(), req, &resp).ok() && resp.accepted() == 1;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        return ingest_stub->IngestEvents(&ctx, req, &resp).ok() && resp.accepted() == 1;
       },
       [&] { return SchoolsTotal(*metrics_stub, "direct"); });
   // The real path: CreateVenue on workshops -> outbox -> publisher -> IngestEvents.

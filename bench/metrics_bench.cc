@@ -30,13 +30,18 @@
 #include "absl/time/clock.h"
 #include "common/calendar.h"
 #include "common/redis.h"
+#include "common/security/authorizer.h"
+#include "common/security/interceptor.h"
+#include "common/security/tls.h"
 #include "common/store_support.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "services/metrics/metrics_service.h"
+#include "tests/support/pki.h"
 #include "tests/support/probe_service.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_security.h"
 
 namespace outreach::bench {
 namespace {
@@ -58,6 +63,66 @@ class Echo final : public ProbeService::Service {
   }
 };
 
+// Every server of the bench runs as production does: TLS, and (metrics) the security
+// interceptor with the test JWKS and the shipped policy deciding each call. Clients call with a
+// force administrator's token; ingest comes in with the sending service's client certificate.
+class BenchSecurity {
+ public:
+  static BenchSecurity& Get() {
+    static auto* security = new BenchSecurity();
+    return *security;
+  }
+  const std::shared_ptr<grpc::ServerCredentials>& server() const { return server_; }
+  const std::shared_ptr<grpc::ChannelCredentials>& person() const { return person_; }
+  // The credentials of service `name`'s publisher (mutual TLS as spiffe://outreach/<name>).
+  std::shared_ptr<grpc::ChannelCredentials> Publisher(const std::string& name) {
+    auto files = pki_->IssueClient(name);
+    if (!files.ok()) Fail(files.status());
+    return Check(security::ChannelCredentials(*files));
+  }
+  const security::Authorizer* authorizer() const { return authorizer_.get(); }
+  void Authorize(grpc::ClientContext* ctx) const {
+    ctx->AddMetadata("authorization", "Bearer " + token_);
+  }
+  std::shared_ptr<grpc::Channel> Channel(int port,
+                                         const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                                         const grpc::ChannelArguments& args = {}) const {
+    return grpc::CreateCustomChannel(absl::StrCat("localhost:", port), creds, args);
+  }
+
+ private:
+  BenchSecurity() {
+    auto pki = testing::Pki::Create(dir_.path());
+    if (!pki.ok()) Fail(pki.status());
+    pki_ = std::make_unique<testing::Pki>(std::move(*pki));
+    auto files = pki_->IssueServer("metrics");
+    if (!files.ok()) Fail(files.status());
+    server_ = Check(security::ServerCredentials(*files));
+    person_ = Check(security::ChannelCredentials(security::TlsFiles{"", "", pki_->ca_file()}));
+    auto authorizer =
+        security::Authorizer::Create(testing::TestSecuritySettings(*files), SystemClock::Get());
+    if (!authorizer.ok()) Fail(authorizer.status());
+    authorizer_ = std::move(*authorizer);
+    token_ = testing::TestToken();
+  }
+  [[noreturn]] static void Fail(const absl::Status& s) {
+    std::fprintf(stderr, "metrics_bench security: %s\n", std::string(s.message()).c_str());
+    std::exit(1);
+  }
+  template <typename T>
+  static T Check(absl::StatusOr<T> v) {
+    if (!v.ok()) Fail(v.status());
+    return *std::move(v);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<testing::Pki> pki_;
+  std::shared_ptr<grpc::ServerCredentials> server_;
+  std::shared_ptr<grpc::ChannelCredentials> person_;
+  std::unique_ptr<security::Authorizer> authorizer_;
+  std::string token_;
+};
+
 struct Result {
   double qps = 0, p50_us = 0, p99_us = 0;
   int64_t errors = 0;
@@ -74,8 +139,7 @@ Result Drive(int port, int concurrency, absl::Duration duration,
     clients.emplace_back([&, c] {
       grpc::ChannelArguments args;
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      auto call = make(grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                                 grpc::InsecureChannelCredentials(), args));
+      auto call = make(BenchSecurity::Get().Channel(port, BenchSecurity::Get().person(), args));
       while (!stop.load(std::memory_order_relaxed)) {
         const absl::Time begin = absl::Now();
         const bool ok = call();
@@ -167,8 +231,12 @@ Served Serve(db::Database* db, const Clock* clock, const metrics::CacheOptions& 
   static PageTokenCodec tokens("bench");
   s.service = metrics::MakeMetricsService(ServiceContext{db, clock, &tokens, registry}, cache);
   grpc::ServerBuilder b;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &s.port);
+  b.AddListeningPort("127.0.0.1:0", BenchSecurity::Get().server(), &s.port);
   b.RegisterService(s.service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+  factories.push_back(
+      security::MakeSecurityInterceptor(BenchSecurity::Get().authorizer(), nullptr));
+  b.experimental().SetInterceptorCreators(std::move(factories));
   s.server = b.BuildAndStart();
   return s;
 }
@@ -227,8 +295,12 @@ int Main(int argc, char** argv) {
                                    metrics::MetricsServiceSpec().schema);
       if (!db.ok()) return 0;
       Served s = Serve(db->get(), clock, metrics::CacheOptions{}, nullptr);
-      auto stub = v1::MetricsService::NewStub(grpc::CreateChannel(
-          absl::StrCat("127.0.0.1:", s.port), grpc::InsecureChannelCredentials()));
+      // Deliveries come from workshops, engagement from campaigns: each sender its own request.
+      std::map<ev::OutreachEvent::PayloadCase, std::unique_ptr<v1::MetricsService::Stub>> senders;
+      senders[ev::OutreachEvent::kWorkshopDelivered] = v1::MetricsService::NewStub(
+          BenchSecurity::Get().Channel(s.port, BenchSecurity::Get().Publisher("workshops")));
+      senders[ev::OutreachEvent::kEngagementReported] = v1::MetricsService::NewStub(
+          BenchSecurity::Get().Channel(s.port, BenchSecurity::Get().Publisher("campaigns")));
       std::vector<v1::IngestEventsRequest> requests(kBatches);
       int64_t n = 0;
       for (auto& r : requests) {
@@ -239,8 +311,20 @@ int Main(int argc, char** argv) {
               n % 2 == 0 ? Delivery(n, StartOfLocalDay(day) + absl::Hours(11)) : Engagement(n, day);
         }
       }
-      const absl::Time begin = absl::Now();
+      std::vector<std::pair<v1::MetricsService::Stub*, v1::IngestEventsRequest>> sends;
       for (const auto& r : requests) {
+        std::map<ev::OutreachEvent::PayloadCase, v1::IngestEventsRequest> by_sender;
+        for (const auto& e : r.events()) {
+          v1::IngestEventsRequest& part = by_sender[e.payload_case()];
+          part.set_parent(r.parent());
+          *part.add_events() = e;
+        }
+        for (auto& [kind, part] : by_sender) {
+          sends.emplace_back(senders[kind].get(), std::move(part));
+        }
+      }
+      const absl::Time begin = absl::Now();
+      for (const auto& [stub, r] : sends) {
         v1::IngestEventsResponse resp;
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -307,6 +391,7 @@ int Main(int argc, char** argv) {
     return [stub, &dash] {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      BenchSecurity::Get().Authorize(&ctx);
       v1::Dashboard d;
       return stub->GetDashboard(&ctx, dash, &d).ok();
     };
@@ -319,7 +404,8 @@ int Main(int argc, char** argv) {
     Echo service;
     int port = 0;
     grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    // The same TLS as the metrics servers; no interceptor: the baseline is gRPC alone.
+    b.AddListeningPort("127.0.0.1:0", BenchSecurity::Get().server(), &port);
     b.RegisterService(&service);
     auto server = b.BuildAndStart();
     for (int conc : {1, 8, 64}) {
@@ -376,10 +462,11 @@ int Main(int argc, char** argv) {
     Served a = Serve(db->get(), clock, near, &registry);
     Served b = Serve(db->get(), clock, near, &registry);
     absl::SleepFor(absl::Milliseconds(300));
-    auto stub_a = v1::MetricsService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", a.port), grpc::InsecureChannelCredentials()));
-    auto stub_b = v1::MetricsService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", b.port), grpc::InsecureChannelCredentials()));
+    // Deliveries into A as the workshops publisher sends them; dashboards from B as a person.
+    auto stub_a = v1::MetricsService::NewStub(
+        BenchSecurity::Get().Channel(a.port, BenchSecurity::Get().Publisher("workshops")));
+    auto stub_b = v1::MetricsService::NewStub(
+        BenchSecurity::Get().Channel(b.port, BenchSecurity::Get().person()));
     std::vector<double> lags;
     const absl::Time end = absl::Now() + absl::Seconds(seconds);
     int64_t i = 100000;
@@ -396,6 +483,7 @@ int Main(int argc, char** argv) {
       for (;;) {
         grpc::ClientContext c2;
         c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        BenchSecurity::Get().Authorize(&c2);
         v1::Dashboard d;
         if (stub_b->GetDashboard(&c2, dash, &d).ok() && d.data_version() >= want) break;
       }

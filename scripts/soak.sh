@@ -7,6 +7,11 @@
 # is compared with GetDashboard and the services' lists, and RSS / open fds sampled from /proc
 # are checked against the bounds below. Exit 0 only with 0 lost, 0 double counted, only
 # retryable failures and RSS/fds within bounds.
+# Everything runs as in production: scripts/dev-pki.sh makes a CA, per-service certificates and
+# a signing key in the work directory; every service listens with TLS, verifies tokens against
+# that key's JWKS, enforces deploy/security/policy.json and publishes to metrics over mutual TLS
+# with its own certificate; the driver calls over TLS with a force administrator's token of the
+# force "soak" minted by outreach-token.
 #
 #   scripts/soak.sh [--build-dir=DIR] [SECONDS]      (default 120 s of load)
 #
@@ -43,17 +48,27 @@ if [[ -z $BUILD ]]; then
   step "configure + build $BUILD"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOUTREACH_BUILD_BENCH=OFF >/dev/null
   cmake --build "$BUILD" -j "${OUTREACH_JOBS:-2}" \
-    --target workshops training campaigns metrics soak_driver >/dev/null
+    --target workshops training campaigns metrics soak_driver outreach-token >/dev/null
 fi
 DRIVER=$BUILD/tests/support/soak_driver
+TOKEN_BIN=$BUILD/tools/token/outreach-token
 for name in workshops training campaigns metrics; do
   [[ -x $BUILD/services/$name/$name ]] || { echo "soak: no $BUILD/services/$name/$name" >&2; exit 2; }
 done
 [[ -x $DRIVER ]] || { echo "soak: no $DRIVER" >&2; exit 2; }
+[[ -x $TOKEN_BIN ]] || { echo "soak: no $TOKEN_BIN" >&2; exit 2; }
 command -v redis-server >/dev/null || { echo "soak: redis-server not installed" >&2; exit 2; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/outreach-soak.XXXXXX")
 mkdir -p "$WORK/pids" "$WORK/logs" "$WORK/redis"
+PKI=$WORK/pki
+OUTREACH_TOKEN_BIN=$TOKEN_BIN "$ROOT/scripts/dev-pki.sh" "$PKI" >/dev/null
+# The driver's caller: a force administrator of the soak's force (every method it calls is
+# granted to force_admin in deploy/security/policy.json), valid well past the run.
+"$TOKEN_BIN" mint --key "$PKI/signing.pem" --kid dev-1 --issuer https://outreach.local/dev \
+  --audience outreach --subject soak-driver --force soak --role force_admin --lifetime 12h \
+  >"$PKI/driver.token"
+chmod 0600 "$PKI/driver.token"
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -94,6 +109,8 @@ start_service() {
   fi
   "$BUILD/services/$name/$name" --grpc-address="127.0.0.1:${GRPC[$name]}" \
     --http-address="127.0.0.1:${HTTP[$name]}" --db-path="$WORK/$name.db" "$extra" \
+    --tls-cert-file="$PKI/$name.pem" --tls-key-file="$PKI/$name.key" --tls-ca-file="$PKI/ca.pem" \
+    --jwks-file="$PKI/jwks.json" --policy-file="$ROOT/deploy/security/policy.json" \
     2>>"$WORK/logs/$name.log" &
   echo $! >"$WORK/pids/$name"
   disown
@@ -157,7 +174,8 @@ sampler &
 helpers+=($!)
 
 targets=(--workshops="127.0.0.1:${GRPC[workshops]}" --training="127.0.0.1:${GRPC[training]}"
-         --campaigns="127.0.0.1:${GRPC[campaigns]}" --metrics="127.0.0.1:${GRPC[metrics]}")
+         --campaigns="127.0.0.1:${GRPC[campaigns]}" --metrics="127.0.0.1:${GRPC[metrics]}"
+         --tls-ca-file="$PKI/ca.pem" --token-file="$PKI/driver.token")
 step "load: $LOAD_SECONDS s of mixed writes and reads"
 # SOAK_DRIVER_ARGS adds driver flags, e.g. "--threads=8 --op-budget-seconds=1".
 # shellcheck disable=SC2086

@@ -7,6 +7,6 @@ outreach_test(campaigns_operations_test LABEL unit SOURCES unit/campaigns_operat
 outreach_test(campaigns_service_test LABEL service SOURCES service/campaigns_service_test.cc
   LIBS outreach_campaigns outreach_test_pki)
 outreach_test(campaigns_process_test LABEL e2e SOURCES e2e/campaigns_process_test.cc
-  LIBS outreach_campaigns outreach_test_support
+  LIBS outreach_campaigns outreach_test_pki
   ENV "OUTREACH_CAMPAIGNS_SERVER=$<TARGET_FILE:campaigns>;OUTREACH_CAMPAIGNS_DEMO=$<TARGET_FILE:campaigns_demo>")
 add_dependencies(campaigns_process_test campaigns campaigns_demo)

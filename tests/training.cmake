@@ -13,7 +13,7 @@ outreach_test(training_import_test LABEL service SOURCES service/training_import
   LIBS outreach_training outreach_test_pki)
 
 outreach_test(training_process_test LABEL e2e SOURCES e2e/training_process_test.cc
-  LIBS outreach_training outreach_test_support
+  LIBS outreach_training outreach_test_pki
   ENV "TRAINING_BINARY=$<TARGET_FILE:training>;TRAINING_DEMO_BINARY=$<TARGET_FILE:training_demo>"
   TIMEOUT 120)
 add_dependencies(training_process_test training training_demo)

@@ -1,5 +1,6 @@
 // The real `campaigns` binary: acknowledged writes survive kill -9, SIGTERM exits 0, and the
-// demo loader runs twice against it without duplicating anything.
+// demo loader runs twice against it without duplicating anything. TLS, tokens and the shipped
+// policy throughout (tests/support/process_security.h).
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,8 @@
 #include "gtest/gtest.h"
 #include "outreach/campaigns/v1/campaigns.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
+#include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 
 namespace outreach {
@@ -17,6 +20,8 @@ namespace {
 namespace pb = ::outreach::campaigns::v1;
 namespace cpb = ::outreach::common::v1;
 using outreach::testing::ChildProcess;
+using outreach::testing::Ctx;
+using outreach::testing::ProcessSecurity;
 using ::testing::HasSubstr;
 
 std::string Binary(const char* env, const char* fallback) {
@@ -24,33 +29,32 @@ std::string Binary(const char* env, const char* fallback) {
   return path != nullptr ? path : fallback;
 }
 
-std::vector<std::string> ServerArgs(const TempDir& dir) {
-  return {"--db-path=" + dir.File("campaigns.db"), "--grpc-address=127.0.0.1:0",
-          "--http-address=127.0.0.1:0", "--drain-timeout=5s"};
+std::vector<std::string> ServerArgs(const TempDir& dir, ProcessSecurity& security) {
+  std::vector<std::string> args{"--db-path=" + dir.File("campaigns.db"),
+                                "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+                                "--drain-timeout=5s"};
+  for (auto& flag : security.FlagsFor("campaigns")) args.push_back(std::move(flag));
+  return args;
 }
 
-std::unique_ptr<pb::CampaignsService::Stub> Connect(const std::string& port) {
-  return pb::CampaignsService::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return ctx;
+std::unique_ptr<pb::CampaignsService::Stub> Connect(ProcessSecurity& security,
+                                                    const std::string& port) {
+  return pb::CampaignsService::NewStub(security.Channel(port));
 }
 
 TEST(CampaignsProcess, AcknowledgedWritesSurviveKillNine) {
   TempDir dir;
+  ProcessSecurity security(dir.File("pki"));
   const absl::Time now = absl::Now();
   const absl::CivilDay today = LocalDay(now);
   std::string campaign_name, activity_name;
   {
-    ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir));
+    ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"),
+                        ServerArgs(dir, security));
     ASSERT_TRUE(server.Start());
     const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
     ASSERT_FALSE(port.empty()) << server.Stderr();
-    auto stub = Connect(port);
+    auto stub = Connect(security, port);
 
     pb::CreateCampaignRequest create;
     create.set_parent("forces/derbyshire");
@@ -101,11 +105,11 @@ TEST(CampaignsProcess, AcknowledgedWritesSurviveKillNine) {
     server.Signal(SIGKILL);
     EXPECT_EQ(server.Wait(absl::Seconds(10)), 128 + SIGKILL);
   }
-  ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir));
+  ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir, security));
   ASSERT_TRUE(server.Start());
   const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
   ASSERT_FALSE(port.empty()) << server.Stderr();
-  auto stub = Connect(port);
+  auto stub = Connect(security, port);
   pb::GetCampaignRequest get;
   get.set_name(campaign_name);
   pb::Campaign campaign;
@@ -129,14 +133,15 @@ TEST(CampaignsProcess, AcknowledgedWritesSurviveKillNine) {
 
 TEST(CampaignsProcess, SigtermDrainsAndExitsZero) {
   TempDir dir;
-  ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir));
+  ProcessSecurity security(dir.File("pki"));
+  ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir, security));
   ASSERT_TRUE(server.Start());
   const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
   ASSERT_FALSE(port.empty()) << server.Stderr();
   pb::ListCampaignsRequest list;
   list.set_parent("forces/derbyshire");
   pb::ListCampaignsResponse resp;
-  ASSERT_TRUE(Connect(port)->ListCampaigns(Ctx().get(), list, &resp).ok());
+  ASSERT_TRUE(Connect(security, port)->ListCampaigns(Ctx().get(), list, &resp).ok());
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(absl::Seconds(15)), 0) << server.Stderr();
   EXPECT_THAT(server.Stderr(), HasSubstr("event=stopped"));
@@ -144,11 +149,14 @@ TEST(CampaignsProcess, SigtermDrainsAndExitsZero) {
 
 TEST(CampaignsProcess, DemoLoadsThroughTheApiAndRunsTwiceCleanly) {
   TempDir dir;
-  ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir));
+  ProcessSecurity security(dir.File("pki"));
+  ChildProcess server(Binary("OUTREACH_CAMPAIGNS_SERVER", "campaigns"), ServerArgs(dir, security));
   ASSERT_TRUE(server.Start());
   const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
   ASSERT_FALSE(port.empty()) << server.Stderr();
-  const std::vector<std::string> args = {"--target=127.0.0.1:" + port, "--force=derbyshire"};
+  // The demo loader is a client of the suite like any other: TLS and a token (common/client.h).
+  std::vector<std::string> args = {"--target=localhost:" + port, "--force=derbyshire"};
+  for (auto& flag : security.ClientFlags()) args.push_back(std::move(flag));
 
   pb::CampaignSummary first, second;
   for (pb::CampaignSummary* summary : {&first, &second}) {
@@ -157,7 +165,7 @@ TEST(CampaignsProcess, DemoLoadsThroughTheApiAndRunsTwiceCleanly) {
     ASSERT_EQ(demo.Wait(absl::Seconds(60)), 0) << demo.Stderr();
     pb::GetCampaignSummaryRequest req;
     req.set_name("forces/derbyshire/campaigns/protect-yourself-online/summary");
-    ASSERT_TRUE(Connect(port)->GetCampaignSummary(Ctx().get(), req, summary).ok());
+    ASSERT_TRUE(Connect(security, port)->GetCampaignSummary(Ctx().get(), req, summary).ok());
   }
   EXPECT_GT(first.totals().impressions(), 0);
   EXPECT_GT(first.totals().copies_distributed(), 0);
@@ -168,7 +176,7 @@ TEST(CampaignsProcess, DemoLoadsThroughTheApiAndRunsTwiceCleanly) {
   pb::ListCampaignsRequest list;
   list.set_parent("forces/derbyshire");
   pb::ListCampaignsResponse campaigns;
-  ASSERT_TRUE(Connect(port)->ListCampaigns(Ctx().get(), list, &campaigns).ok());
+  ASSERT_TRUE(Connect(security, port)->ListCampaigns(Ctx().get(), list, &campaigns).ok());
   EXPECT_EQ(campaigns.total_size(), 1);
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(absl::Seconds(15)), 0);

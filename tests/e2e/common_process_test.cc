@@ -1,4 +1,6 @@
-// The probe server as a real process: signals, exit codes, config errors, crash durability.
+// The probe server as a real process: signals, exit codes, config errors, crash durability. It
+// listens with TLS and is called with a token, as every server of the suite
+// (tests/support/process_security.h).
 #include <signal.h>
 
 #include <thread>
@@ -8,12 +10,16 @@
 #include "gtest/gtest.h"
 #include "outreach/testing/v1/probe.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
+#include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 
 namespace outreach {
 namespace {
 
 using outreach::testing::ChildProcess;
+using outreach::testing::Ctx;
+using outreach::testing::ProcessSecurity;
 using outreach::testing::v1::ProbeService;
 using ::testing::HasSubstr;
 
@@ -22,29 +28,35 @@ std::string ProbeBinary() {
   return path != nullptr ? path : "outreach_probe_server";
 }
 
-std::unique_ptr<ProbeService::Stub> Connect(const std::string& port) {
-  return ProbeService::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+// The probe's arguments: `args` and then its security flags.
+std::vector<std::string> ProbeArgs(ProcessSecurity& security, std::vector<std::string> args) {
+  for (auto& flag : security.FlagsFor("probe")) args.push_back(std::move(flag));
+  return args;
+}
+
+std::unique_ptr<ProbeService::Stub> Connect(ProcessSecurity& security, const std::string& port) {
+  return ProbeService::NewStub(security.Channel(port));
 }
 
 TEST(ProbeProcess, SigtermLetsTheInFlightCallFinishAndExitsZero) {
   TempDir dir;
-  ChildProcess server(ProbeBinary(), {"--db-path=" + dir.File("p.db"), "--drain-timeout=5s"});
+  ProcessSecurity security(dir.File("pki"));
+  ChildProcess server(ProbeBinary(),
+                      ProbeArgs(security, {"--db-path=" + dir.File("p.db"), "--drain-timeout=5s"}));
   ASSERT_TRUE(server.Start());
   const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
   ASSERT_FALSE(port.empty()) << server.Stderr();
 
   grpc::Status in_flight;
   std::thread caller([&] {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto ctx = Ctx();
     // Held until the drain begins (the probe server releases held calls then), then 500 ms
     // more: the call is certainly in flight while the server drains.
     outreach::testing::v1::SleepRequest request;
     request.set_millis(500);
     request.set_hold(true);
     outreach::testing::v1::SleepResponse response;
-    in_flight = Connect(port)->Sleep(&ctx, request, &response);
+    in_flight = Connect(security, port)->Sleep(ctx.get(), request, &response);
   });
   // The handler logs when it starts: signal only once the call is in it.
   EXPECT_EQ(server.WaitForLogValue("sleep_millis", absl::Seconds(10)), "500") << server.Stderr();
@@ -72,35 +84,34 @@ TEST(ProbeProcess, BadConfigStopsWithOneLineNamingTheSetting) {
 
 TEST(ProbeProcess, AcknowledgedWritesSurviveKillNine) {
   TempDir dir;
+  ProcessSecurity security(dir.File("pki"));
   const std::string db = "--db-path=" + dir.File("p.db");
   {
-    ChildProcess server(ProbeBinary(), {db});
+    ChildProcess server(ProbeBinary(), ProbeArgs(security, {db}));
     ASSERT_TRUE(server.Start());
     const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
     ASSERT_FALSE(port.empty());
-    auto stub = Connect(port);
+    auto stub = Connect(security, port);
     for (int i = 0; i < 50; ++i) {
-      grpc::ClientContext ctx;
       outreach::testing::v1::PutNoteRequest put;
       put.mutable_note()->set_key("n" + std::to_string(i));
       put.mutable_note()->set_body("delivered");
       outreach::testing::v1::Note note;
-      ASSERT_TRUE(stub->PutNote(&ctx, put, &note).ok());
+      ASSERT_TRUE(stub->PutNote(Ctx().get(), put, &note).ok());
     }
     server.Signal(SIGKILL);
     EXPECT_EQ(server.Wait(absl::Seconds(10)), 128 + SIGKILL);
   }
-  ChildProcess again(ProbeBinary(), {db});
+  ChildProcess again(ProbeBinary(), ProbeArgs(security, {db}));
   ASSERT_TRUE(again.Start());
   const std::string port = again.WaitForLogValue("grpc_port", absl::Seconds(20));
   ASSERT_FALSE(port.empty());
-  auto stub = Connect(port);
+  auto stub = Connect(security, port);
   for (int i = 0; i < 50; ++i) {
-    grpc::ClientContext ctx;
     outreach::testing::v1::GetNoteRequest get;
     get.set_key("n" + std::to_string(i));
     outreach::testing::v1::Note note;
-    ASSERT_TRUE(stub->GetNote(&ctx, get, &note).ok()) << i;
+    ASSERT_TRUE(stub->GetNote(Ctx().get(), get, &note).ok()) << i;
   }
   again.Signal(SIGTERM);
   EXPECT_EQ(again.Wait(absl::Seconds(15)), 0);

@@ -1,11 +1,15 @@
 // Checks a server built on the common runtime with a client that is not ours: @grpc/grpc-js
-// loading the standard health and reflection .proto files. Starts the probe server as a real
-// process, asks health (overall and per service), lists services by reflection, then sends
-// SIGTERM and expects exit code 0.
+// loading the standard health and reflection .proto files, over TLS with a bearer token as any
+// client of the suite. Makes certificates with scripts/dev-pki.sh and a token with the
+// outreach-token binary, starts the probe server as a real process (TLS, the JWKS, the shipped
+// policy, --reflection), asks health (overall and per service, with no token: health is open),
+// lists services by reflection with a token and is refused without one, then sends SIGTERM and
+// expects exit code 0.
 //
 // usage: node grpc_js_client_test.mjs <probe-server-binary> <grpc-proto-dir> <reflection-dir>
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+//        <outreach-token-binary> <dev-pki.sh> <policy.json>
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -14,7 +18,8 @@ const require = createRequire(import.meta.url);
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
 
-const [binary, grpcProtoDir, reflectionDir] = process.argv.slice(2);
+const [binary, grpcProtoDir, reflectionDir, tokenBinary, devPki, policyFile] =
+  process.argv.slice(2);
 let failures = 0;
 let passed = 0;
 function check(condition, what) {
@@ -24,9 +29,25 @@ function check(condition, what) {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), "outreach-js-"));
-const server = spawn(binary, [`--db-path=${join(dataDir, "probe.db")}`], {
-  stdio: ["ignore", "ignore", "pipe"],
+const pki = join(dataDir, "pki");
+execFileSync(devPki, [pki], {
+  env: { ...process.env, OUTREACH_TOKEN_BIN: tokenBinary },
+  stdio: ["ignore", "ignore", "inherit"],
 });
+// The token of a force administrator, signed with the key whose JWKS the server trusts.
+const token = execFileSync(tokenBinary, [
+  "mint", "--key", join(pki, "signing.pem"), "--kid", "dev-1",
+  "--issuer", "https://outreach.local/dev", "--audience", "outreach",
+  "--subject", "grpc-js-client", "--force", "derbyshire", "--role", "force_admin",
+  "--lifetime", "10m",
+]).toString().trim();
+const server = spawn(binary, [
+  `--db-path=${join(dataDir, "probe.db")}`,
+  // Any of the development certificates serves: each names localhost and 127.0.0.1.
+  `--tls-cert-file=${join(pki, "metrics.pem")}`, `--tls-key-file=${join(pki, "metrics.key")}`,
+  `--tls-ca-file=${join(pki, "ca.pem")}`, `--jwks-file=${join(pki, "jwks.json")}`,
+  `--policy-file=${policyFile}`, "--reflection",
+], { stdio: ["ignore", "ignore", "pipe"] });
 let stderr = "";
 const port = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("server did not log grpc_port")), 20000);
@@ -50,7 +71,13 @@ try {
     includeDirs: [grpcProtoDir],
   });
   const Health = grpc.loadPackageDefinition(healthDef).grpc.health.v1.Health;
-  const health = new Health(address, grpc.credentials.createInsecure());
+  const tls = grpc.credentials.createSsl(readFileSync(join(pki, "ca.pem")));
+  const withToken = () => {
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${token}`);
+    return metadata;
+  };
+  const health = new Health(address, tls);
   const ask = (service) =>
     new Promise((resolve, reject) =>
       health.check({ service }, { deadline: Date.now() + 5000 }, (err, res) =>
@@ -68,19 +95,28 @@ try {
   });
   const Reflection =
     grpc.loadPackageDefinition(reflectionDef).grpc.reflection.v1alpha.ServerReflection;
-  const reflection = new Reflection(address, grpc.credentials.createInsecure());
-  const services = await new Promise((resolve, reject) => {
-    const call = reflection.ServerReflectionInfo({ deadline: Date.now() + 5000 });
-    call.on("data", (res) => {
-      resolve((res.list_services_response?.service ?? []).map((s) => s.name));
-      call.end();
+  const reflection = new Reflection(address, tls);
+  // One list_services request; resolves to the first response message.
+  const reflect = (metadata) =>
+    new Promise((resolve, reject) => {
+      const call = reflection.ServerReflectionInfo(metadata, { deadline: Date.now() + 5000 });
+      call.on("data", (res) => {
+        resolve(res);
+        call.end();
+      });
+      call.on("error", reject);
+      call.write({ list_services: "" });
     });
-    call.on("error", reject);
-    call.write({ list_services: "" });
-  });
+  const listed = await reflect(withToken());
+  const services = (listed.list_services_response?.service ?? []).map((s) => s.name);
   check(services.includes("outreach.testing.v1.ProbeService"),
         `reflection lists outreach.testing.v1.ProbeService (got ${services.join(", ")})`);
   check(services.includes("grpc.health.v1.Health"), "reflection lists grpc.health.v1.Health");
+  // Without a token the server answers nothing about itself (common/security/interceptor.cc:
+  // the request is emptied, and reflection answers an empty request with an error).
+  const anonymous = await reflect(new grpc.Metadata());
+  check(!anonymous.list_services_response && anonymous.error_response?.error_code === 12,
+        `reflection refuses a caller with no token (got ${JSON.stringify(anonymous)})`);
   health.close();
   reflection.close();
 } catch (err) {

@@ -1,15 +1,19 @@
 // The real `metrics` binary as a process: acknowledged ingests survive kill -9, re-delivery
 // after the restart is all DUPLICATE with unchanged totals, and SIGTERM ends open
-// WatchDashboard streams with SERVER_DRAINING and exits 0.
+// WatchDashboard streams with SERVER_DRAINING and exits 0. TLS, tokens and the shipped policy:
+// events come in as the services' publishers send them, over mutual TLS with each sender's
+// client certificate (tests/support/process_security.h).
 #include <signal.h>
 
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/metrics_test_events.h"
@@ -21,6 +25,7 @@ namespace v1 = ::outreach::metrics::v1;
 namespace ev = ::outreach::events::v1;
 using ::outreach::testing::ChildProcess;
 using ::outreach::testing::Ctx;
+using ::outreach::testing::ProcessSecurity;
 using ::outreach::testing::ReasonOf;
 using testing::D;
 using testing::Utc;
@@ -30,15 +35,24 @@ class MetricsProcessTest : public ::testing::Test {
   void StartServer() {
     const char* binary = std::getenv("METRICS_BINARY");
     ASSERT_NE(binary, nullptr) << "METRICS_BINARY not set";
-    server_ = std::make_unique<ChildProcess>(
-        binary, std::vector<std::string>{"--grpc-address=127.0.0.1:0", "--http-address=off",
-                                         "--db-path=" + dir_.File("metrics.db"),
-                                         "--redis-address=off", "--drain-timeout=10s"});
+    std::vector<std::string> args{"--grpc-address=127.0.0.1:0", "--http-address=off",
+                                  "--db-path=" + dir_.File("metrics.db"), "--redis-address=off",
+                                  "--drain-timeout=10s"};
+    for (auto& flag : security_.FlagsFor("metrics")) args.push_back(std::move(flag));
+    server_ = std::make_unique<ChildProcess>(binary, args);
     ASSERT_TRUE(server_->Start());
     const std::string port = server_->WaitForLogValue("grpc_port", absl::Seconds(20));
     ASSERT_FALSE(port.empty()) << server_->Stderr();
-    stub_ = v1::MetricsService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = v1::MetricsService::NewStub(security_.Channel(port));
+    for (const char* sender : {"workshops", "campaigns"}) {
+      senders_[sender] = v1::MetricsService::NewStub(security_.ServiceChannel(port, sender));
+    }
+  }
+
+  // The service whose identity may ingest `event` (deploy/security/policy.json "services"):
+  // the scenario holds deliveries (workshops) and engagement reports (campaigns).
+  static std::string SenderOf(const ev::OutreachEvent& event) {
+    return event.has_engagement_reported() ? "campaigns" : "workshops";
   }
 
   std::vector<ev::OutreachEvent> Scenario() {
@@ -58,14 +72,27 @@ class MetricsProcessTest : public ::testing::Test {
     return out;
   }
 
+  // One request per sender, as each service's publisher sends its own; the answers summed.
   v1::IngestEventsResponse Ingest(const std::vector<ev::OutreachEvent>& events) {
-    v1::IngestEventsRequest req;
-    req.set_parent("forces/derbyshire");
-    for (const auto& e : events) *req.add_events() = e;
-    v1::IngestEventsResponse resp;
-    grpc::Status s = stub_->IngestEvents(Ctx().get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp;
+    std::map<std::string, v1::IngestEventsRequest> requests;
+    for (const auto& e : events) {
+      v1::IngestEventsRequest& req = requests[SenderOf(e)];
+      req.set_parent("forces/derbyshire");
+      *req.add_events() = e;
+    }
+    v1::IngestEventsResponse total;
+    for (const auto& [sender, req] : requests) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      v1::IngestEventsResponse resp;
+      grpc::Status s = senders_[sender]->IngestEvents(&ctx, req, &resp);
+      EXPECT_TRUE(s.ok()) << sender << ": " << s.error_message();
+      total.set_accepted(total.accepted() + resp.accepted());
+      total.set_duplicates(total.duplicates() + resp.duplicates());
+      total.set_rejected(total.rejected() + resp.rejected());
+      for (const auto& r : resp.results()) *total.add_results() = r;
+    }
+    return total;
   }
 
   static v1::GetDashboardRequest Request() {
@@ -84,8 +111,10 @@ class MetricsProcessTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  ProcessSecurity security_{dir_.File("pki")};
   std::unique_ptr<ChildProcess> server_;
-  std::unique_ptr<v1::MetricsService::Stub> stub_;
+  std::unique_ptr<v1::MetricsService::Stub> stub_;  // a person's channel (calls carry a token)
+  std::map<std::string, std::unique_ptr<v1::MetricsService::Stub>> senders_;
 };
 
 TEST_F(MetricsProcessTest, KillNineKeepsAcknowledgedIngestsAndRedeliveryIsDuplicate) {
@@ -100,6 +129,15 @@ TEST_F(MetricsProcessTest, KillNineKeepsAcknowledgedIngestsAndRedeliveryIsDuplic
     accepted += Ingest(batch).accepted();
   }
   ASSERT_EQ(accepted, static_cast<int>(events.size()));
+  // A person may not ingest, not even a force administrator: only the services' certificates.
+  {
+    v1::IngestEventsRequest forged;
+    forged.set_parent("forces/derbyshire");
+    *forged.add_events() = events.front();
+    v1::IngestEventsResponse refused;
+    EXPECT_EQ(stub_->IngestEvents(Ctx().get(), forged, &refused).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
   const v1::Dashboard before = Dashboard();
   EXPECT_EQ(before.workshops().workshops_delivered(), 20);
   EXPECT_EQ(before.workshops().pupils_reached(), 600);

@@ -2,7 +2,9 @@
 // loopback. A scripted scenario goes through the public gRPC APIs; the dashboard served by
 // metrics must then equal the totals computed here from the scenario, exactly — also when
 // metrics is down for the whole scenario, when workshops is killed -9 half-way, and when Redis
-// stops mid-scenario.
+// stops mid-scenario. Everything runs as in production: TLS on every port, the scenario's calls
+// carry a token, and the services publish to metrics over mutual TLS with their own
+// certificates (tests/support/process_security.h).
 #include <httplib.h>
 #include <signal.h>
 
@@ -22,6 +24,8 @@
 #include "outreach/training/v1/training.grpc.pb.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
+#include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 
@@ -29,6 +33,8 @@ namespace outreach {
 namespace {
 
 using outreach::testing::ChildProcess;
+using outreach::testing::Ctx;
+using outreach::testing::ProcessSecurity;
 using outreach::testing::WaitFor;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
@@ -41,12 +47,6 @@ constexpr char kForce[] = "forces/derbyshire";
 std::string Env(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v != nullptr ? v : fallback;
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return ctx;
 }
 
 struct Totals {
@@ -84,26 +84,31 @@ class Suite : public ::testing::Test {
     redis_->Wait(absl::Seconds(5));
   }
 
+  // `fixed` (--grpc-address …) and then the binary's security flags.
+  std::vector<std::string> ArgsFor(const std::string& service, std::vector<std::string> fixed) {
+    for (auto& flag : security_.FlagsFor(service)) fixed.push_back(std::move(flag));
+    return fixed;
+  }
+
   void StartMetrics() {
     metrics_ = std::make_unique<ChildProcess>(
         Env("OUTREACH_METRICS_BIN", "metrics"),
-        std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", metrics_port_),
-                                 "--http-address=off", "--db-path=" + dir_.File("metrics.db"),
-                                 absl::StrCat("--redis-address=127.0.0.1:", redis_port_)});
+        ArgsFor("metrics", {absl::StrCat("--grpc-address=127.0.0.1:", metrics_port_),
+                            "--http-address=off", "--db-path=" + dir_.File("metrics.db"),
+                            absl::StrCat("--redis-address=127.0.0.1:", redis_port_)}));
     ASSERT_TRUE(metrics_->Start());
     ASSERT_FALSE(metrics_->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
         << metrics_->Stderr();
-    metrics_stub_ = mt::MetricsService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", metrics_port_), grpc::InsecureChannelCredentials()));
+    metrics_stub_ = mt::MetricsService::NewStub(security_.Channel(absl::StrCat(metrics_port_)));
   }
 
   void StartWorkshops() {
     workshops_ = std::make_unique<ChildProcess>(
         Env("OUTREACH_WORKSHOPS_BIN", "workshops"),
-        std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", workshops_port_),
-                                 "--http-address=127.0.0.1:0",
-                                 "--db-path=" + dir_.File("workshops.db"),
-                                 absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)});
+        ArgsFor("workshops",
+                {absl::StrCat("--grpc-address=127.0.0.1:", workshops_port_),
+                 "--http-address=127.0.0.1:0", "--db-path=" + dir_.File("workshops.db"),
+                 absl::StrCat("--metrics-address=localhost:", metrics_port_)}));
     ASSERT_TRUE(workshops_->Start());
     ASSERT_FALSE(workshops_->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
         << workshops_->Stderr();
@@ -111,8 +116,8 @@ class Suite : public ::testing::Test {
     ASSERT_TRUE(absl::SimpleAtoi(workshops_->WaitForLogValue("http_port", absl::Seconds(20)),
                                  &workshops_http_port_))
         << workshops_->Stderr();
-    workshops_stub_ = ws::WorkshopsService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", workshops_port_), grpc::InsecureChannelCredentials()));
+    workshops_stub_ =
+        ws::WorkshopsService::NewStub(security_.Channel(absl::StrCat(workshops_port_)));
   }
 
   // Starts another domain service binary (training, campaigns) publishing to metrics.
@@ -121,14 +126,13 @@ class Suite : public ::testing::Test {
     const int port = ::outreach::testing::FreeLoopbackPort();
     *process = std::make_unique<ChildProcess>(
         Env(env, name.c_str()),
-        std::vector<std::string>{absl::StrCat("--grpc-address=127.0.0.1:", port),
-                                 "--http-address=off", "--db-path=" + dir_.File(name + ".db"),
-                                 absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)});
+        ArgsFor(name, {absl::StrCat("--grpc-address=127.0.0.1:", port), "--http-address=off",
+                       "--db-path=" + dir_.File(name + ".db"),
+                       absl::StrCat("--metrics-address=localhost:", metrics_port_)}));
     EXPECT_TRUE((*process)->Start());
     EXPECT_FALSE((*process)->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
         << (*process)->Stderr();
-    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                               grpc::InsecureChannelCredentials());
+    return security_.Channel(absl::StrCat(port));
   }
 
   void Kill(std::unique_ptr<ChildProcess>& process) {
@@ -294,6 +298,7 @@ class Suite : public ::testing::Test {
   }
 
   TempDir dir_;
+  ProcessSecurity security_{dir_.File("pki")};
   absl::Time base_time_;
   std::unique_ptr<ChildProcess> training_;
   std::unique_ptr<ChildProcess> campaigns_;

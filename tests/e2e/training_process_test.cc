@@ -1,6 +1,7 @@
 // The real `training` binary: acknowledged writes survive kill -9, SIGTERM exits 0, and the
 // `training_demo` loader runs twice cleanly and yields the seed article's numbers (128 frontline
-// investigators completed last year's package) by construction.
+// investigators completed last year's package) by construction. TLS, tokens and the shipped
+// policy throughout (tests/support/process_security.h).
 #include <signal.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "outreach/training/v1/training.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
 #include "tests/support/temp_dir.h"
 
 namespace outreach::training {
@@ -22,6 +24,7 @@ namespace {
 namespace v1 = outreach::training::v1;
 namespace cv1 = outreach::common::v1;
 using outreach::testing::ChildProcess;
+using outreach::testing::ProcessSecurity;
 using ::testing::HasSubstr;
 
 std::string Env(const char* name, const char* fallback) {
@@ -29,24 +32,33 @@ std::string Env(const char* name, const char* fallback) {
   return v != nullptr ? v : fallback;
 }
 
+// The default test caller (a force administrator of the test forces), with a longer deadline
+// than service_harness.h's: the demo's data makes some reports slow on a shared 2-core machine.
 std::unique_ptr<grpc::ClientContext> Ctx() {
+  static const std::string* token = new std::string(outreach::testing::TestToken());
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  ctx->AddMetadata("authorization", "Bearer " + *token);
   return ctx;
+}
+
+std::vector<std::string> ServerArgs(const std::string& db, ProcessSecurity& security) {
+  std::vector<std::string> args{"--db-path=" + db, "--grpc-address=127.0.0.1:0",
+                                "--http-address=127.0.0.1:0", "--drain-timeout=5s"};
+  for (auto& flag : security.FlagsFor("training")) args.push_back(std::move(flag));
+  return args;
 }
 
 class Server {
  public:
-  explicit Server(const std::string& db)
-      : process_(Env("TRAINING_BINARY", "training"),
-                 {"--db-path=" + db, "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
-                  "--drain-timeout=5s"}) {}
+  Server(const std::string& db, ProcessSecurity& security)
+      : security_(security),
+        process_(Env("TRAINING_BINARY", "training"), ServerArgs(db, security)) {}
   bool Start() {
     if (!process_.Start()) return false;
     port_ = process_.WaitForLogValue("grpc_port", absl::Seconds(30));
     if (port_.empty()) return false;
-    stub_ = v1::TrainingService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + port_, grpc::InsecureChannelCredentials()));
+    stub_ = v1::TrainingService::NewStub(security_.Channel(port_));
     return true;
   }
   v1::TrainingService::Stub& stub() { return *stub_; }
@@ -54,6 +66,7 @@ class Server {
   const std::string& port() const { return port_; }
 
  private:
+  ProcessSecurity& security_;
   ChildProcess process_;
   std::string port_;
   std::unique_ptr<v1::TrainingService::Stub> stub_;
@@ -61,11 +74,12 @@ class Server {
 
 TEST(TrainingProcess, AcknowledgedWritesSurviveKillNineAndSigtermExitsZero) {
   TempDir dir;
+  ProcessSecurity security(dir.File("pki"));
   const std::string db = dir.File("training.db");
   std::vector<v1::Enrolment> acknowledged;
   std::string version_name;
   {
-    Server server(db);
+    Server server(db, security);
     ASSERT_TRUE(server.Start()) << server.process().Stderr();
     auto& stub = server.stub();
     v1::CreateCourseRequest course;
@@ -124,7 +138,7 @@ TEST(TrainingProcess, AcknowledgedWritesSurviveKillNineAndSigtermExitsZero) {
     server.process().Signal(SIGKILL);
     EXPECT_EQ(server.process().Wait(absl::Seconds(10)), 128 + SIGKILL);
   }
-  Server again(db);
+  Server again(db, security);
   ASSERT_TRUE(again.Start()) << again.process().Stderr();
   for (const auto& e : acknowledged) {
     v1::GetEnrolmentRequest get;
@@ -144,9 +158,11 @@ TEST(TrainingProcess, AcknowledgedWritesSurviveKillNineAndSigtermExitsZero) {
   EXPECT_THAT(again.process().Stderr(), HasSubstr("event=stopped"));
 }
 
-int RunDemo(const std::string& port) {
-  ChildProcess demo(Env("TRAINING_DEMO_BINARY", "training_demo"),
-                    {"--target=127.0.0.1:" + port, "--force=derbyshire"});
+// The demo loader is a client of the suite like any other: TLS and a token (common/client.h).
+int RunDemo(ProcessSecurity& security, const std::string& port) {
+  std::vector<std::string> args{"--target=localhost:" + port, "--force=derbyshire"};
+  for (auto& flag : security.ClientFlags()) args.push_back(std::move(flag));
+  ChildProcess demo(Env("TRAINING_DEMO_BINARY", "training_demo"), args);
   if (!demo.Start()) return -1;
   const int code = demo.Wait(absl::Seconds(90));
   if (code != 0) ADD_FAILURE() << demo.Stderr();
@@ -155,10 +171,11 @@ int RunDemo(const std::string& port) {
 
 TEST(TrainingProcess, DemoLoadsTwiceAndAnswersHowManyFrontlineInvestigatorsTrainedLastYear) {
   TempDir dir;
-  Server server(dir.File("training.db"));
+  ProcessSecurity security(dir.File("pki"));
+  Server server(dir.File("training.db"), security);
   ASSERT_TRUE(server.Start()) << server.process().Stderr();
   auto& stub = server.stub();
-  ASSERT_EQ(RunDemo(server.port()), 0);
+  ASSERT_EQ(RunDemo(security, server.port()), 0);
 
   auto snapshot = [&] {
     v1::ListEnrolmentsRequest req;
@@ -171,8 +188,8 @@ TEST(TrainingProcess, DemoLoadsTwiceAndAnswersHowManyFrontlineInvestigatorsTrain
     return etags;
   };
   const auto first = snapshot();
-  EXPECT_EQ(first.size(), 138u + 62u);   // 128 + 10 completed v1; 62 on v2
-  ASSERT_EQ(RunDemo(server.port()), 0);  // idempotent: the second run changes nothing
+  EXPECT_EQ(first.size(), 138u + 62u);             // 128 + 10 completed v1; 62 on v2
+  ASSERT_EQ(RunDemo(security, server.port()), 0);  // idempotent: the second run changes nothing
   EXPECT_EQ(snapshot(), first);
 
   const int last_year = static_cast<int>(LocalDay(absl::Now()).year()) - 1;

@@ -3,7 +3,8 @@
 // answered (OK, or RESOURCE_EXHAUSTED when the handler threads are all busy), pages stay within
 // the list byte budget, and the process's peak RSS stays under the Kubernetes limit (256 MiB).
 // The RSS bound is checked only in builds without AddressSanitizer, whose shadow memory and
-// quarantine make RSS meaningless; the figures are printed either way.
+// quarantine make RSS meaningless; the figures are printed either way. Over TLS with tokens, as
+// production runs (tests/support/process_security.h): the handshakes are part of the load.
 #include <signal.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 
@@ -33,6 +35,7 @@ namespace {
 namespace wv1 = outreach::workshops::v1;
 using ::outreach::testing::ChildProcess;
 using ::outreach::testing::Ctx;
+using ::outreach::testing::ProcessSecurity;
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kAsan = true;
@@ -67,18 +70,21 @@ int64_t StatusKib(pid_t pid, const std::string& field) {
   return -1;
 }
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& port, int index) {
+std::shared_ptr<grpc::Channel> Channel(ProcessSecurity& security, const std::string& port,
+                                       int index) {
   grpc::ChannelArguments args;
   args.SetInt("outreach.test.channel", index);  // a distinct connection per caller
-  return grpc::CreateCustomChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials(), args);
+  return security.ChannelWith(port, security::TlsFiles{"", "", security.ca_file()}, args);
 }
 
 TEST(WorkshopsOverload, ConcurrentMaximumListsAreAnsweredWithinTheMemoryLimit) {
   TempDir dir;
+  ProcessSecurity security(dir.File("pki"));
   const char* binary = std::getenv("OUTREACH_WORKSHOPS");
-  ChildProcess server(binary != nullptr ? binary : "workshops",
-                      {"--db-path=" + dir.File("workshops.db"), "--grpc-address=127.0.0.1:0",
-                       "--http-address=off"});
+  std::vector<std::string> args{"--db-path=" + dir.File("workshops.db"),
+                                "--grpc-address=127.0.0.1:0", "--http-address=off"};
+  for (auto& flag : security.FlagsFor("workshops")) args.push_back(std::move(flag));
+  ChildProcess server(binary != nullptr ? binary : "workshops", args);
   ASSERT_TRUE(server.Start());
   const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(30));
   ASSERT_FALSE(port.empty()) << server.Stderr();
@@ -89,7 +95,7 @@ TEST(WorkshopsOverload, ConcurrentMaximumListsAreAnsweredWithinTheMemoryLimit) {
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w) {
     writers.emplace_back([&, w] {
-      auto stub = wv1::WorkshopsService::NewStub(Channel(port, 1000 + w));
+      auto stub = wv1::WorkshopsService::NewStub(Channel(security, port, 1000 + w));
       for (int i = w; i < kTopics; i += 4) {
         wv1::CreateTopicRequest req;
         req.set_parent("forces/derbyshire");
@@ -124,7 +130,7 @@ TEST(WorkshopsOverload, ConcurrentMaximumListsAreAnsweredWithinTheMemoryLimit) {
   std::vector<std::thread> callers;
   for (int c = 0; c < kCallers; ++c) {
     callers.emplace_back([&, c] {
-      auto stub = wv1::WorkshopsService::NewStub(Channel(port, c));
+      auto stub = wv1::WorkshopsService::NewStub(Channel(security, port, c));
       wv1::ListTopicsRequest req;
       req.set_parent("forces/derbyshire");
       req.set_page_size(kMaxPageSize);
@@ -161,7 +167,7 @@ TEST(WorkshopsOverload, ConcurrentMaximumListsAreAnsweredWithinTheMemoryLimit) {
   }
 
   // A short page is only a page: following the tokens lists every topic exactly once.
-  auto stub = wv1::WorkshopsService::NewStub(Channel(port, 5000));
+  auto stub = wv1::WorkshopsService::NewStub(Channel(security, port, 5000));
   std::set<std::string> seen;
   wv1::ListTopicsRequest req;
   req.set_parent("forces/derbyshire");

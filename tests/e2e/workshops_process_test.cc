@@ -1,5 +1,7 @@
 // The real `workshops` binary: acknowledged writes survive kill -9 and a restart on the same
-// file; SIGTERM drains and exits 0; the demo loader runs twice against it without error.
+// file; SIGTERM drains and exits 0; the demo loader runs twice against it without error. The
+// binary runs as in production: TLS, tokens and the shipped policy
+// (tests/support/process_security.h).
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 
@@ -22,8 +25,10 @@ namespace {
 
 namespace wv1 = ::outreach::workshops::v1;
 namespace cv1 = ::outreach::common::v1;
+using ::outreach::testing::AnonymousCtx;
 using ::outreach::testing::ChildProcess;
 using ::outreach::testing::Ctx;
+using ::outreach::testing::ProcessSecurity;
 using ::testing::HasSubstr;
 
 std::string Binary(const char* env, const char* fallback) {
@@ -31,29 +36,31 @@ std::string Binary(const char* env, const char* fallback) {
   return path != nullptr ? path : fallback;
 }
 
-std::unique_ptr<ChildProcess> StartServer(const TempDir& dir, std::string* port) {
-  auto server = std::make_unique<ChildProcess>(
-      Binary("OUTREACH_WORKSHOPS", "workshops"),
-      std::vector<std::string>{"--db-path=" + dir.File("workshops.db"),
-                               "--grpc-address=127.0.0.1:0", "--http-address=off",
-                               "--drain-timeout=5s"});
+std::unique_ptr<ChildProcess> StartServer(const TempDir& dir, ProcessSecurity& security,
+                                          std::string* port) {
+  std::vector<std::string> args{"--db-path=" + dir.File("workshops.db"),
+                                "--grpc-address=127.0.0.1:0", "--http-address=off",
+                                "--drain-timeout=5s"};
+  for (auto& flag : security.FlagsFor("workshops")) args.push_back(std::move(flag));
+  auto server = std::make_unique<ChildProcess>(Binary("OUTREACH_WORKSHOPS", "workshops"), args);
   EXPECT_TRUE(server->Start());
   *port = server->WaitForLogValue("grpc_port", absl::Seconds(30));
   EXPECT_FALSE(port->empty()) << server->Stderr();
   return server;
 }
 
-std::unique_ptr<wv1::WorkshopsService::Stub> Connect(const std::string& port) {
-  return wv1::WorkshopsService::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+std::unique_ptr<wv1::WorkshopsService::Stub> Connect(ProcessSecurity& security,
+                                                     const std::string& port) {
+  return wv1::WorkshopsService::NewStub(security.Channel(port));
 }
 
 TEST(WorkshopsProcess, AcknowledgedWritesSurviveKillNine) {
   TempDir dir;
+  ProcessSecurity security(dir.File("pki"));
   std::string port;
-  auto server = StartServer(dir, &port);
+  auto server = StartServer(dir, security, &port);
   ASSERT_FALSE(port.empty());
-  auto stub = Connect(port);
+  auto stub = Connect(security, port);
 
   wv1::CreateVenueRequest cv;
   cv.set_parent("forces/derbyshire");
@@ -121,9 +128,9 @@ TEST(WorkshopsProcess, AcknowledgedWritesSurviveKillNine) {
   server->Signal(SIGKILL);
   EXPECT_EQ(server->Wait(absl::Seconds(10)), 128 + SIGKILL);
 
-  auto again = StartServer(dir, &port);
+  auto again = StartServer(dir, security, &port);
   ASSERT_FALSE(port.empty());
-  stub = Connect(port);
+  stub = Connect(security, port);
   wv1::GetWorkshopRequest gw;
   gw.set_name(workshop.name());
   wv1::Workshop got;
@@ -166,22 +173,34 @@ int RunToExit(const std::vector<std::string>& argv) {
 
 TEST(WorkshopsProcess, HealthServingDemoLoadsTwiceAndSigtermExitsZero) {
   TempDir dir;
+  ProcessSecurity security(dir.File("pki"));
   std::string port;
-  auto server = StartServer(dir, &port);
+  auto server = StartServer(dir, security, &port);
   ASSERT_FALSE(port.empty());
   {
-    auto health = grpc::health::v1::Health::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+    auto health = grpc::health::v1::Health::NewStub(security.Channel(port));
     grpc::health::v1::HealthCheckRequest hreq;
     hreq.set_service("outreach.workshops.v1.WorkshopsService");
     grpc::health::v1::HealthCheckResponse hresp;
-    ASSERT_TRUE(health->Check(Ctx().get(), hreq, &hresp).ok());
+    // Health stays open: a caller with no token is answered.
+    ASSERT_TRUE(health->Check(AnonymousCtx().get(), hreq, &hresp).ok());
     EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
-  const std::vector<std::string> demo = {Binary("OUTREACH_WORKSHOPS_DEMO", "workshops_demo"),
-                                         "--target=127.0.0.1:" + port, "--force=derbyshire"};
+  {
+    wv1::ListWorkshopsRequest anonymous;
+    anonymous.set_parent("forces/derbyshire");
+    wv1::ListWorkshopsResponse refused;
+    EXPECT_EQ(Connect(security, port)
+                  ->ListWorkshops(AnonymousCtx().get(), anonymous, &refused)
+                  .error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // The demo loader is a client of the suite like any other: TLS and a token (common/client.h).
+  std::vector<std::string> demo = {Binary("OUTREACH_WORKSHOPS_DEMO", "workshops_demo"),
+                                   "--target=localhost:" + port, "--force=derbyshire"};
+  for (auto& flag : security.ClientFlags()) demo.push_back(std::move(flag));
   EXPECT_EQ(RunToExit(demo), 0);
-  auto stub = Connect(port);
+  auto stub = Connect(security, port);
   wv1::ListWorkshopsRequest lw;
   lw.set_parent("forces/derbyshire");
   wv1::ListWorkshopsResponse first;

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "services/metrics/metrics_service.h"
 #include "tests/support/process.h"
+#include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/metrics_test_events.h"
@@ -94,14 +95,22 @@ class Replica {
     config.service_name = "metrics";
     config.drain_timeout = absl::Seconds(2);
     if (with_http) config.http_address = "127.0.0.1:0";
+    // As production runs: TLS, the test JWKS, the shipped policy.
+    auto server = security_.pki().IssueServer("metrics");
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (server.ok()) config.security = ::outreach::testing::TestSecuritySettings(*server);
     runtime_ = std::make_unique<ServerRuntime>(config);
     ServiceContext context{db_.get(), clock, &page_tokens_, &runtime_->metrics(), runtime_.get()};
     service_ = MakeMetricsService(context, cache, kpis);
     runtime_->AddService(service_.get(), "outreach.metrics.v1.MetricsService",
                          [this] { return db_->Ping(); });
-    EXPECT_TRUE(runtime_->Start().ok());
-    stub_ = v1::MetricsService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", runtime_->grpc_port()), grpc::InsecureChannelCredentials()));
+    absl::Status started = runtime_->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    const std::string port = absl::StrCat(runtime_->grpc_port());
+    stub_ = v1::MetricsService::NewStub(security_.Channel(port));
+    // Every event these tests send is a workshops event (deliveries, venues): it comes in as the
+    // workshops publisher sends it, with that service's client certificate.
+    ingest_stub_ = v1::MetricsService::NewStub(security_.ServiceChannel(port, "workshops"));
   }
   ~Replica() { runtime_->Shutdown(); }
 
@@ -111,7 +120,9 @@ class Replica {
     req.set_parent("forces/" + force);
     for (auto& e : events) *req.add_events() = std::move(e);
     v1::IngestEventsResponse resp;
-    grpc::Status s = stub_->IngestEvents(Ctx().get(), req, &resp);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status s = ingest_stub_->IngestEvents(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp;
   }
@@ -144,11 +155,14 @@ class Replica {
   ServerRuntime& runtime() { return *runtime_; }
 
  private:
+  TempDir pki_dir_;
+  ::outreach::testing::ProcessSecurity security_{pki_dir_.path()};
   PageTokenCodec page_tokens_{"k"};
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<ServerRuntime> runtime_;
   std::unique_ptr<MetricsServiceImpl> service_;
-  std::unique_ptr<v1::MetricsService::Stub> stub_;
+  std::unique_ptr<v1::MetricsService::Stub> stub_;         // a person (calls carry a token)
+  std::unique_ptr<v1::MetricsService::Stub> ingest_stub_;  // the workshops service
 };
 
 ev::OutreachEvent Workshop(int i) {
@@ -358,7 +372,13 @@ TEST_F(MetricsRedisTest, HttpDashboardJsonAndPrometheusGauges) {
                            Utc(2024, 9, 1)),
             Workshop(1)});
   httplib::Client http("127.0.0.1", r.runtime().http_port());
-  auto res = http.Get("/dashboard?force=derbyshire&period=ACADEMIC_YEAR&anchor=2024-10-01");
+  // The JSON dashboard needs a token whose forces include the one asked for; /metrics is open.
+  const std::string path = "/dashboard?force=derbyshire&period=ACADEMIC_YEAR&anchor=2024-10-01";
+  auto anonymous = http.Get(path);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  const httplib::Headers token = {{"Authorization", "Bearer " + ::outreach::testing::TestToken()}};
+  auto res = http.Get(path, token);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   v1::Dashboard parsed;
@@ -366,7 +386,7 @@ TEST_F(MetricsRedisTest, HttpDashboardJsonAndPrometheusGauges) {
   EXPECT_EQ(parsed.workshops().workshops_delivered(), 1);
   EXPECT_THAT(res->body, ::testing::HasSubstr("\"workshopsDelivered\": \"1\""));
 
-  auto bad = http.Get("/dashboard?force=derbyshire&period=FORTNIGHT");
+  auto bad = http.Get("/dashboard?force=derbyshire&period=FORTNIGHT", token);
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_THAT(bad->body, ::testing::HasSubstr("period"));

@@ -2,6 +2,8 @@
 //
 //   soak_driver --mode=load   --ledger=FILE --seconds=N [--threads=T] [--max-ops=M] <addresses>
 //   soak_driver --mode=verify --ledger=FILE <addresses>
+// plus the client security flags of common/client.h (--tls-ca-file, --token-file, …): it is a
+// client of the suite like any other, over TLS with a bearer token.
 //
 // `load` creates a catalogue, prints "soak_driver ready", then drives a steady mixed load through
 // the public APIs from T threads for N seconds while the script kills services around it. Every
@@ -32,6 +34,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/calendar.h"
+#include "common/client.h"
+#include "common/config.h"
 #include "grpcpp/create_channel.h"
 #include "outreach/campaigns/v1/campaigns.grpc.pb.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
@@ -58,10 +62,11 @@ struct Options {
   std::string mode;
   std::string ledger;
   std::string workshops, training, campaigns, metrics;
-  int seconds = 120;
-  int threads = 4;
+  int64_t seconds = 120;
+  int64_t threads = 4;
   int64_t max_ops = 200000;
-  int op_budget_seconds = 45;
+  int64_t op_budget_seconds = 45;
+  ClientSecurity security;
 };
 
 // Failed calls by code, for every call made (writes, their retries and reads).
@@ -156,8 +161,13 @@ struct Ledger {
 class Driver {
  public:
   explicit Driver(Options o) : o_(std::move(o)) {
-    auto channel = [](const std::string& a) {
-      return grpc::CreateChannel(a, grpc::InsecureChannelCredentials());
+    auto channel = [this](const std::string& a) {
+      auto opened = OpenChannel(a, o_.security);
+      if (!opened.ok()) {
+        std::fprintf(stderr, "soak_driver: %s\n", std::string(opened.status().message()).c_str());
+        std::exit(2);
+      }
+      return *std::move(opened);
     };
     workshops_ = ws::WorkshopsService::NewStub(channel(o_.workshops));
     training_ = tr::TrainingService::NewStub(channel(o_.training));
@@ -683,8 +693,8 @@ int Load(const Options& o) {
   const absl::Time stop = began + absl::Seconds(o.seconds);
   std::atomic<int64_t> budget{o.max_ops};
   std::atomic<int64_t> rejected{0};
-  std::vector<Ledger> ledgers(o.threads);
-  std::vector<int64_t> pending(o.threads, -1);
+  std::vector<Ledger> ledgers(static_cast<size_t>(o.threads));
+  std::vector<int64_t> pending(static_cast<size_t>(o.threads), -1);
   std::vector<std::thread> threads;
   for (int t = 0; t < o.threads; ++t) {
     threads.emplace_back([&, t] {
@@ -720,8 +730,8 @@ int Load(const Options& o) {
       "soak_driver load done: ops=%lld in %.0f s (%.1f ops/s, %d threads) pending=%zu "
       "rejected=%lld\n",
       static_cast<long long>(file.ledger.ops), seconds,
-      static_cast<double>(file.ledger.ops) / seconds, o.threads, file.pending.size(),
-      static_cast<long long>(file.rejected));
+      static_cast<double>(file.ledger.ops) / seconds, static_cast<int>(o.threads),
+      file.pending.size(), static_cast<long long>(file.rejected));
   return 0;
 }
 
@@ -882,33 +892,23 @@ int VerifyMode(const Options& o) {
   return rc != 0 ? rc : (rejected == 0 ? 0 : 1);
 }
 
-bool Parse(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (!absl::ConsumePrefix(&arg, "--")) return false;
-    const size_t eq = arg.find('=');
-    if (eq == absl::string_view::npos) return false;
-    const absl::string_view key = arg.substr(0, eq);
-    const std::string value(arg.substr(eq + 1));
-    std::map<absl::string_view, std::string*> strings = {
-        {"mode", &o->mode},         {"ledger", &o->ledger},       {"workshops", &o->workshops},
-        {"training", &o->training}, {"campaigns", &o->campaigns}, {"metrics", &o->metrics}};
-    std::map<absl::string_view, int*> ints = {{"seconds", &o->seconds},
-                                              {"threads", &o->threads},
-                                              {"op-budget-seconds", &o->op_budget_seconds}};
-    if (auto it = strings.find(key); it != strings.end()) {
-      *it->second = value;
-    } else if (auto jt = ints.find(key); jt != ints.end()) {
-      if (!absl::SimpleAtoi(value, jt->second)) return false;
-    } else if (key == "max-ops") {
-      if (!absl::SimpleAtoi(value, &o->max_ops)) return false;
-    } else {
-      return false;
-    }
-  }
-  return (o->mode == "load" || o->mode == "verify") && !o->ledger.empty() &&
-         !o->workshops.empty() && !o->training.empty() && !o->campaigns.empty() &&
-         !o->metrics.empty() && o->threads >= 1 && o->threads <= 16 && o->seconds >= 1;
+void RegisterOptions(ConfigParser& parser, Options* o) {
+  // SOAK_ for the environment: OUTREACH_ is the services' own settings, which soak.sh also sets.
+  parser.String("mode", &o->mode, std::nullopt, "load or verify", [](const std::string& v) {
+    return v == "load" || v == "verify" ? absl::OkStatus()
+                                        : absl::InvalidArgumentError("is not load or verify");
+  });
+  parser.String("ledger", &o->ledger, std::nullopt, "the ledger file", ValidateNotEmpty);
+  parser.String("workshops", &o->workshops, std::nullopt, "workshops host:port", ValidateHostPort);
+  parser.String("training", &o->training, std::nullopt, "training host:port", ValidateHostPort);
+  parser.String("campaigns", &o->campaigns, std::nullopt, "campaigns host:port", ValidateHostPort);
+  parser.String("metrics", &o->metrics, std::nullopt, "metrics host:port", ValidateHostPort);
+  parser.Int("seconds", &o->seconds, 120, 1, 86400, "how long the load runs");
+  parser.Int("threads", &o->threads, 4, 1, 16, "load threads");
+  parser.Int("max-ops", &o->max_ops, 200000, 0, int64_t{1} << 40, "operations at most");
+  parser.Int("op-budget-seconds", &o->op_budget_seconds, 45, 1, 3600,
+             "how long one operation is retried before it is left pending");
+  RegisterClientSecuritySettings(parser, &o->security);
 }
 
 }  // namespace
@@ -916,12 +916,8 @@ bool Parse(int argc, char** argv, Options* o) {
 
 int main(int argc, char** argv) {
   outreach::Options o;
-  if (!outreach::Parse(argc, argv, &o)) {
-    std::fprintf(stderr,
-                 "usage: soak_driver --mode=load|verify --ledger=FILE --workshops=ADDR "
-                 "--training=ADDR --campaigns=ADDR --metrics=ADDR [--seconds=N] [--threads=T] "
-                 "[--max-ops=M] [--op-budget-seconds=S]\n");
-    return 2;
-  }
+  outreach::ConfigParser parser("soak_driver", "SOAK_");
+  outreach::RegisterOptions(parser, &o);
+  outreach::ParseConfigOrExit(parser, argc, argv);
   return o.mode == "load" ? outreach::Load(o) : outreach::VerifyMode(o);
 }
