@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -27,7 +29,25 @@ ChildProcess::~ChildProcess() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  if (reader_.joinable()) reader_.join();  // the pipe reaches EOF once the child is gone
   if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+// Reads the child's stderr as it comes, so a chatty child never blocks on a full pipe (a
+// server that logs every audited call while the test is busy calling it).
+void ChildProcess::ReadStderr() {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(stderr_fd_, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    absl::MutexLock lock(&mu_);
+    if (n <= 0) {
+      stderr_closed_ = true;
+      return;
+    }
+    stderr_.append(buffer, static_cast<size_t>(n));
+    ++chunks_;
+  }
 }
 
 bool ChildProcess::Start() {
@@ -53,26 +73,29 @@ bool ChildProcess::Start() {
   posix_spawnattr_destroy(&attr);
   close(fds[1]);
   stderr_fd_ = fds[0];
-  fcntl(stderr_fd_, F_SETFL, O_NONBLOCK);
+  reader_ = std::thread([this] { ReadStderr(); });
   return rc == 0;
 }
 
 void ChildProcess::Drain(absl::Duration timeout) {
-  if (stderr_fd_ < 0) return;
-  pollfd p{stderr_fd_, POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <= 0) return;
-  char buffer[4096];
-  while (true) {
-    ssize_t n = read(stderr_fd_, buffer, sizeof(buffer));
-    if (n <= 0) break;
-    stderr_.append(buffer, static_cast<size_t>(n));
-  }
+  absl::MutexLock lock(&mu_);
+  const int64_t seen = chunks_;
+  auto more = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return chunks_ != seen || stderr_closed_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&more), timeout);
+}
+
+std::string ChildProcess::StderrSoFar() {
+  absl::MutexLock lock(&mu_);
+  return stderr_;
 }
 
 std::string ChildProcess::WaitForLogValue(const std::string& key, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    for (absl::string_view line : absl::StrSplit(stderr_, '\n')) {
+    const std::string log = StderrSoFar();
+    for (absl::string_view line : absl::StrSplit(log, '\n')) {
       for (absl::string_view field : absl::StrSplit(line, ' ')) {
         if (absl::StartsWith(field, key + "=")) return std::string(field.substr(key.size() + 1));
       }
@@ -109,10 +132,7 @@ int ChildProcess::Wait(absl::Duration timeout) {
   return exited_ ? exit_code_ : -1;
 }
 
-std::string ChildProcess::Stderr() {
-  Drain(absl::ZeroDuration());
-  return stderr_;
-}
+std::string ChildProcess::Stderr() { return StderrSoFar(); }
 
 int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

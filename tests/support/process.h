@@ -4,7 +4,11 @@
 
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include "absl/time/time.h"
 
@@ -30,13 +34,20 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
 
  private:
+  // Waits up to `timeout` for more of stderr (or its end).
   void Drain(absl::Duration timeout);
+  void ReadStderr();
+  std::string StderrSoFar();
 
   std::string binary_;
   std::vector<std::string> args_;
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
-  std::string stderr_;
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::string stderr_ ABSL_GUARDED_BY(mu_);
+  int64_t chunks_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stderr_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool exited_ = false;
   int exit_code_ = -1;
 };
