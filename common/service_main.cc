@@ -164,16 +164,16 @@ int RunServiceMain(int argc, char** argv, const ServiceSpec& spec) {
     // Mutual TLS: metrics knows this service by the certificate it presents.
     auto credentials = server.ChannelCredentialsFor(settings.metrics_address);
     if (!credentials.ok()) {
-      OUTREACH_LOG(kError, "config").Kv("setting", "metrics-address").Kv(
-          "detail", credentials.status().message());
+      OUTREACH_LOG(kError, "config")
+          .Kv("setting", "metrics-address")
+          .Kv("detail", credentials.status().message());
       return 2;
     }
     PublisherOptions options;
     options.source = spec.name;
     publisher = std::make_unique<OutboxPublisher>(
         db->get(), SystemClock::Get(), &server.metrics(),
-        spec.make_event_sink(grpc::CreateChannel(settings.metrics_address, *credentials)),
-        options);
+        spec.make_event_sink(grpc::CreateChannel(settings.metrics_address, *credentials)), options);
     // Hooks run in reverse: the publisher stops before the store closes.
     server.OnShutdown([&publisher] { publisher->Stop(); });
   }

@@ -256,6 +256,17 @@ void CallGuard::Finish(const absl::Status& outcome) {
 
 const Caller* CurrentCaller() { return current_caller; }
 
+InProcessAdmission::InProcessAdmission(const grpc::ServerContextBase* context, Caller caller)
+    : context_(context), state_(std::make_shared<CallState>()) {
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->caller = std::move(caller);
+  }
+  CallTable::Get().Put(context_, state_);
+}
+
+InProcessAdmission::~InProcessAdmission() { CallTable::Get().Erase(context_, state_.get()); }
+
 absl::Status RecheckCurrentCall() {
   if (current_guard == nullptr) {
     return PermissionDenied("NO_AUTHORIZATION_DECISION",

@@ -50,6 +50,21 @@ class CallGuard {
   friend const Caller* CurrentCaller();
 };
 
+// For in-process harnesses that call a handler without a server (the fuzz targets in tests/fuzz):
+// while it lives, a call on `context` is admitted as `caller` without a policy check and without
+// an audit record, so the handler's own logic runs. No server path creates one.
+class InProcessAdmission {
+ public:
+  InProcessAdmission(const grpc::ServerContextBase* context, Caller caller);
+  ~InProcessAdmission();
+  InProcessAdmission(const InProcessAdmission&) = delete;
+  InProcessAdmission& operator=(const InProcessAdmission&) = delete;
+
+ private:
+  const grpc::ServerContextBase* context_;
+  std::shared_ptr<CallState> state_;
+};
+
 // The caller of the handler running on this thread (inside a CallGuard whose decision is OK), or
 // null. For domain checks that need the person, e.g. a presenter recording their own delivery.
 const Caller* CurrentCaller();

@@ -259,7 +259,8 @@ grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext* ctx,
     if (StartOfLocalDay(range->end + 1) > now)
       absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
     if (cache_ != nullptr && cache_->enabled()) {
-      if (auto hit = cache_->NearGet(force, fp); hit.has_value() && response->ParseFromString(*hit)) {
+      if (auto hit = cache_->NearGet(force, fp);
+          hit.has_value() && response->ParseFromString(*hit)) {
         return absl::OkStatus();
       }
       auto version = store_->DataVersion(force);
@@ -409,30 +410,32 @@ const std::vector<KpiGauge>& KpiGauges() {
 }  // namespace
 
 void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
-  runtime.AddHttpRoute("/dashboard", [this](const std::multimap<std::string, std::string>& q) {
-    HttpResponse res;
-    res.content_type = "application/json";
-    auto req = DashboardRequestFromQuery(q);
-    absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
-    if (!d.ok()) {
-      // The same table as gRPC: INVALID_ARGUMENT is 400, NOT_FOUND 404, storage down 503, and
-      // internal text never leaves the process.
-      HttpError error = ToHttpError(d.status(), "GET /dashboard");
-      res.status = error.status;
-      res.body = std::move(error.json_body);
-      return res;
-    }
-    absl::StatusOr<std::string> json = DashboardJson(*d);  // HTML-safe (domain.h)
-    if (!json.ok()) {
-      res.status = 500;
-      res.body = "{\"error\":\"encoding failed\"}\n";
-      return res;
-    }
-    res.body = *std::move(json);
-    return res;
-  },
-  // The dashboard is force data: a token that may call GetDashboard for the `force` asked for.
-  HttpAccess{"/outreach.metrics.v1.MetricsService/GetDashboard"});
+  runtime.AddHttpRoute(
+      "/dashboard",
+      [this](const std::multimap<std::string, std::string>& q) {
+        HttpResponse res;
+        res.content_type = "application/json";
+        auto req = DashboardRequestFromQuery(q);
+        absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
+        if (!d.ok()) {
+          // The same table as gRPC: INVALID_ARGUMENT is 400, NOT_FOUND 404, storage down 503, and
+          // internal text never leaves the process.
+          HttpError error = ToHttpError(d.status(), "GET /dashboard");
+          res.status = error.status;
+          res.body = std::move(error.json_body);
+          return res;
+        }
+        absl::StatusOr<std::string> json = DashboardJson(*d);  // HTML-safe (domain.h)
+        if (!json.ok()) {
+          res.status = 500;
+          res.body = "{\"error\":\"encoding failed\"}\n";
+          return res;
+        }
+        res.body = *std::move(json);
+        return res;
+      },
+      // The dashboard is force data: a token that may call GetDashboard for the `force` asked for.
+      HttpAccess{"/outreach.metrics.v1.MetricsService/GetDashboard"});
 
   MetricsRegistry& m = runtime.metrics();
   for (const auto& g : KpiGauges()) m.DefineGauge(g.name, g.help);

@@ -124,7 +124,8 @@ grpc::Status TrainingServiceImpl::GetCourse(grpc::ServerContext* ctx, const v1::
   });
 }
 
-grpc::Status TrainingServiceImpl::ListCourses(grpc::ServerContext* ctx, const v1::ListCoursesRequest* r,
+grpc::Status TrainingServiceImpl::ListCourses(grpc::ServerContext* ctx,
+                                              const v1::ListCoursesRequest* r,
                                               v1::ListCoursesResponse* out) {
   return kHandlers.Run(ctx, "ListCourses", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, ForcePattern().Parse("parent", r->parent()));
@@ -275,8 +276,8 @@ grpc::Status TrainingServiceImpl::RetireCourseVersion(grpc::ServerContext* ctx,
 }
 
 // --- officers ------------------------------------------------------------------------------
-grpc::Status TrainingServiceImpl::GetOfficer(grpc::ServerContext* ctx, const v1::GetOfficerRequest* r,
-                                             v1::Officer* out) {
+grpc::Status TrainingServiceImpl::GetOfficer(grpc::ServerContext* ctx,
+                                             const v1::GetOfficerRequest* r, v1::Officer* out) {
   return kHandlers.Run(ctx, "GetOfficer", [&]() -> absl::Status {
     OUTREACH_ASSIGN_OR_RETURN(auto ids, OfficerPattern().Parse("name", r->name()));
     OUTREACH_ASSIGN_OR_RETURN(*out, store_->GetOfficer(ids[0], ids[1]));

@@ -224,7 +224,7 @@ TEST_F(RuntimeTest, DrainDeadlineCancelsCallsThatRunTooLong) {
   runtime_->Shutdown();  // fresh runtime with a short deadline
   RuntimeConfig config;
   config.service_name = "probe";
-    config.security.plaintext = true;  // on loopback: this test is not about TLS
+  config.security.plaintext = true;  // on loopback: this test is not about TLS
   config.drain_timeout = absl::Milliseconds(200);
   runtime_ = std::make_unique<ServerRuntime>(config);
   runtime_->AddService(service_.get(), kProbe, [this] { return db_->Ping(); });

@@ -79,9 +79,8 @@ TEST_F(MetricsServiceTest, IngestReportsEveryOutcome) {
   EXPECT_EQ(resp.results(1).outcome(), v1::INGEST_OUTCOME_DUPLICATE);
   EXPECT_EQ(resp.results(2).reason(), "EVENT_TIME_IN_FUTURE");
   EXPECT_EQ(resp.results(3).reason(), "EVENT_PAYLOAD_MISSING");
-  auto reach = Ingest({testing::Envelope("e0", "derbyshire", "forces/derbyshire/x/y",
-                                         Utc(2025, 1, 1)),
-                       bad_reach});
+  auto reach = Ingest(
+      {testing::Envelope("e0", "derbyshire", "forces/derbyshire/x/y", Utc(2025, 1, 1)), bad_reach});
   EXPECT_EQ(reach.rejected(), 2);
   ASSERT_EQ(reach.results_size(), 2);
   EXPECT_EQ(reach.results(1).reason(), "FIELD_INVALID");
@@ -363,7 +362,7 @@ TEST_F(MetricsServiceTest, ConcurrentDeliveriesOfTheSameEventsCountOnce) {
       for (const auto& e : events) *req.add_events() = e;
       v1::IngestEventsResponse resp;
       grpc::Status s = v1::MetricsService::NewStub(harness_.IngestChannel(req))
-                         ->IngestEvents(::outreach::testing::AnonymousCtx().get(), req, &resp);
+                           ->IngestEvents(::outreach::testing::AnonymousCtx().get(), req, &resp);
       EXPECT_TRUE(s.ok()) << s.error_message();
       accepted += resp.accepted();
       duplicates += resp.duplicates();

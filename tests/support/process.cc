@@ -80,9 +80,8 @@ bool ChildProcess::Start() {
 void ChildProcess::Drain(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   const int64_t seen = chunks_;
-  auto more = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return chunks_ != seen || stderr_closed_;
-  };
+  auto more = [&]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return chunks_ != seen || stderr_closed_; };
   mu_.AwaitWithTimeout(absl::Condition(&more), timeout);
 }
 
