@@ -10,10 +10,10 @@
 // The method is GetVenue (one venue, created first). The servers run in their own processes,
 // pinned to one CPU; this process is the closed-loop load (concurrency 1, 8, 64, one warm
 // connection per client) pinned to the other. Server CPU per call comes from
-// /proc/<pid>/stat (utime + stime) over the measured window. A and B cells are interleaved
-// so drift on the shared host hits both.
+// /proc/<pid>/stat (utime + stime) over the measured windows. Each concurrency runs A B B A,
+// half the cell's time each, so drift on the shared host weighs on both alike.
 //
-//   build/dev/bench/security_bench [--seconds=5]
+//   build/default/bench/security_bench [--seconds=5]   (seconds per cell; about 8 x that in all)
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
@@ -195,16 +195,51 @@ bool Connect(Server& server, const std::string* ca_file) {
   return true;
 }
 
+// One measured window.
+struct Sample {
+  int64_t calls = 0;
+  double cpu_seconds = -1;  // the server's, over the window; -1 when /proc could not be read
+  double seconds = 0;
+  std::vector<double> latencies_us;
+  int64_t errors = 0;
+  std::string first_error;
+};
+
+// A cell of the table: the windows of one variant at one concurrency, pooled.
 struct Cell {
   double qps = 0, p50_us = 0, p99_us = 0, cpu_us_per_call = 0;
   int64_t errors = 0;
   std::string first_error;
 };
 
+Cell Summarise(const std::vector<Sample>& samples) {
+  Cell cell;
+  double calls = 0, seconds = 0, cpu = 0;
+  bool cpu_known = true;
+  std::vector<double> all;
+  for (const Sample& s : samples) {
+    calls += static_cast<double>(s.calls);
+    seconds += s.seconds;
+    cpu += s.cpu_seconds;
+    cpu_known = cpu_known && s.cpu_seconds >= 0;
+    all.insert(all.end(), s.latencies_us.begin(), s.latencies_us.end());
+    cell.errors += s.errors;
+    if (cell.first_error.empty()) cell.first_error = s.first_error;
+  }
+  if (seconds > 0) cell.qps = calls / seconds;
+  if (calls > 0 && cpu_known) cell.cpu_us_per_call = cpu * 1e6 / calls;
+  std::sort(all.begin(), all.end());
+  if (!all.empty()) {
+    cell.p50_us = all[all.size() / 2];
+    cell.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return cell;
+}
+
 // Closed loop: `concurrency` threads, each on its own warm channel, call GetVenue back to back
 // with the same token. Warm-up, then a measured window bounded by two readings of the server's
 // CPU and of the count of completed calls.
-Cell Drive(Server& server, const std::string& token, int concurrency, absl::Duration window) {
+Sample Drive(Server& server, const std::string& token, int concurrency, absl::Duration window) {
   enum Phase { kWarmUp, kMeasure, kStop };
   std::atomic<int> phase{kWarmUp};
   std::atomic<int64_t> completed{0}, errors{0};
@@ -251,22 +286,16 @@ Cell Drive(Server& server, const std::string& token, int concurrency, absl::Dura
   phase = kStop;
   for (auto& t : clients) t.join();
 
-  Cell cell;
-  const double calls = static_cast<double>(calls_end - calls_begin);
-  cell.qps = calls / absl::ToDoubleSeconds(elapsed);
-  if (calls > 0 && cpu_begin >= 0 && cpu_end >= 0) {
-    cell.cpu_us_per_call = (cpu_end - cpu_begin) * 1e6 / calls;
+  Sample sample;
+  sample.calls = calls_end - calls_begin;
+  if (cpu_begin >= 0 && cpu_end >= 0) sample.cpu_seconds = cpu_end - cpu_begin;
+  sample.seconds = absl::ToDoubleSeconds(elapsed);
+  for (auto& l : latencies) {
+    sample.latencies_us.insert(sample.latencies_us.end(), l.begin(), l.end());
   }
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  if (!all.empty()) {
-    cell.p50_us = all[all.size() / 2];
-    cell.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  }
-  cell.errors = errors.load();
-  if (error_taken.load()) cell.first_error = first_error;
-  return cell;
+  sample.errors = errors.load();
+  if (error_taken.load()) sample.first_error = first_error;
+  return sample;
 }
 
 // Runs `body` until `budget` has passed (at least `min_calls` times); ns per run.
@@ -383,17 +412,25 @@ int Main(int argc, char** argv) {
               "cpu_us/call");
   std::map<int, Cell> a_cells, b_cells;
   for (int conc : {1, 8, kMaxConcurrency}) {
+    // A B B A, each for half the cell's time: a drift of the shared host during the cell
+    // (a build starting, say) then weighs on both variants alike.
+    std::vector<Sample> a_samples, b_samples;
+    for (Server* server : {plain.get(), tls.get(), tls.get(), plain.get()}) {
+      (server == plain.get() ? a_samples : b_samples)
+          .push_back(Drive(*server, token, conc, absl::Seconds(seconds) / 2));
+    }
+    a_cells[conc] = Summarise(a_samples);
+    b_cells[conc] = Summarise(b_samples);
     for (Server* server : {plain.get(), tls.get()}) {
-      const Cell cell = Drive(*server, token, conc, absl::Seconds(seconds));
-      (server == plain.get() ? a_cells : b_cells)[conc] = cell;
+      const Cell& cell = (server == plain.get() ? a_cells : b_cells)[conc];
       std::printf("%-12s %5d %9.0f %9.0f %9.0f %12.1f\n", server->label.c_str(), conc, cell.qps,
                   cell.p50_us, cell.p99_us, cell.cpu_us_per_call);
       if (cell.errors > 0) {
         std::printf("  (%lld errors, first: %s)\n", static_cast<long long>(cell.errors),
                     cell.first_error.c_str());
       }
-      std::fflush(stdout);
     }
+    std::fflush(stdout);
   }
   const Layer layer = MeasureLayer(token, plain->venue);
 
