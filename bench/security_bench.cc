@@ -208,6 +208,8 @@ struct Sample {
 // A cell of the table: the windows of one variant at one concurrency, pooled.
 struct Cell {
   double qps = 0, p50_us = 0, p99_us = 0, cpu_us_per_call = 0;
+  // How far apart the windows' CPU per call were (max - min over the mean): this run's noise.
+  double cpu_spread = 0;
   int64_t errors = 0;
   std::string first_error;
 };
@@ -227,7 +229,16 @@ Cell Summarise(const std::vector<Sample>& samples) {
     if (cell.first_error.empty()) cell.first_error = s.first_error;
   }
   if (seconds > 0) cell.qps = calls / seconds;
-  if (calls > 0 && cpu_known) cell.cpu_us_per_call = cpu * 1e6 / calls;
+  if (calls > 0 && cpu_known) {
+    cell.cpu_us_per_call = cpu * 1e6 / calls;
+    double low = 1e300, high = 0;
+    for (const Sample& s : samples) {
+      const double per_call = s.calls > 0 ? s.cpu_seconds * 1e6 / static_cast<double>(s.calls) : 0;
+      low = std::min(low, per_call);
+      high = std::max(high, per_call);
+    }
+    cell.cpu_spread = (high - low) / cell.cpu_us_per_call;
+  }
   std::sort(all.begin(), all.end());
   if (!all.empty()) {
     cell.p50_us = all[all.size() / 2];
@@ -408,8 +419,8 @@ int Main(int argc, char** argv) {
       "closed-loop load from this process%s, %d s per cell\n",
       pinned ? absl::StrCat(" on CPU ", cpus[0]).c_str() : " (not pinned)",
       pinned ? absl::StrCat(" on CPU ", cpus[1]).c_str() : "", seconds);
-  std::printf("%-12s %5s %9s %9s %9s %12s\n", "variant", "conc", "qps", "p50_us", "p99_us",
-              "cpu_us/call");
+  std::printf("%-12s %5s %9s %9s %9s %12s %8s\n", "variant", "conc", "qps", "p50_us", "p99_us",
+              "cpu_us/call", "spread");
   std::map<int, Cell> a_cells, b_cells;
   for (int conc : {1, 8, kMaxConcurrency}) {
     // A B B A, each for half the cell's time: a drift of the shared host during the cell
@@ -423,8 +434,8 @@ int Main(int argc, char** argv) {
     b_cells[conc] = Summarise(b_samples);
     for (Server* server : {plain.get(), tls.get()}) {
       const Cell& cell = (server == plain.get() ? a_cells : b_cells)[conc];
-      std::printf("%-12s %5d %9.0f %9.0f %9.0f %12.1f\n", server->label.c_str(), conc, cell.qps,
-                  cell.p50_us, cell.p99_us, cell.cpu_us_per_call);
+      std::printf("%-12s %5d %9.0f %9.0f %9.0f %12.1f %7.0f%%\n", server->label.c_str(), conc,
+                  cell.qps, cell.p50_us, cell.p99_us, cell.cpu_us_per_call, 100 * cell.cpu_spread);
       if (cell.errors > 0) {
         std::printf("  (%lld errors, first: %s)\n", static_cast<long long>(cell.errors),
                     cell.first_error.c_str());
@@ -432,6 +443,9 @@ int Main(int argc, char** argv) {
     }
     std::fflush(stdout);
   }
+  std::printf(
+      "spread: (max - min) / mean of the two windows' CPU per call; a B/A difference smaller "
+      "than it is noise\n");
   const Layer layer = MeasureLayer(token, plain->venue);
 
   const auto ratio = [](double num, double den) { return den > 0 ? num / den : 0.0; };
