@@ -481,7 +481,12 @@ int Main(int argc, char** argv) {
   std::error_code ignored;
   std::filesystem::remove_all(std::filesystem::path(testing::TestJwksFile()).parent_path(),
                               ignored);
-  return 0;
+  // Numbers of failed calls are not the cost of served ones: say so in the exit code too.
+  bool failed = !layer.ok;
+  for (const auto& cells : {a_cells, b_cells}) {
+    for (const auto& [conc, cell] : cells) failed = failed || cell.errors > 0;
+  }
+  return failed ? 1 : 0;
 }
 
 }  // namespace
