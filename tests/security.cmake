@@ -29,3 +29,7 @@ endif()
 outreach_test(security_attacks_test LABEL service SOURCES service/security_attacks_test.cc
   LIBS outreach_workshops outreach_training outreach_metrics outreach_test_pki
        PkgConfig::HTTPLIB OpenSSL::Crypto)
+
+# --- the policy file: refusals at load, a change picked up without a restart.
+outreach_test(security_policy_file_test LABEL unit SOURCES unit/security_policy_file_test.cc
+  LIBS outreach_common outreach_test_support)

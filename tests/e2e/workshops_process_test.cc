@@ -220,3 +220,22 @@ TEST(WorkshopsProcess, HealthServingDemoLoadsTwiceAndSigtermExitsZero) {
 
 }  // namespace
 }  // namespace outreach::workshops
+
+namespace outreach::workshops {
+namespace {
+
+// Plaintext is for development on this host: asked to listen in plaintext on every interface,
+// the binary refuses to start with one line and exit code 2, as for any unusable setting.
+TEST(WorkshopsProcess, PlaintextOffLoopbackRefusesToStart) {
+  TempDir dir;
+  ChildProcess server(
+      Binary("OUTREACH_WORKSHOPS", "workshops"),
+      {"--db-path=" + dir.File("workshops.db"), "--grpc-address=0.0.0.0:0", "--http-address=off",
+       "--plaintext", "--policy-file=" + outreach::testing::PolicyFile()});
+  ASSERT_TRUE(server.Start());
+  EXPECT_EQ(server.Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(server.Stderr(), HasSubstr("not a loopback address"));
+}
+
+}  // namespace
+}  // namespace outreach::workshops
