@@ -81,18 +81,6 @@ std::string PublicKeyPem(const std::string& private_pem) {
   return pem;
 }
 
-std::string OtherKeyPem() {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(n));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
-}
-
 // The claims of a good token, re-signed by hand with `alg` (none or HS256 keyed with the
 // server's public key: the algorithm-confusion attack).
 std::string Forged(const std::string& alg, const std::string& hmac_key) {
@@ -160,7 +148,7 @@ TEST_F(WorkshopsSecurityTest, EveryBadTokenIsUnauthenticatedWithItsReason) {
   security::MintRequest audience = GoodMint();
   audience.audience = "another-service";
   security::MintRequest other_key = GoodMint();
-  other_key.private_key_pem = OtherKeyPem();
+  other_key.private_key_pem = testing::NewSigningKeyPem();
   security::MintRequest unknown_kid = GoodMint();
   unknown_kid.kid = "no-such-key";
   const std::string public_pem = PublicKeyPem(testing::TestSigningKeyPem());

@@ -13,9 +13,8 @@
 #include "common/security/policy.h"
 
 namespace outreach::testing {
-namespace {
 
-std::string MakeKeyPem() {
+std::string NewSigningKeyPem() {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
@@ -27,8 +26,10 @@ std::string MakeKeyPem() {
   return pem;
 }
 
+namespace {
+
 struct Signer {
-  std::string key_pem = MakeKeyPem();
+  std::string key_pem = NewSigningKeyPem();
   std::string jwks_file;
   Signer() {
     char dir[] = "/tmp/outreach-test-jwks-XXXXXX";

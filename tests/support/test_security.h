@@ -32,6 +32,8 @@ inline constexpr char kTestKeyId[] = "test-1";
 std::string TestToken(const TestCaller& caller = {}, absl::Duration lifetime = absl::Hours(1));
 // The same key's PEM, for tests that mint tokens of their own (expired, other audience, …).
 const std::string& TestSigningKeyPem();
+// A new EC P-256 private key (PEM) that no server trusts.
+std::string NewSigningKeyPem();
 
 // The repository's policy file (deploy/security/policy.json): tests run the shipped policy.
 std::string PolicyFile();
