@@ -353,6 +353,22 @@ class MonitorHttpServer : public httplib::Server {
   }
 };
 
+// The gRPC listener's credentials: TLS from files, or plaintext on a loopback address only.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(
+    const RuntimeConfig& config) {
+  const security::SecuritySettings& s = config.security;
+  if (s.plaintext) {
+    if (!security::IsLoopbackAddress(config.grpc_address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--plaintext is for development on this host only, and ",
+                       config.grpc_address, " is not a loopback address: give TLS files"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  return security::ServerCredentials(security::TlsFiles{
+      s.tls_cert_file, s.tls_key_file, s.tls_ca_file, s.tls_client_auth == "require"});
+}
+
 }  // namespace
 
 void RegisterRuntimeSettings(ConfigParser& parser, RuntimeConfig* config,
@@ -461,6 +477,39 @@ void ServerRuntime::OnShutdown(std::function<void()> hook) {
   shutdown_hooks_.push_back(std::move(hook));
 }
 
+// The monitor port: /metrics, /healthz and the routes services added (after the gRPC server).
+absl::Status ServerRuntime::StartHttp() {
+  if (config_.http_address == "off") return absl::OkStatus();
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(config_.http_address, &host, &port)) {
+    return absl::InvalidArgumentError("bad http address");
+  }
+  http_ = std::make_unique<MonitorHttpServer>();
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ok = serving_.load() && !draining_.load();
+    res.status = ok ? 200 : 503;
+    res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
+  });
+  for (const auto& route : routes_) {
+    http_->Get(route.path, [this, route](const httplib::Request& req, httplib::Response& res) {
+      std::optional<HttpResponse> refused = RefuseHttp(req, route.access);
+      HttpResponse out = refused.has_value() ? *std::move(refused) : route.handler(req.params);
+      res.status = out.status;
+      res.set_content(out.body, out.content_type.c_str());
+    });
+  }
+  http_port_ = static_cast<MonitorHttpServer&>(*http_).Bind(host, port);
+  if (http_port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", config_.http_address));
+  }
+  http_thread_ = std::thread([this] { http_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
 absl::Status ServerRuntime::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
   started_ = true;
@@ -476,24 +525,11 @@ absl::Status ServerRuntime::Start() {
   auto authorizer = security::Authorizer::Create(config_.security, &system_clock);
   if (!authorizer.ok()) return authorizer.status();
   authorizer_ = std::move(*authorizer);
-  std::shared_ptr<grpc::ServerCredentials> credentials;
-  if (config_.security.plaintext) {
-    if (!security::IsLoopbackAddress(config_.grpc_address)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--plaintext is for development on this host only, and ",
-                       config_.grpc_address, " is not a loopback address: give TLS files"));
-    }
-    credentials = grpc::InsecureServerCredentials();
-  } else {
-    auto tls = security::ServerCredentials(security::TlsFiles{
-        config_.security.tls_cert_file, config_.security.tls_key_file, config_.security.tls_ca_file,
-        config_.security.tls_client_auth == "require"});
-    if (!tls.ok()) return tls.status();
-    credentials = std::move(*tls);
-  }
+  auto credentials = ListenCredentials(config_);
+  if (!credentials.ok()) return credentials.status();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.grpc_address, credentials, &grpc_port_);
+  builder.AddListeningPort(config_.grpc_address, *credentials, &grpc_port_);
   for (const auto& s : services_) builder.RegisterService(s.service);
   // Keepalive: find dead peers within ~40 s, tolerate clients that ping every 10 s or slower.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -519,36 +555,9 @@ absl::Status ServerRuntime::Start() {
   }
   RunChecks();
 
-  if (config_.http_address != "off") {
-    std::string host;
-    int port = 0;
-    if (!SplitHostPort(config_.http_address, &host, &port)) {
-      return absl::InvalidArgumentError("bad http address");
-    }
-    http_ = std::make_unique<MonitorHttpServer>();
-    http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-      const bool ok = serving_.load() && !draining_.load();
-      res.status = ok ? 200 : 503;
-      res.set_content(ok ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
-    });
-    for (const auto& route : routes_) {
-      http_->Get(route.path, [this, route](const httplib::Request& req, httplib::Response& res) {
-        std::optional<HttpResponse> refused = RefuseHttp(req, route.access);
-        HttpResponse out = refused.has_value() ? *std::move(refused) : route.handler(req.params);
-        res.status = out.status;
-        res.set_content(out.body, out.content_type.c_str());
-      });
-    }
-    http_port_ = static_cast<MonitorHttpServer&>(*http_).Bind(host, port);
-    if (http_port_ <= 0) {
-      server_->Shutdown(std::chrono::system_clock::now());
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen for HTTP on ", config_.http_address));
-    }
-    http_thread_ = std::thread([this] { http_->listen_after_bind(); });
+  if (absl::Status http = StartHttp(); !http.ok()) {
+    server_->Shutdown(std::chrono::system_clock::now());
+    return http;
   }
   health_thread_ = std::thread([this] { HealthLoop(); });
 

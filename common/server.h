@@ -121,6 +121,7 @@ class ServerRuntime {
   int RunUntilSignal();
 
  private:
+  absl::Status StartHttp();
   void HealthLoop();
   void RunChecks();
   std::optional<HttpResponse> RefuseHttp(const httplib::Request& req,

@@ -94,9 +94,9 @@ TEST(CampaignsProcess, AcknowledgedWritesSurviveKillNine) {
       auto* r = report.add_reports();
       r->set_activity(activity.name());
       *r->mutable_day() = ToProtoDate(today - d);
-      r->set_impressions(1000 * d);
-      r->set_reach(500 * d);
-      r->set_engagements(30 * d);
+      r->set_impressions(int64_t{1000} * d);
+      r->set_reach(int64_t{500} * d);
+      r->set_engagements(int64_t{30} * d);
     }
     pb::ReportEngagementResponse reported;
     ASSERT_TRUE(stub->ReportEngagement(Ctx().get(), report, &reported).ok());
