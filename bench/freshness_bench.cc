@@ -51,7 +51,7 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& port, const security::
     std::fprintf(stderr, "%s\n", std::string(credentials.status().message()).c_str());
     std::exit(1);
   }
-  return grpc::CreateChannel(absl::StrCat("localhost:", port), *credentials);
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), *credentials);
 }
 
 // Security flags for binary `name`: its own certificate from the bench's PKI.

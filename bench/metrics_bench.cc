@@ -87,7 +87,7 @@ class BenchSecurity {
   std::shared_ptr<grpc::Channel> Channel(int port,
                                          const std::shared_ptr<grpc::ChannelCredentials>& creds,
                                          const grpc::ChannelArguments& args = {}) const {
-    return grpc::CreateCustomChannel(absl::StrCat("localhost:", port), creds, args);
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), creds, args);
   }
 
  private:

@@ -155,7 +155,7 @@ TEST(CampaignsProcess, DemoLoadsThroughTheApiAndRunsTwiceCleanly) {
   const std::string port = server.WaitForLogValue("grpc_port", absl::Seconds(20));
   ASSERT_FALSE(port.empty()) << server.Stderr();
   // The demo loader is a client of the suite like any other: TLS and a token (common/client.h).
-  std::vector<std::string> args = {"--target=localhost:" + port, "--force=derbyshire"};
+  std::vector<std::string> args = {"--target=127.0.0.1:" + port, "--force=derbyshire"};
   for (auto& flag : security.ClientFlags()) args.push_back(std::move(flag));
 
   pb::CampaignSummary first, second;

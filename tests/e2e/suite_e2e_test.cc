@@ -108,7 +108,7 @@ class Suite : public ::testing::Test {
         ArgsFor("workshops",
                 {absl::StrCat("--grpc-address=127.0.0.1:", workshops_port_),
                  "--http-address=127.0.0.1:0", "--db-path=" + dir_.File("workshops.db"),
-                 absl::StrCat("--metrics-address=localhost:", metrics_port_)}));
+                 absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)}));
     ASSERT_TRUE(workshops_->Start());
     ASSERT_FALSE(workshops_->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
         << workshops_->Stderr();
@@ -128,7 +128,7 @@ class Suite : public ::testing::Test {
         Env(env, name.c_str()),
         ArgsFor(name, {absl::StrCat("--grpc-address=127.0.0.1:", port), "--http-address=off",
                        "--db-path=" + dir_.File(name + ".db"),
-                       absl::StrCat("--metrics-address=localhost:", metrics_port_)}));
+                       absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)}));
     EXPECT_TRUE((*process)->Start());
     EXPECT_FALSE((*process)->WaitForLogValue("grpc_port", absl::Seconds(20)).empty())
         << (*process)->Stderr();

@@ -160,7 +160,7 @@ TEST(TrainingProcess, AcknowledgedWritesSurviveKillNineAndSigtermExitsZero) {
 
 // The demo loader is a client of the suite like any other: TLS and a token (common/client.h).
 int RunDemo(ProcessSecurity& security, const std::string& port) {
-  std::vector<std::string> args{"--target=localhost:" + port, "--force=derbyshire"};
+  std::vector<std::string> args{"--target=127.0.0.1:" + port, "--force=derbyshire"};
   for (auto& flag : security.ClientFlags()) args.push_back(std::move(flag));
   ChildProcess demo(Env("TRAINING_DEMO_BINARY", "training_demo"), args);
   if (!demo.Start()) return -1;

@@ -197,7 +197,7 @@ TEST(WorkshopsProcess, HealthServingDemoLoadsTwiceAndSigtermExitsZero) {
   }
   // The demo loader is a client of the suite like any other: TLS and a token (common/client.h).
   std::vector<std::string> demo = {Binary("OUTREACH_WORKSHOPS_DEMO", "workshops_demo"),
-                                   "--target=localhost:" + port, "--force=derbyshire"};
+                                   "--target=127.0.0.1:" + port, "--force=derbyshire"};
   for (auto& flag : security.ClientFlags()) demo.push_back(std::move(flag));
   EXPECT_EQ(RunToExit(demo), 0);
   auto stub = Connect(security, port);

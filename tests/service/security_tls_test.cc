@@ -100,7 +100,7 @@ std::string Trailer(const grpc::ClientContext& ctx, const std::string& key) {
 
 // One Check over a new connection (a local subchannel pool: nothing reused from earlier calls).
 CallResult Call(int port, std::shared_ptr<grpc::ChannelCredentials> credentials,
-                const std::string& host = "localhost", const std::string& name_override = "") {
+                const std::string& host = "127.0.0.1", const std::string& name_override = "") {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (!name_override.empty()) args.SetSslTargetNameOverride(name_override);

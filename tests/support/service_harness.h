@@ -77,7 +77,7 @@ class ServiceHarness {
   std::shared_ptr<grpc::Channel> ChannelWith(const security::TlsFiles& files) {
     auto credentials = security::ChannelCredentials(files);
     EXPECT_TRUE(credentials.ok()) << credentials.status();
-    return grpc::CreateChannel(absl::StrCat("localhost:", runtime_->grpc_port()), *credentials);
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()), *credentials);
   }
   // The channel of the service that may send the request's events (IngestEventsRequest): its
   // certificate, as that service's publisher would present it. Calls on it send no token
