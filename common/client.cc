@@ -91,21 +91,23 @@ void RegisterClientSecuritySettings(ConfigParser& parser, ClientSecurity* s) {
                 "file holding the bearer token sent with every call");
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& target,
-                                                           const ClientSecurity& settings) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const std::string& target, const ClientSecurity& settings) {
   if (settings.plaintext) {
     if (!security::IsLoopbackAddress(target)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--plaintext: ", target, " is not a loopback address; plaintext stays on this host"));
     }
-    credentials = grpc::InsecureChannelCredentials();
-  } else {
-    auto tls = security::ChannelCredentials(security::TlsFiles{
-        settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file, false});
-    if (!tls.ok()) return tls.status();
-    credentials = std::move(*tls);
+    return grpc::InsecureChannelCredentials();
   }
+  return security::ChannelCredentials(security::TlsFiles{
+      settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file, false});
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& target,
+                                                           const ClientSecurity& settings) {
+  auto credentials = ClientCredentials(target, settings);
+  if (!credentials.ok()) return credentials.status();
   if (!settings.token_file.empty()) {
     std::ifstream probe(settings.token_file);
     if (!probe) {
@@ -117,7 +119,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& ta
   creators.push_back(std::make_unique<BearerInterceptorFactory>(
       std::make_shared<TokenSource>(settings.token, settings.token_file)));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      target, credentials, grpc::ChannelArguments(), std::move(creators));
+      target, *credentials, grpc::ChannelArguments(), std::move(creators));
 }
 
 }  // namespace outreach

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace outreach {
 
@@ -23,6 +24,11 @@ struct ClientSecurity {
   std::string token;  // used when token_file is empty (tests, a token minted in-process)
 };
 void RegisterClientSecuritySettings(ConfigParser& parser, ClientSecurity* settings);
+
+// The transport credentials alone: TLS from the files, or plaintext to a loopback target only
+// (INVALID_ARGUMENT otherwise). Servers use it for their outgoing channels too.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const std::string& target, const ClientSecurity& settings);
 
 // A channel to `target` with the settings above. Every call on it carries
 // "authorization: Bearer <token>" when there is a token (a client interceptor adds it, so call

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/client.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
@@ -426,15 +427,8 @@ void ServerRuntime::AddHttpRoute(std::string path, HttpHandler handler, HttpAcce
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerRuntime::ChannelCredentialsFor(
     const std::string& target) const {
   const security::SecuritySettings& s = config_.security;
-  if (s.plaintext) {
-    if (!security::IsLoopbackAddress(target)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--plaintext: ", target, " is not a loopback address; plaintext stays on this host"));
-    }
-    return grpc::InsecureChannelCredentials();
-  }
-  return security::ChannelCredentials(
-      security::TlsFiles{s.tls_cert_file, s.tls_key_file, s.tls_ca_file, false});
+  return ClientCredentials(
+      target, ClientSecurity{s.plaintext, s.tls_ca_file, s.tls_cert_file, s.tls_key_file, "", ""});
 }
 
 // The caller of a guarded HTTP route: a bearer token allowed to call the route's method for the
