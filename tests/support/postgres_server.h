@@ -4,8 +4,11 @@
 // `postgres` CTest fixture (its base URL in the file OUTREACH_TEST_POSTGRES_URL_FILE names),
 // fresh databases on it, and a private server a test may restart (the fixture's is shared by
 // every test of the run, so no test may restart it).
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +26,8 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/support/process.h"
+
+extern char** environ;  // NOLINT: POSIX
 
 namespace outreach::testing {
 
@@ -145,12 +150,32 @@ class PrivatePostgres {
   }
 
  private:
-  static bool Run(const std::string& binary, std::vector<std::string> args) {
-    ChildProcess p(binary, std::move(args));
-    if (!p.Start()) return false;
-    const int code = p.Wait(absl::Seconds(90));
-    EXPECT_EQ(code, 0) << binary << ": " << p.Stderr();
-    return code == 0;
+  // Runs a program to its end, its output appended to DIR/tools.log. Not ChildProcess: a
+  // server that pg_ctl leaves running must inherit no pipe of the test (it would hold the pipe
+  // open for ever), so the output goes to a file.
+  bool Run(const std::string& binary, std::vector<std::string> args) const {
+    const std::string log = dir_ + "/tools.log";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    std::vector<char*> argv;
+    std::string argv0 = binary;
+    argv.push_back(argv0.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    int status = 0;
+    const bool ok = spawned == 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+                    WEXITSTATUS(status) == 0;
+    std::ifstream in(log);
+    EXPECT_TRUE(ok) << binary << " failed:\n"
+                    << std::string(std::istreambuf_iterator<char>(in), {});
+    return ok;
   }
   bool AsOwner(const std::string& binary, std::vector<std::string> args) const {
     if (geteuid() != 0) return Run(binary, std::move(args));
