@@ -336,7 +336,8 @@ TEST(Outbox, EventsCommitWithTheChangeAndAreReadInOrder) {
 
   ASSERT_TRUE((*db)
                   ->Write([&](Connection& c) {
-                    return Outbox::MarkSentThrough(c, pending[0].sequence, now);
+                    return Outbox::MarkSent(c, pending[0].event.force(), pending[0].sequence,
+                                            pending[0].sequence, now);
                   })
                   .ok());
   ASSERT_TRUE((*db)
