@@ -400,17 +400,28 @@ fi
 
 step "Prometheus scrapes the running suite (deploy/prometheus config, rules loaded)"
 # The scrape job of deploy/prometheus/prometheus.yml pointed at 127.0.0.1 (the containers' host
-# network) instead of the Compose service names; everything else as shipped.
+# network) instead of the Compose service names (its DNS lookups become static targets with the
+# same `app` label); everything else as shipped.
 PROM_PORT=${DEPLOY_PROMETHEUS_PORT:-19090}
 rm -rf "$DEPLOY_WORK/prometheus" && mkdir -p "$DEPLOY_WORK/prometheus"
 cp deploy/prometheus/alerts.yml "$DEPLOY_WORK/prometheus/"
-sed -e 's/scrape_interval: 15s/scrape_interval: 1s/' -e 's/evaluation_interval: 15s/evaluation_interval: 1s/' \
-  -e "s/\"workshops:9101\"/\"127.0.0.1:${HTTP_PORT[workshops]}\"/" \
-  -e "s/\"training:9102\"/\"127.0.0.1:${HTTP_PORT[training]}\"/" \
-  -e "s/\"campaigns:9103\"/\"127.0.0.1:${HTTP_PORT[campaigns]}\"/" \
-  -e "s/\"metrics:9104\"/\"127.0.0.1:${HTTP_PORT[metrics]}\"/" \
-  -e "s/localhost:9090/127.0.0.1:$PROM_PORT/" \
-  deploy/prometheus/prometheus.yml >"$DEPLOY_WORK/prometheus/prometheus.yml"
+/usr/bin/python3 - deploy/prometheus/prometheus.yml "$PROM_PORT" "${HTTP_PORT[workshops]}" \
+  "${HTTP_PORT[training]}" "${HTTP_PORT[campaigns]}" "${HTTP_PORT[metrics]}" \
+  >"$DEPLOY_WORK/prometheus/prometheus.yml" <<'PY'
+import sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+prom_port, *ports = sys.argv[2:]
+config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+for job in config["scrape_configs"]:
+    if job["job_name"] == "outreach":
+        names = [sd["names"][0] for sd in job.pop("dns_sd_configs")]
+        job.pop("relabel_configs")
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"], "labels": {"app": name}}
+                                 for name, port in zip(names, ports)]
+    elif job["job_name"] == "prometheus":
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
+yaml.safe_dump(config, sys.stdout, sort_keys=False)
+PY
 promtool check config "$DEPLOY_WORK/prometheus/prometheus.yml" >/dev/null
 prometheus --config.file="$DEPLOY_WORK/prometheus/prometheus.yml" \
   --storage.tsdb.path="$DEPLOY_WORK/prometheus/data" --web.listen-address="127.0.0.1:$PROM_PORT" \
