@@ -74,7 +74,7 @@ for svc in ("workshops", "training", "campaigns", "metrics"):
     assert s["deploy"]["replicas"] == 2, f"{svc}: replicas {s['deploy']['replicas']}"
     url = s["environment"]["OUTREACH_DB_URL"]
     assert url.startswith(f"postgresql://{svc}@postgres:5432/{svc}?") and "sslmode=verify-full" in url, url
-    assert s["environment"]["OUTREACH_DB_PASSWORD_FILE"], f"{svc}: no password file"
+    assert s["environment"]["OUTREACH_DB_PASSWORD_FILE"] == "/run/secrets/db_password", f"{svc}: password file"
     for p in s["ports"]:  # "127.0.0.1::50051/tcp": loopback, a port the engine picks
         assert str(p).startswith("127.0.0.1::"), f"{svc}: port {p}"
 print("    postgres profile: postgres + 2 replicas x 4 services on PostgreSQL (verify-full), free loopback ports")
