@@ -8,82 +8,123 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-
-// SQLite's handles, declared here so that store interfaces (and everything that includes them)
-// do not include <sqlite3.h>; only db.cc does.
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace outreach::db {
 
-// A thin, RAII wrapper over SQLite. Errors come back as absl::Status whose text is internal (it
-// may quote SQL); errors.h keeps that text away from callers. Busy/locked/I/O failures map to
-// UNAVAILABLE so that callers can retry; everything else is INTERNAL.
+// The stores' one interface to a database, with two backends behind it (docs/storage.md):
+//   - SQLite (db_sqlite.cc): one file per service, the embedded default; one process.
+//   - PostgreSQL (db_postgres.cc, libpq): several replicas of a service on one database.
+// Database::Open picks the backend from the location: a `postgresql://` (or `postgres://`) URL
+// opens PostgreSQL, anything else is a SQLite file path.
 //
-// SQL is kept portable (no SQLite-only syntax beyond `INSERT ... ON CONFLICT`, which PostgreSQL
-// shares) so a PostgreSQL backend can replace this file later.
+// SQL is written once, in the dialect both share (positional `?` binds, `INSERT ... ON CONFLICT
+// (...) DO ...`, `excluded.`). The differences are kept to named places in db_postgres.cc:
+// `?` → `$n`, migration DDL types (INTEGER → BIGINT, BLOB → BYTEA, AUTOINCREMENT → identity),
+// and `instr()`. Errors come back as absl::Status whose text is internal (it may quote SQL);
+// errors.h keeps that text away from callers. Busy, lost-connection and contention failures map
+// to UNAVAILABLE so that callers can retry; everything else is INTERNAL.
+
+enum class Backend { kSqlite, kPostgres };
+
+// What a backend's prepared statement does; Statement forwards to it.
+class StatementImpl {
+ public:
+  virtual ~StatementImpl() = default;
+  virtual void BindInt64(int index, int64_t value) = 0;
+  virtual void BindDouble(int index, double value) = 0;
+  virtual void BindText(int index, absl::string_view text) = 0;
+  virtual void BindBlob(int index, absl::string_view bytes) = 0;
+  virtual void BindNull(int index) = 0;
+  virtual absl::StatusOr<bool> Step() = 0;
+  virtual void Reset() = 0;
+  virtual bool IsNull(int column) const = 0;
+  virtual int64_t Int64(int column) const = 0;
+  virtual double Double(int column) const = 0;
+  virtual std::string Text(int column) const = 0;
+  virtual std::string Blob(int column) const = 0;
+};
 
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Statement(Statement&& other) noexcept;
+  explicit Statement(std::unique_ptr<StatementImpl> impl) : impl_(std::move(impl)) {}
+  Statement(Statement&& other) noexcept = default;
   Statement& operator=(Statement&&) = delete;
   Statement(const Statement&) = delete;
-  ~Statement();
+  ~Statement() = default;
 
   // Binds by 1-based position. Returns *this for chaining; a bind error surfaces on Step().
-  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, int64_t value) {
+    impl_->BindInt64(index, value);
+    return *this;
+  }
   Statement& Bind(int index, int value) { return Bind(index, static_cast<int64_t>(value)); }
-  Statement& Bind(int index, double value);
-  Statement& Bind(int index, absl::string_view text);
+  Statement& Bind(int index, double value) {
+    impl_->BindDouble(index, value);
+    return *this;
+  }
+  Statement& Bind(int index, absl::string_view text) {
+    impl_->BindText(index, text);
+    return *this;
+  }
   Statement& Bind(int index, const char* text) { return Bind(index, absl::string_view(text)); }
   Statement& Bind(int index, const std::string& text) {
     return Bind(index, absl::string_view(text));
   }
-  Statement& BindBlob(int index, absl::string_view bytes);
-  Statement& BindNull(int index);
-  Statement& Bind(int index, std::optional<int64_t> value);
+  Statement& BindBlob(int index, absl::string_view bytes) {
+    impl_->BindBlob(index, bytes);
+    return *this;
+  }
+  Statement& BindNull(int index) {
+    impl_->BindNull(index);
+    return *this;
+  }
+  Statement& Bind(int index, std::optional<int64_t> value) {
+    return value ? Bind(index, *value) : BindNull(index);
+  }
 
   // Advances: true when a row is available, false when done.
-  absl::StatusOr<bool> Step();
+  absl::StatusOr<bool> Step() { return impl_->Step(); }
   // Runs to completion, ignoring rows.
   absl::Status Run();
-  absl::Status Reset();
+  // Ready to run again with new binds.
+  absl::Status Reset() {
+    impl_->Reset();
+    return absl::OkStatus();
+  }
 
-  bool IsNull(int column) const;
-  int64_t Int64(int column) const;
-  double Double(int column) const;
-  std::string Text(int column) const;
-  std::string Blob(int column) const;
+  bool IsNull(int column) const { return impl_->IsNull(column); }
+  int64_t Int64(int column) const { return impl_->Int64(column); }
+  double Double(int column) const { return impl_->Double(column); }
+  std::string Text(int column) const { return impl_->Text(column); }
+  std::string Blob(int column) const { return impl_->Blob(column); }
 
  private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
-  int bind_error_ = 0;  // SQLITE_OK
+  std::unique_ptr<StatementImpl> impl_;
 };
 
-// One connection. Not thread-safe; Database hands connections out one caller at a time.
+// One connection inside a transaction. Not thread-safe; Database hands connections out one
+// caller at a time.
 class Connection {
  public:
-  explicit Connection(sqlite3* db) : db_(db) {}
+  Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
-  ~Connection();
+  virtual ~Connection() = default;
 
-  absl::Status Exec(absl::string_view sql);
-  absl::StatusOr<Statement> Prepare(absl::string_view sql);
-  int64_t Changes() const;
-  int64_t LastInsertRowId() const;
-  sqlite3* raw() const { return db_; }
-
- private:
-  sqlite3* db_;
+  // Runs SQL without binds (it may hold several statements).
+  virtual absl::Status Exec(absl::string_view sql) = 0;
+  virtual absl::StatusOr<Statement> Prepare(absl::string_view sql) = 0;
+  // Rows changed by the last INSERT/UPDATE/DELETE run on this connection.
+  virtual int64_t Changes() const = 0;
+  // Makes transactions that take the same key commit one after another, from this call to their
+  // commit (PostgreSQL: a transaction-scoped advisory lock; SQLite: writers are already serial).
+  // The outbox uses it so one force's events get sequence numbers in commit order.
+  virtual absl::Status SerializeOn(absl::string_view key) = 0;
+  virtual Backend backend() const = 0;
 };
 
 // A schema migration: `version` counts from 1 within its component; `sql` may hold several
@@ -99,57 +140,91 @@ struct MigrationSet {
 };
 
 struct Options {
-  // Connections for readers (WAL lets them run while one writer commits).
+  // SQLite: connections for readers (WAL lets them run while one writer commits).
   int readers = 4;
   absl::Duration busy_timeout = absl::Seconds(5);
-  // FULL: every acknowledged commit survives power loss (the WAL is fsynced at commit). NORMAL
-  // would be ≈15% faster but can lose the last commits on power loss, which a caller that was
-  // told "OK" must never see; see README "Storage".
+  // SQLite FULL: every acknowledged commit survives power loss (the WAL is fsynced at commit).
+  // NORMAL would be ≈15% faster but can lose the last commits on power loss, which a caller that
+  // was told "OK" must never see; see README "Storage".
   bool synchronous_full = true;
+  // PostgreSQL: the password (from --db-password-file; never in the URL in production), the
+  // largest number of open connections, how long a connection attempt may take, and how many
+  // times a write transaction is retried after a serialization failure.
+  std::string password;
+  int pool_size = 8;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  int max_write_attempts = 12;
+  // How long Open keeps trying while the server does not answer (a replica that starts before
+  // its database, or during a PostgreSQL restart); then Open fails UNAVAILABLE.
+  absl::Duration open_wait = absl::Seconds(30);
+};
+
+// A named lock held across every process that shares the database, for as long as the Lease
+// lives (PostgreSQL: a session advisory lock on a connection of its own, released by the server
+// when the holder dies; SQLite: one process per file, so always granted).
+class Lease {
+ public:
+  virtual ~Lease() = default;
+  // False once the lock was lost (the connection that held it broke); drop it and acquire again.
+  virtual bool Held() = 0;
 };
 
 class Database {
  public:
-  // Opens (creating if missing) the file at `path` and applies pending migrations. ":memory:" is
-  // not supported (readers could not see the writer's data); tests use temporary files.
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+  // Opens the database at `location` (a SQLite file, created if missing, or a PostgreSQL URL)
+  // and applies pending migrations. ":memory:" is not supported (readers could not see the
+  // writer's data); tests use temporary files or a throwaway PostgreSQL server.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& location,
                                                         const std::vector<MigrationSet>& schema,
                                                         Options options = {});
-  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  virtual ~Database() = default;
 
-  // Runs `fn` in a write transaction (BEGIN IMMEDIATE): commits when it returns OK, rolls back
-  // otherwise. Writers are serialized in-process. A ScopedCommitHook armed on this thread runs
-  // after `fn`, just before COMMIT. There is no retry loop: one attempt, one COMMIT.
-  absl::Status Write(absl::FunctionRef<absl::Status(Connection&)> fn);
-  // Runs `fn` in a read transaction on a reader connection (a consistent snapshot).
-  absl::Status Read(absl::FunctionRef<absl::Status(Connection&)> fn);
+  // Runs `fn` in a write transaction: commits when it returns OK, rolls back otherwise. A
+  // ScopedCommitHook armed on this thread runs after `fn`, just before COMMIT.
+  //   SQLite: BEGIN IMMEDIATE, writers serialized in-process, one attempt.
+  //   PostgreSQL: SERIALIZABLE; a serialization failure (another replica's transaction
+  //   conflicted) rolls back and runs `fn` (and the hook) again, so `fn` must only assign its
+  //   results, never accumulate them across attempts.
+  virtual absl::Status Write(absl::FunctionRef<absl::Status(Connection&)> fn) = 0;
+  // Runs `fn` in a read-only transaction that sees one consistent snapshot.
+  virtual absl::Status Read(absl::FunctionRef<absl::Status(Connection&)> fn) = 0;
+  // Tries to take the lease `name`; nullptr (no error) when another holder has it.
+  virtual absl::StatusOr<std::unique_ptr<Lease>> TryAcquireLease(absl::string_view name) = 0;
+  virtual Backend backend() const = 0;
+
   // The store answers (a real query). Used by health checks.
   absl::Status Ping();
   // Schema version of `component` (0 when never migrated).
   absl::StatusOr<int> SchemaVersion(absl::string_view component);
 
+  // The location, without any password: a file path or a PostgreSQL URL.
   const std::string& path() const { return path_; }
 
- private:
-  Database(std::string path, Options options) : path_(std::move(path)), options_(options) {}
-  absl::StatusOr<std::unique_ptr<Connection>> OpenConnection();
-  absl::Status Migrate(const std::vector<MigrationSet>& schema);
+ protected:
+  explicit Database(std::string path) : path_(std::move(path)) {}
+  // Applies pending migrations, translating each migration's SQL with `ddl` first. The backend
+  // makes concurrent start-ups safe (PostgreSQL holds an advisory lock around this call).
+  absl::Status Migrate(const std::vector<MigrationSet>& schema,
+                       const std::function<std::string(absl::string_view)>& ddl);
 
+  // The hook a Write of this thread must run (nullptr if none); taking it consumes it.
+  static class ScopedCommitHook* TakeCommitHook();
+  static absl::Status RunCommitHook(ScopedCommitHook* hook, Connection& c);
+  static void MarkCommitted(ScopedCommitHook* hook);
+
+ private:
   const std::string path_;
-  const Options options_;
-  absl::Mutex write_mu_;
-  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
-  absl::Mutex read_mu_;
-  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(read_mu_);
-  int open_readers_ ABSL_GUARDED_BY(read_mu_) = 0;
 };
 
 // A function run once inside the next Write transaction of this thread, just before COMMIT
 // (after that Write's fn succeeded); if it fails the transaction rolls back and Write returns
 // its status. The audit interceptor uses it so a write and its audit record commit together or
 // not at all. The next Write consumes the hook whatever its outcome, so a later Write of the
-// same call (e.g. one recording a failure) does not run it again. Hooks nest: the innermost
-// armed one is used. Not thread-safe: construct, Write and ask fired() on one thread.
+// same call (e.g. one recording a failure) does not run it again; a Write that retries after a
+// serialization failure runs it again in the new attempt. Hooks nest: the innermost armed one is
+// used. Not thread-safe: construct, Write and ask fired() on one thread.
 class ScopedCommitHook {
  public:
   explicit ScopedCommitHook(std::function<absl::Status(Connection&)> fn);
@@ -170,8 +245,14 @@ class ScopedCommitHook {
   bool fired_ = false;
 };
 
-// Maps a SQLite result code to a status (UNAVAILABLE for busy/locked/I/O, INTERNAL otherwise).
-absl::Status SqliteError(int code, sqlite3* db, absl::string_view context);
+// Backends (db_sqlite.cc, db_postgres.cc); use Database::Open.
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
+                                                     const std::vector<MigrationSet>& schema,
+                                                     const Options& options);
+absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
+                                                       const std::vector<MigrationSet>& schema,
+                                                       const Options& options);
+bool IsPostgresUrl(absl::string_view location);
 
 // Time as stored: microseconds since the Unix epoch, UTC.
 int64_t ToMicros(absl::Time t);

@@ -45,6 +45,17 @@ void OutboxPublisher::Stop() {
 }
 
 absl::StatusOr<int> OutboxPublisher::PublishOnce() {
+  // One publisher per store at a time: replicas of a service share one PostgreSQL database, and
+  // two publishers would send one force's events out of order. The lease is a session lock, so a
+  // replica that dies releases it with its connection (SQLite: always held).
+  if (lease_ == nullptr || !lease_->Held()) {
+    lease_.reset();
+    absl::StatusOr<std::unique_ptr<db::Lease>> lease = db_->TryAcquireLease("outbox");
+    if (!lease.ok()) return lease.status();
+    if (*lease == nullptr) return 0;  // another replica publishes
+    lease_ = std::move(*lease);
+    OUTREACH_LOG(kInfo, "outbox_lease_acquired").Kv("source", options_.source);
+  }
   std::vector<PendingEvent> pending;
   absl::Status read = db_->Read([&](db::Connection& c) -> absl::Status {
     auto got = Outbox::Pending(c, options_.batch_size);
@@ -88,9 +99,10 @@ absl::StatusOr<int> OutboxPublisher::PublishOnce() {
       return absl::InternalError("the sink answered an event without an outcome");
     }
   }
+  const int64_t first = pending.front().sequence;
   const int64_t last = pending[run - 1].sequence;
   absl::Status marked = db_->Write(
-      [&](db::Connection& c) { return Outbox::MarkSentThrough(c, last, clock_->Now()); });
+      [&](db::Connection& c) { return Outbox::MarkSent(c, force, first, last, clock_->Now()); });
   if (!marked.ok()) return marked;  // metrics dedupes the resend
   metrics_->Add(kPublished, {{"source", options_.source}}, static_cast<double>(run) - rejected);
   if (rejected > 0) metrics_->Add(kRejected, {{"source", options_.source}}, rejected);

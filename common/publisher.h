@@ -45,7 +45,8 @@ class OutboxPublisher {
   // Stops the loop; an in-flight call is bounded by call_timeout. Idempotent.
   void Stop();
   // Delivers one batch now. Returns how many events metrics acknowledged (0 when the outbox is
-  // empty), or the error of the call. For tests and the loop.
+  // empty or another replica holds the outbox lease), or the error of the call. For tests and
+  // the loop; not thread-safe.
   absl::StatusOr<int> PublishOnce();
 
  private:
@@ -56,6 +57,7 @@ class OutboxPublisher {
   MetricsRegistry* metrics_;
   std::unique_ptr<EventSink> sink_;
   PublisherOptions options_;
+  std::unique_ptr<db::Lease> lease_;  // used by the loop's thread only (or a test's)
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

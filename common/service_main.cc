@@ -39,6 +39,8 @@ namespace {
 struct MainSettings {
   RuntimeConfig runtime;
   std::string db_path;
+  std::string db_url;
+  std::string db_password;
   std::string page_token_key;
   std::string metrics_address = "off";
   absl::Duration audit_retention;
@@ -59,6 +61,17 @@ MainSettings ParseMainSettings(int argc, char** argv, const ServiceSpec& spec) {
   parser.String("db-path", &out.db_path, absl::StrCat(spec.name, ".db"),
                 "SQLite file of this service's store (created and migrated at start-up)",
                 ValidateNotEmpty);
+  parser.String("db-url", &out.db_url, std::string(""),
+                "PostgreSQL URL of this service's store (postgresql://user@host:port/db?"
+                "sslmode=verify-full); when set it wins over --db-path, and several replicas may "
+                "share it",
+                [](const std::string& v) -> absl::Status {
+                  return v.empty() || db::IsPostgresUrl(v)
+                             ? absl::OkStatus()
+                             : absl::InvalidArgumentError("must start with postgresql://");
+                });
+  parser.SecretFile("db-password-file", &out.db_password,
+                    "file holding the PostgreSQL password (keep it out of --db-url)");
   parser.String("page-token-key", &out.page_token_key, std::string(""),
                 "secret that signs page tokens; replicas must share it (random when empty)");
   parser.SecretFile("page-token-key-file", &page_token_key_file,
@@ -137,11 +150,14 @@ class RetentionPruner {
 int RunServiceMain(int argc, char** argv, const ServiceSpec& spec) {
   BlockTerminationSignals();
   MainSettings settings = ParseMainSettings(argc, argv, spec);
-  auto db = db::Database::Open(settings.db_path, spec.schema);
+  db::Options db_options;
+  db_options.password = settings.db_password;
+  const std::string& location = settings.db_url.empty() ? settings.db_path : settings.db_url;
+  auto db = db::Database::Open(location, spec.schema, db_options);
   if (!db.ok()) {
     OUTREACH_LOG(kError, "store_open_failed")
         .Kv("service", spec.name)
-        .Kv("path", settings.db_path)
+        .Kv("backend", settings.db_url.empty() ? "sqlite" : "postgresql")
         .Kv("detail", db.status().message());
     return 1;
   }

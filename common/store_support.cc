@@ -95,6 +95,10 @@ absl::Status Outbox::Append(db::Connection& tx, outreach::events::v1::OutreachEv
   if (event.force().empty() || event.source().empty() || !event.has_occurred_time()) {
     return absl::InternalError("outbox event lacks force, source or occurred_time");
   }
+  // One force's events take their sequence numbers in commit order, also when several replicas
+  // write at once (PostgreSQL), so the publisher delivers them in order and MarkSent's range can
+  // never cover an event that was still uncommitted when the publisher read the outbox.
+  if (absl::Status s = tx.SerializeOn(absl::StrCat("outbox.", event.force())); !s.ok()) return s;
   auto q =
       tx.Prepare("INSERT INTO outbox (event_id, force, payload, created_time) VALUES (?, ?, ?, ?)");
   if (!q.ok()) return q.status();
@@ -127,10 +131,13 @@ absl::StatusOr<std::vector<PendingEvent>> Outbox::Pending(db::Connection& tx, in
   return out;
 }
 
-absl::Status Outbox::MarkSentThrough(db::Connection& tx, int64_t sequence, absl::Time now) {
-  auto q = tx.Prepare("UPDATE outbox SET sent_time = ? WHERE sequence <= ? AND sent_time IS NULL");
+absl::Status Outbox::MarkSent(db::Connection& tx, absl::string_view force, int64_t first,
+                              int64_t last, absl::Time now) {
+  auto q = tx.Prepare(
+      "UPDATE outbox SET sent_time = ? WHERE force = ? AND sequence >= ? AND sequence <= ? "
+      "AND sent_time IS NULL");
   if (!q.ok()) return q.status();
-  q->Bind(1, db::ToMicros(now)).Bind(2, sequence);
+  q->Bind(1, db::ToMicros(now)).Bind(2, force).Bind(3, first).Bind(4, last);
   return q->Run();
 }
 

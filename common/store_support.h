@@ -76,8 +76,12 @@ class Outbox {
                              absl::Time now);
   // Unsent events in commit order, at most `limit`.
   static absl::StatusOr<std::vector<PendingEvent>> Pending(db::Connection& tx, int limit);
-  // Marks events up to and including `sequence` as sent.
-  static absl::Status MarkSentThrough(db::Connection& tx, int64_t sequence, absl::Time now);
+  // Marks the unsent events of `force` with sequence in [first, last] as sent: the run the
+  // publisher read and delivered. (Not "everything up to last": on PostgreSQL an event of another
+  // transaction may still commit with a lower sequence; Append's per-force lock keeps such a late
+  // event out of this force's delivered range.)
+  static absl::Status MarkSent(db::Connection& tx, absl::string_view force, int64_t first,
+                               int64_t last, absl::Time now);
   static absl::StatusOr<OutboxStats> Stats(db::Connection& tx);
 };
 

@@ -17,10 +17,17 @@ namespace outreach::metrics::sql {
 using db::Connection;
 using db::Statement;
 
+// A BLOB value (serialized protobuf): bound as bytes, not text (PostgreSQL's BYTEA takes no text).
+struct Bytes {
+  absl::string_view data;
+};
+
 inline void BindAll(Statement&, int) {}
 template <typename T, typename... Rest>
 void BindAll(Statement& st, int i, const T& v, const Rest&... rest) {
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (std::is_same_v<T, Bytes>) {
+    st.BindBlob(i, v.data);
+  } else if constexpr (std::is_same_v<T, bool>) {
     st.Bind(i, static_cast<int64_t>(v ? 1 : 0));
   } else if constexpr (std::is_same_v<T, std::optional<std::string>>) {
     if (v.has_value()) {

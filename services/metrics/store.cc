@@ -37,6 +37,12 @@ class StatementCache {
   class Use {
    public:
     Use(StatementCache* cache, Connection& tx) : previous_(current_) {
+      // PostgreSQL: writers run in parallel on pooled connections and each connection keeps its
+      // own prepared statements, so there is nothing to cache here (and sharing would race).
+      if (tx.backend() != db::Backend::kSqlite) {
+        current_ = nullptr;
+        return;
+      }
       if (cache->connection_ != &tx) {
         cache->statements_.clear();
         cache->connection_ = &tx;
@@ -98,8 +104,13 @@ absl::Status Run(Connection& tx, absl::string_view sql, const Args&... args) {
 // was one. The statement is reset before returning.
 template <typename Fn, typename... Args>
 absl::StatusOr<bool> ReadOne(Connection& tx, absl::string_view sql, Fn&& row, const Args&... args) {
-  OUTREACH_ASSIGN_OR_RETURN(Statement * st, StatementCache::Get(tx, sql));
-  if (st == nullptr) return absl::InternalError("no statement cache installed");
+  OUTREACH_ASSIGN_OR_RETURN(Statement * cached, StatementCache::Get(tx, sql));
+  std::optional<Statement> own;  // no cache on this connection (PostgreSQL)
+  if (cached == nullptr) {
+    OUTREACH_ASSIGN_OR_RETURN(Statement prepared, tx.Prepare(sql));
+    own.emplace(std::move(prepared));
+  }
+  Statement* st = cached != nullptr ? cached : &*own;
   BindAll(*st, 1, args...);
   absl::StatusOr<bool> found = st->Step();
   if (found.ok() && *found) row(*st);
@@ -364,13 +375,13 @@ absl::Status IngestOne(Connection& tx, const std::string& force, const ev::Outre
     return absl::OkStatus();
   }
   OUTREACH_RETURN_IF_ERROR(Run(tx, "SAVEPOINT ingest_event"));
-  OUTREACH_RETURN_IF_ERROR(
-      Run(tx,
-          "INSERT INTO metrics_events (force, event_id, source, subject, "
-          "payload_case, occurred_micros, ingested_micros, body) VALUES (?, "
-          "?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, event_id) DO NOTHING",
-          force, e.event_id(), e.source(), e.subject(), static_cast<int>(e.payload_case()),
-          MicrosFromProto(e.occurred_time()), db::ToMicros(now), e.SerializeAsString()));
+  OUTREACH_RETURN_IF_ERROR(Run(
+      tx,
+      "INSERT INTO metrics_events (force, event_id, source, subject, "
+      "payload_case, occurred_micros, ingested_micros, body) VALUES (?, "
+      "?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, event_id) DO NOTHING",
+      force, e.event_id(), e.source(), e.subject(), static_cast<int>(e.payload_case()),
+      MicrosFromProto(e.occurred_time()), db::ToMicros(now), sql::Bytes{e.SerializeAsString()}));
   if (tx.Changes() == 0) {
     r->set_outcome(v1::INGEST_OUTCOME_DUPLICATE);
     response->set_duplicates(response->duplicates() + 1);
@@ -626,7 +637,7 @@ class SqlMetricsStore final : public MetricsStore {
       OUTREACH_RETURN_IF_ERROR(Run(tx,
                                    "INSERT INTO metrics_settings (force, body) VALUES (?, ?) ON "
                                    "CONFLICT (force) DO UPDATE SET body = excluded.body",
-                                   force, out.SerializeAsString()));
+                                   force, sql::Bytes{out.SerializeAsString()}));
       OUTREACH_RETURN_IF_ERROR(BumpVersion(tx, force, std::nullopt));
       OUTREACH_ASSIGN_OR_RETURN(*data_version, ReadDataVersion(tx, force));
       return absl::OkStatus();
