@@ -59,9 +59,11 @@ command -v kubectl >/dev/null || fail "kubectl (with kustomize v5) is needed to 
 
 # ------------------------------------------------------------------------------------ static
 step "compose: docker-compose config -q (SQLite; postgres.env + profile postgres)"
-docker-compose -f deploy/compose/compose.yaml config -q
-docker-compose --env-file deploy/compose/postgres.env -f deploy/compose/compose.yaml --profile postgres config -q
-# The PostgreSQL topology really is one: the server, two replicas, a URL per service, free ports.
+# (The SQLite topology leaves the PostgreSQL URLs unset: empty here, so compose says nothing.)
+OUTREACH_WORKSHOPS_DB_URL="" OUTREACH_TRAINING_DB_URL="" OUTREACH_CAMPAIGNS_DB_URL="" OUTREACH_METRICS_DB_URL="" \
+  docker-compose -f deploy/compose/compose.yaml config -q
+# The PostgreSQL topology (valid, and really one: the server, two replicas, a URL per service,
+# free loopback ports), from `config` with postgres.env and the profile.
 /usr/bin/python3 - <<'PY' || fail "compose: postgres.env does not give the PostgreSQL topology"
 import subprocess, sys, yaml
 out = subprocess.run(["docker-compose", "--env-file", "deploy/compose/postgres.env", "-f",
@@ -141,6 +143,9 @@ compose() {
     podman-compose --podman-path "$PM_WRAPPER" -p outreach-check "$@")
 }
 compose_down() {
+  # All at once (podman-compose stops one container after another), then remove them.
+  # shellcheck disable=SC2086 # a list of names
+  if [[ -n $COMPOSE_UP ]]; then pm stop -t 2 $COMPOSE_UP >/dev/null 2>&1 || true; fi
   compose down -v >>"$DEPLOY_WORK/compose.log" 2>&1 || true
   pm network rm -f outreach-check_default >/dev/null 2>&1 || true
 }
@@ -368,7 +373,8 @@ wait_cache() { # [HTTP_PORT...] of metrics replicas (default: the one of the SQL
   ((${#ports[@]})) || ports=("${HTTP_PORT[metrics]}")
   for port in "${ports[@]}"; do
     for _ in $(seq 1 40); do
-      if curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^outreach_metrics_cache_subscribed 1'; then
+      # (the body first: grep -q closing the pipe early fails curl, and pipefail the test)
+      if [[ $(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null) == *$'\n'"outreach_metrics_cache_subscribed 1"* ]]; then
         echo "    metrics at 127.0.0.1:$port: subscribed to Redis invalidations"
         continue 2
       fi
