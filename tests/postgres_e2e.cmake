@@ -23,6 +23,15 @@ outreach_test(postgres_replicas_test LABEL e2e SOURCES e2e/postgres_replicas_tes
   ENV "${outreach_pg_e2e_env}")
 add_dependencies(postgres_replicas_test workshops training campaigns)
 
+# Runs its own PostgreSQL server (it restarts it mid-scenario), so it needs no fixture.
+outreach_test(postgres_suite_e2e_test LABEL e2e SOURCES e2e/postgres_suite_e2e_test.cc TIMEOUT 180
+  LIBS outreach_workshops_grpc outreach_metrics_grpc outreach_training_grpc
+       outreach_campaigns_grpc outreach_common outreach_test_pki PkgConfig::HTTPLIB
+       PkgConfig::LIBPQ
+  ENV "${outreach_pg_e2e_env}")
+add_dependencies(postgres_suite_e2e_test workshops metrics training campaigns)
+set_tests_properties(postgres_suite_e2e_test PROPERTIES LABELS "e2e;postgres")
+
 foreach(test IN ITEMS postgres_replicas_test)
   set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED postgres
     LABELS "e2e;postgres")
