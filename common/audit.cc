@@ -244,6 +244,18 @@ absl::Status Append(db::Connection& c, const Record& record) {
   r.time = db::FromMicros(db::ToMicros(r.time));
   const int64_t seq = chain.head_seq + 1;
   const std::string hash = RecordHash(seq, chain.head_hash, r);
+  // Replicas on PostgreSQL append at once: each read the same head, so both take the same seq.
+  // Looking for the seq first makes the loser's INSERT a serialization failure (40001, retried
+  // as often as any conflict) rather than a unique violation (23505, retried at most twice):
+  // PostgreSQL reports 40001 when a SERIALIZABLE transaction read the key a concurrent one
+  // inserted. Eight writes racing across two replicas lost a third round to INTERNAL before.
+  OUTREACH_ASSIGN_OR_RETURN(db::Statement taken,
+                            c.Prepare("SELECT 1 FROM audit_records WHERE seq = ?"));
+  taken.Bind(1, seq);
+  OUTREACH_ASSIGN_OR_RETURN(bool exists, taken.Step());
+  if (exists)
+    return absl::InternalError(
+        absl::StrCat("audit chain head ", chain.head_seq, " is behind its records"));
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement insert,
       c.Prepare("INSERT INTO audit_records (seq, force, subject, roles, peer, method, resources, "
