@@ -10,6 +10,7 @@
 //     FAILED_PRECONDITION DUPLICATE_ACTIVE_ENROLMENT.
 // The server is the `postgres` CTest fixture's (OUTREACH_TEST_POSTGRES_URL_FILE); each test
 // makes its own databases on it. TLS and tokens as in production (process_security.h).
+#include <iostream>
 #include <latch>
 #include <memory>
 #include <set>
@@ -95,6 +96,9 @@ class Replicas : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (replicas_ != nullptr && HasFailure()) {
+      std::cout << "what the replicas logged (warnings, errors):\n" << replicas_->Problems();
+    }
     if (replicas_ != nullptr) replicas_->StopAll();
     replicas_.reset();
     database_.reset();

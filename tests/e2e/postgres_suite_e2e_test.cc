@@ -115,6 +115,9 @@ class PostgresSuite : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (HasFailure()) {
+      for (ReplicaSet* set : All()) std::cout << set->Problems();
+    }
     for (ReplicaSet* set : All()) set->Terminate();
     for (ReplicaSet* set : All()) set->AwaitExit();
     Phase("every replica stopped");

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/support/process.h"
 #include "tests/support/process_security.h"
@@ -89,6 +91,21 @@ class ReplicaSet {
   void StopAll() {
     Terminate();
     AwaitExit();
+  }
+
+  // The warning and error lines the replicas logged, each prefixed with its replica: what a
+  // failed test prints to say what the servers saw.
+  std::string Problems() {
+    std::string out;
+    for (size_t i = 0; i < processes_.size(); ++i) {
+      if (processes_[i] == nullptr) continue;
+      for (absl::string_view line : absl::StrSplit(processes_[i]->Stderr(), '\n')) {
+        if (absl::StrContains(line, " level=warn") || absl::StrContains(line, " level=error")) {
+          absl::StrAppend(&out, service_, "[", i, "] ", line, "\n");
+        }
+      }
+    }
+    return out;
   }
 
   std::string Port(int i) const { return absl::StrCat(grpc_ports_[i]); }
