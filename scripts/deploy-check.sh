@@ -564,14 +564,17 @@ for port in "${GRPC_PORT[@]}" "${HTTP_PORT[@]}"; do
   if in_use "$port"; then fail "127.0.0.1:$port is in use (set DEPLOY_PORT_OFFSET)"; fi
 done
 compose_healthy() { # CONTAINER...: each one's image HEALTHCHECK passes (podman-compose ignores
-  local c           # condition: service_healthy, and podman runs HEALTHCHECKs only with systemd)
-  for c in "$@"; do
-    for _ in $(seq 1 60); do
-      if pm healthcheck run "$c" >/dev/null 2>&1; then continue 2; fi
-      sleep 0.5
-    done
-    fail "compose: $c is not healthy"
+  local c pids=()   # condition: service_healthy, and podman runs HEALTHCHECKs only with systemd)
+  for c in "$@"; do # all containers at once
+    (for _ in $(seq 1 60); do
+       if pm healthcheck run "$c" >/dev/null 2>&1; then exit 0; fi
+       sleep 0.5
+     done
+     echo "compose: $c is not healthy" >&2
+     exit 1) &
+    pids+=($!)
   done
+  for c in "${pids[@]}"; do wait "$c" || fail "compose: a container is not healthy (above)"; done
 }
 COMPOSE_UP="outreach-check_redis_1"
 for svc in "${built[@]}"; do COMPOSE_UP+=" outreach-check_${svc}_1"; done
