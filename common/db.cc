@@ -26,7 +26,7 @@ absl::Status Statement::Run() {
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& location,
                                                          const std::vector<MigrationSet>& schema,
-                                                         Options options) {
+                                                         const Options& options) {
   if (IsPostgresUrl(location)) return OpenPostgres(location, schema, options);
   return OpenSqlite(location, schema, options);
 }

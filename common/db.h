@@ -176,7 +176,7 @@ class Database {
   // writer's data); tests use temporary files or a throwaway PostgreSQL server.
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& location,
                                                         const std::vector<MigrationSet>& schema,
-                                                        Options options = {});
+                                                        const Options& options = {});
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
   virtual ~Database() = default;

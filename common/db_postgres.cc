@@ -45,6 +45,11 @@ constexpr char kInstrFunction[] =
     "CREATE OR REPLACE FUNCTION instr(text, text) RETURNS integer "
     "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT strpos($1, $2)'";
 
+constexpr char kAuditQueueLock[] =
+    "SELECT pg_advisory_lock(hashtextextended('outreach.audited_write', 0))";
+constexpr char kAuditQueueUnlock[] =
+    "SELECT pg_advisory_unlock(hashtextextended('outreach.audited_write', 0))";
+
 // Whole-word, upper-case replacements in migration SQL (the migrations are written upper-case).
 std::string ReplaceWord(absl::string_view sql, absl::string_view word, absl::string_view with) {
   std::string out;
@@ -487,7 +492,21 @@ absl::Status PgDatabase::Write(absl::FunctionRef<absl::Status(Connection&)> fn) 
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     bool began = false;
-    result = Attempt(**conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", fn, hook, &began);
+    // Audited writes all append to one hash chain (common/audit.cc) and so read and update its
+    // head row: under SERIALIZABLE, concurrent audited writers abort each other in storms
+    // (bench/README.md "PostgreSQL"). They queue instead, as SQLite's single writer does, on a
+    // session advisory lock taken before BEGIN, so each snapshot starts after the previous
+    // holder committed. Unaudited writes (ingest, the publisher, retention) stay parallel.
+    const bool queue = hook != nullptr;
+    result = queue ? (*conn)->Exec(kAuditQueueLock) : absl::OkStatus();
+    if (result.ok()) {
+      result = Attempt(**conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", fn, hook, &began);
+      if (queue && !(*conn)->broken()) {
+        if (absl::Status unlocked = (*conn)->Exec(kAuditQueueUnlock); !unlocked.ok()) {
+          OUTREACH_LOG(kWarn, "db_unlock_failed").Kv("detail", unlocked.message());
+        }
+      }
+    }
     const std::string state = (*conn)->failed_state();
     const bool stale = (*conn)->broken() && !began;
     Release(std::move(*conn));

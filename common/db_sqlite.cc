@@ -136,7 +136,8 @@ class AlwaysHeld final : public Lease {
 
 class SqliteDatabase final : public Database {
  public:
-  SqliteDatabase(const std::string& path, Options options) : Database(path), options_(options) {}
+  SqliteDatabase(const std::string& path, const Options& options)
+      : Database(path), options_(options) {}
   ~SqliteDatabase() override;
 
   absl::Status Init(const std::vector<MigrationSet>& schema);

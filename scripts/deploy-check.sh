@@ -564,14 +564,17 @@ for port in "${GRPC_PORT[@]}" "${HTTP_PORT[@]}"; do
   if in_use "$port"; then fail "127.0.0.1:$port is in use (set DEPLOY_PORT_OFFSET)"; fi
 done
 compose_healthy() { # CONTAINER...: each one's image HEALTHCHECK passes (podman-compose ignores
-  local c           # condition: service_healthy, and podman runs HEALTHCHECKs only with systemd)
-  for c in "$@"; do
-    for _ in $(seq 1 60); do
-      if pm healthcheck run "$c" >/dev/null 2>&1; then continue 2; fi
-      sleep 0.5
-    done
-    fail "compose: $c is not healthy"
+  local c pids=()   # condition: service_healthy, and podman runs HEALTHCHECKs only with systemd)
+  for c in "$@"; do # all containers at once
+    (for _ in $(seq 1 60); do
+       if pm healthcheck run "$c" >/dev/null 2>&1; then exit 0; fi
+       sleep 0.5
+     done
+     echo "compose: $c is not healthy" >&2
+     exit 1) &
+    pids+=($!)
   done
+  for c in "${pids[@]}"; do wait "$c" || fail "compose: a container is not healthy (above)"; done
 }
 COMPOSE_UP="outreach-check_redis_1"
 for svc in "${built[@]}"; do COMPOSE_UP+=" outreach-check_${svc}_1"; done
@@ -592,15 +595,13 @@ COMPOSE_UP=""
 if [[ -n ${RENDERED_PG:-} ]]; then
 step "compose: the PostgreSQL topology (postgres.env + profile postgres: the server, 2 replicas each)"
 # podman-compose 1.0.3 reads no --env-file and ignores profiles: the file's settings go into
-# its environment and the services are named (postgres first, so nobody waits for it).
+# its environment and the services are named. One `up` (each costs podman-compose's set-up):
+# the services wait at start-up until PostgreSQL accepts connections.
 mapfile -t COMPOSE_ENV < <(grep -E '^[A-Z_]+=' deploy/compose/postgres.env)
 COMPOSE_UP="outreach-check_postgres_1 outreach-check_redis_1"
 for svc in "${built[@]}"; do COMPOSE_UP+=" outreach-check_${svc}_1 outreach-check_${svc}_2"; done
 t_start=$(date +%s.%N)
-compose up -d --no-build postgres >"$DEPLOY_WORK/compose-postgres.log" 2>&1 \
-  || { tail -20 "$DEPLOY_WORK/compose-postgres.log"; fail "podman-compose up postgres"; }
-compose_healthy outreach-check_postgres_1
-compose up -d --no-build redis "${built[@]}" >>"$DEPLOY_WORK/compose-postgres.log" 2>&1 \
+compose up -d --no-build postgres redis "${built[@]}" >"$DEPLOY_WORK/compose-postgres.log" 2>&1 \
   || { tail -20 "$DEPLOY_WORK/compose-postgres.log"; fail "podman-compose up (postgres profile)"; }
 # shellcheck disable=SC2086 # a list of names
 compose_healthy $COMPOSE_UP

@@ -399,7 +399,9 @@ TEST_F(Replicas, DuplicateEnrolmentsAcrossReplicasLeaveOne) {
   ASSERT_EQ(channels.size(), 2u);
   auto a = tr::TrainingService::NewStub(channels[0]);
   auto b = tr::TrainingService::NewStub(channels[1]);
-  const auto [version, officer] = CourseAndOfficer(*a);
+  const auto course_and_officer = CourseAndOfficer(*a);
+  const std::string version = course_and_officer.first;
+  const std::string officer = course_and_officer.second;
   ASSERT_FALSE(::testing::Test::HasFailure());
   // Distinct enrolments (ids, request ids) of one officer in one version: one is open at most.
   auto statuses = Race([&](int i) {

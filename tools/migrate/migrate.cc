@@ -402,7 +402,9 @@ absl::Status CheckTargetEmpty(db::Database& target, db::Database& pristine,
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  for (const auto& [name, rows] : counts) {
+  for (const auto& count : counts) {
+    const std::string& name = count.first;
+    const int64_t rows = count.second;
     if (rows == 0) continue;
     const auto it =
         std::find_if(tables.begin(), tables.end(), [&](const Table& t) { return t.name == name; });
