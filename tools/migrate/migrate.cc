@@ -415,8 +415,8 @@ absl::Status CheckTargetEmpty(db::Database& target, db::Database& pristine,
       seeded = *here == *fresh;
     }
     if (!seeded) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the target is not empty: table ", name, " has ", rows, " rows"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the target is not empty: table ", name, " has ", rows, rows == 1 ? " row" : " rows"));
     }
   }
   return absl::OkStatus();
