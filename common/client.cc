@@ -6,7 +6,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/security/tls.h"
@@ -76,7 +78,34 @@ class BearerInterceptorFactory : public grpc::experimental::ClientInterceptorFac
   std::shared_ptr<TokenSource> tokens_;
 };
 
+// The addresses of an address-list target ("ipv4:a:p,b:p"); empty for any other target.
+std::vector<std::string> ListedAddresses(absl::string_view target) {
+  if (!absl::ConsumePrefix(&target, "ipv4:") && !absl::ConsumePrefix(&target, "ipv6:")) return {};
+  return absl::StrSplit(target, ',');
+}
+
 }  // namespace
+
+absl::Status ValidateServiceTarget(const std::string& value) {
+  const std::vector<std::string> listed = ListedAddresses(value);
+  if (listed.empty()) return ValidateHostPort(value);
+  for (const std::string& address : listed) {
+    if (absl::Status s = ValidateHostPort(address); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", value, "\" lists \"", address, "\", which is not host:port"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::ChannelArguments ChannelArgumentsFor(const std::string& target) {
+  grpc::ChannelArguments args;
+  const std::vector<std::string> listed = ListedAddresses(target);
+  if (listed.empty()) return args;
+  args.SetServiceConfigJSON(R"({"loadBalancingConfig":[{"round_robin":{}}]})");
+  args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, listed.front());
+  return args;
+}
 
 void RegisterClientSecuritySettings(ConfigParser& parser, ClientSecurity* s) {
   parser.Bool("plaintext", &s->plaintext, false,
@@ -119,7 +148,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& ta
   creators.push_back(std::make_unique<BearerInterceptorFactory>(
       std::make_shared<TokenSource>(settings.token, settings.token_file)));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      target, *credentials, grpc::ChannelArguments(), std::move(creators));
+      target, *credentials, ChannelArgumentsFor(target), std::move(creators));
 }
 
 }  // namespace outreach

@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace outreach {
 
@@ -30,10 +31,19 @@ void RegisterClientSecuritySettings(ConfigParser& parser, ClientSecurity* settin
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const std::string& target, const ClientSecurity& settings);
 
-// A channel to `target` with the settings above. Every call on it carries
-// "authorization: Bearer <token>" when there is a token (a client interceptor adds it, so call
-// sites need nothing). INVALID_ARGUMENT for plaintext to a non-loopback target or unreadable
-// TLS files.
+// Replicas of one service as one target: "ipv4:10.0.0.1:50051,10.0.0.2:50051" (or ipv6:, gRPC's
+// address-list syntax) names every replica. ValidateServiceTarget accepts host:port or such a
+// list (for --metrics-address and clients' target flags). ChannelArgumentsFor gives a list
+// gRPC's round_robin (each call goes to the next ready replica; a dead one is skipped until it
+// answers again) and verifies every replica's certificate against the first address's host, as
+// the authority of a list is no host name; any other target gets gRPC's defaults.
+absl::Status ValidateServiceTarget(const std::string& value);
+grpc::ChannelArguments ChannelArgumentsFor(const std::string& target);
+
+// A channel to `target` (with ChannelArgumentsFor(target)) with the settings above. Every call on
+// it carries "authorization: Bearer <token>" when there is a token (a client interceptor adds it,
+// so call sites need nothing). INVALID_ARGUMENT for plaintext to a non-loopback target or
+// unreadable TLS files.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& target,
                                                            const ClientSecurity& settings);
 

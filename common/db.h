@@ -153,7 +153,10 @@ struct Options {
   std::string password;
   int pool_size = 8;
   absl::Duration connect_timeout = absl::Seconds(5);
-  int max_write_attempts = 12;
+  int max_write_attempts = 40;
+  // How long Open keeps trying while the server does not answer (a replica that starts before
+  // its database, or during a PostgreSQL restart); then Open fails UNAVAILABLE.
+  absl::Duration open_wait = absl::Seconds(30);
 };
 
 // A named lock held across every process that shares the database, for as long as the Lease

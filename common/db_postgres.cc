@@ -382,8 +382,10 @@ class PgDatabase final : public Database {
   absl::StatusOr<std::unique_ptr<PgConnection>> Acquire();
   void Release(std::unique_ptr<PgConnection> conn);
   // One attempt of a transaction: BEGIN `begin`, fn (+ hook), COMMIT; rolls back on failure.
+  // `began` tells whether BEGIN went through (if not, nothing ran and a retry is always safe).
   absl::Status Attempt(PgConnection& c, absl::string_view begin,
-                       absl::FunctionRef<absl::Status(Connection&)> fn, ScopedCommitHook* hook);
+                       absl::FunctionRef<absl::Status(Connection&)> fn, ScopedCommitHook* hook,
+                       bool* began);
   void DropIdle();
 
   const std::string url_;
@@ -457,9 +459,10 @@ void PgDatabase::DropIdle() {
 
 absl::Status PgDatabase::Attempt(PgConnection& c, absl::string_view begin,
                                  absl::FunctionRef<absl::Status(Connection&)> fn,
-                                 ScopedCommitHook* hook) {
+                                 ScopedCommitHook* hook, bool* began) {
   c.BeginAttempt();
   absl::Status result = c.Exec(begin);
+  *began = result.ok();
   if (!result.ok()) return result;
   result = fn(c);
   if (result.ok()) result = RunCommitHook(hook, c);
@@ -479,12 +482,14 @@ absl::Status PgDatabase::Write(absl::FunctionRef<absl::Status(Connection&)> fn) 
   ScopedCommitHook* hook = TakeCommitHook();
   absl::BitGen random;
   absl::Status result;
+  int unique_violations = 0;  // retried twice at most: a third is a real duplicate, not a race
   for (int attempt = 1; attempt <= options_.max_write_attempts; ++attempt) {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
-    result = Attempt(**conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", fn, hook);
+    bool began = false;
+    result = Attempt(**conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", fn, hook, &began);
     const std::string state = (*conn)->failed_state();
-    const bool stale = (*conn)->broken() && attempt == 1;
+    const bool stale = (*conn)->broken() && !began;
     Release(std::move(*conn));
     if (result.ok()) {
       MarkCommitted(hook);
@@ -494,8 +499,9 @@ absl::Status PgDatabase::Write(absl::FunctionRef<absl::Status(Connection&)> fn) 
     // violation under SERIALIZABLE is the same race seen from the index (the retry reads the
     // winner's row and decides again). A pooled connection that died while idle (the server
     // restarted) is retried once on a new connection.
-    const bool conflict = state == "40001" || state == "40P01" || state == "23505";
-    if (!conflict && !(stale && state.rfind("08", 0) == 0)) return result;
+    const bool conflict =
+        state == "40001" || state == "40P01" || (state == "23505" && ++unique_violations <= 2);
+    if (!conflict && !stale) return result;
     absl::SleepFor(absl::Microseconds(absl::Uniform(random, 0, 200 << std::min(attempt, 6))));
   }
   OUTREACH_LOG(kWarn, "db_write_contention")
@@ -508,9 +514,10 @@ absl::Status PgDatabase::Read(absl::FunctionRef<absl::Status(Connection&)> fn) {
   for (int attempt = 1;; ++attempt) {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
+    bool began = false;
     absl::Status result =
-        Attempt(**conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn, nullptr);
-    const bool stale = (*conn)->broken() && attempt == 1;
+        Attempt(**conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn, nullptr, &began);
+    const bool stale = (*conn)->broken() && attempt <= 2;
     Release(std::move(*conn));
     if (result.ok() || !stale) return result;
   }
@@ -553,9 +560,18 @@ absl::Status PgDatabase::Init(const std::vector<MigrationSet>& schema) {
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
                                                        const std::vector<MigrationSet>& schema,
                                                        const Options& options) {
-  auto db = std::make_unique<PgDatabase>(url, options);
-  if (absl::Status s = db->Init(schema); !s.ok()) return s;
-  return db;
+  const absl::Time deadline = absl::Now() + options.open_wait;
+  for (int attempt = 1;; ++attempt) {
+    auto db = std::make_unique<PgDatabase>(url, options);
+    absl::Status s = db->Init(schema);
+    if (s.ok()) return db;
+    if (!absl::IsUnavailable(s) || absl::Now() >= deadline) return s;
+    const LogLevel level = attempt == 1 ? LogLevel::kWarn : LogLevel::kDebug;
+    if (LogEnabled(level)) {
+      LogLine(level, "db_open_waiting").Kv("location", db->path()).Kv("detail", s.message());
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+  }
 }
 
 }  // namespace outreach::db

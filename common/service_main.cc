@@ -6,6 +6,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/audit.h"
 #include "common/audit_service.h"
+#include "common/client.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/publisher.h"
@@ -83,10 +84,11 @@ MainSettings ParseMainSettings(int argc, char** argv, const ServiceSpec& spec) {
   if (spec.register_settings) spec.register_settings(parser);
   if (spec.make_event_sink) {
     parser.String("metrics-address", &out.metrics_address, std::string("off"),
-                  "host:port of the metrics service that receives this service's outbox events, "
-                  "or \"off\" (events wait in the outbox until a publisher delivers them)",
+                  "host:port of the metrics service that receives this service's outbox events "
+                  "(ipv4:h1:p1,h2:p2 balances over replicas), or \"off\" (events wait in the "
+                  "outbox until a publisher delivers them)",
                   [](const std::string& v) -> absl::Status {
-                    return v == "off" ? absl::OkStatus() : ValidateHostPort(v);
+                    return v == "off" ? absl::OkStatus() : ValidateServiceTarget(v);
                   });
   }
   ParseConfigOrExit(parser, argc, argv);
@@ -189,7 +191,9 @@ int RunServiceMain(int argc, char** argv, const ServiceSpec& spec) {
     options.source = spec.name;
     publisher = std::make_unique<OutboxPublisher>(
         db->get(), SystemClock::Get(), &server.metrics(),
-        spec.make_event_sink(grpc::CreateChannel(settings.metrics_address, *credentials)), options);
+        spec.make_event_sink(grpc::CreateCustomChannel(
+            settings.metrics_address, *credentials, ChannelArgumentsFor(settings.metrics_address))),
+        options);
     // Hooks run in reverse: the publisher stops before the store closes.
     server.OnShutdown([&publisher] { publisher->Stop(); });
   }

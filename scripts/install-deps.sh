@@ -10,14 +10,16 @@ set -euo pipefail
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libabsl-dev libhiredis-dev libsqlite3-dev libssl-dev libcpp-httplib-dev
+  libabsl-dev libhiredis-dev libsqlite3-dev libpq-dev libssl-dev libcpp-httplib-dev
   # google/rpc/{status,error_details}.proto for rich errors; grpc/health + reflection protos
   golang-github-gogo-googleapis-dev golang-google-grpc-dev
   redis-server curl tzdata openssl  # openssl: scripts/dev-pki.sh (development certificates)
 )
+# postgresql-15: the throwaway server of the postgres_* tests (scripts/pg-test-server.sh).
 TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev
   clang-format
+  postgresql-15
 )
 # scripts/deploy-check.sh: podman with runc (crun fails on this cgroup v1 host) and catatonit
 # (play kube's pause image), debootstrap for a base image without a registry, docker-compose

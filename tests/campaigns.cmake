@@ -5,7 +5,7 @@ outreach_test(campaigns_domain_test LABEL unit SOURCES unit/campaigns_domain_tes
 outreach_test(campaigns_operations_test LABEL unit SOURCES unit/campaigns_operations_test.cc
   LIBS outreach_campaigns_domain)
 outreach_test(campaigns_service_test LABEL service SOURCES service/campaigns_service_test.cc
-  LIBS outreach_campaigns outreach_test_pki)
+  LIBS outreach_campaigns outreach_test_pki BOTH_BACKENDS)
 outreach_test(campaigns_process_test LABEL e2e SOURCES e2e/campaigns_process_test.cc
   LIBS outreach_campaigns outreach_test_pki
   ENV "OUTREACH_CAMPAIGNS_SERVER=$<TARGET_FILE:campaigns>;OUTREACH_CAMPAIGNS_DEMO=$<TARGET_FILE:campaigns_demo>")

@@ -3,12 +3,12 @@ set(metrics_test_libs outreach_metrics outreach_test_pki)
 outreach_test(metrics_domain_test LABEL unit SOURCES unit/metrics_domain_test.cc
   LIBS ${metrics_test_libs})
 outreach_test(metrics_store_test LABEL unit SOURCES unit/metrics_store_test.cc
-  LIBS ${metrics_test_libs})
+  LIBS ${metrics_test_libs} BOTH_BACKENDS)
 outreach_test(metrics_service_test LABEL service SOURCES service/metrics_service_test.cc
-  LIBS ${metrics_test_libs})
+  LIBS ${metrics_test_libs} BOTH_BACKENDS)
 # Against a real redis-server the fixture starts on a free loopback port.
 outreach_test(metrics_redis_test LABEL integration SOURCES integration/metrics_redis_test.cc
-  LIBS ${metrics_test_libs} PkgConfig::HTTPLIB TIMEOUT 120)
+  LIBS ${metrics_test_libs} PkgConfig::HTTPLIB TIMEOUT 120 BOTH_BACKENDS)
 outreach_test(metrics_process_test LABEL e2e SOURCES e2e/metrics_process_test.cc
   LIBS ${metrics_test_libs} ENV "METRICS_BINARY=$<TARGET_FILE:metrics>")
 add_dependencies(metrics_process_test metrics)

@@ -1,7 +1,8 @@
 # outreach-migrate (tools/migrate) against a real PostgreSQL server: the `postgres` fixture's
 # when this build has it (tests/CMakeLists.txt, scripts/pg-test-server.sh), else a throwaway
 # server the test starts and stops itself (needs PostgreSQL 15's server binaries).
-if(TARGET outreach-migrate)
+# Not registered when the PostgreSQL tests are switched off (-DOUTREACH_TEST_POSTGRES=OFF).
+if(TARGET outreach-migrate AND (NOT DEFINED OUTREACH_TEST_POSTGRES OR OUTREACH_TEST_POSTGRES))
   outreach_test(postgres_migrate_tool_test LABEL integration TIMEOUT 120
     SOURCES e2e/postgres_migrate_tool_test.cc
     LIBS outreach_migrate outreach_workshops_service outreach_training_service

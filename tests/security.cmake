@@ -11,7 +11,7 @@ outreach_test(security_tls_test LABEL service SOURCES service/security_tls_test.
 # --- the policy, enforced: every method × role × force against the four real services.
 outreach_test(security_policy_test LABEL service SOURCES service/security_policy_test.cc
   LIBS outreach_workshops outreach_training outreach_campaigns outreach_metrics outreach_test_pki
-  TIMEOUT 120)
+  TIMEOUT 120 BOTH_BACKENDS)
 
 # --- outreach_security_tokens
 # Tokens: every refusal, rotation and the cache on a FakeClock; keys are made in the test.
@@ -28,7 +28,7 @@ endif()
 # --- the attacks the issue found, replayed against real servers; the audit trail afterwards.
 outreach_test(security_attacks_test LABEL service SOURCES service/security_attacks_test.cc
   LIBS outreach_workshops outreach_training outreach_metrics outreach_test_pki
-       PkgConfig::HTTPLIB OpenSSL::Crypto)
+       PkgConfig::HTTPLIB OpenSSL::Crypto BOTH_BACKENDS)
 
 # --- the policy file: refusals at load, a change picked up without a restart.
 outreach_test(security_policy_file_test LABEL unit SOURCES unit/security_policy_file_test.cc

@@ -7,10 +7,10 @@ outreach_test(training_rules_test LABEL unit SOURCES unit/training_rules_test.cc
   LIBS outreach_training_domain)
 
 outreach_test(training_service_test LABEL service SOURCES service/training_service_test.cc
-  LIBS outreach_training outreach_test_pki)
+  LIBS outreach_training outreach_test_pki BOTH_BACKENDS)
 
 outreach_test(training_import_test LABEL service SOURCES service/training_import_test.cc
-  LIBS outreach_training outreach_test_pki)
+  LIBS outreach_training outreach_test_pki BOTH_BACKENDS)
 
 outreach_test(training_process_test LABEL e2e SOURCES e2e/training_process_test.cc
   LIBS outreach_training outreach_test_pki

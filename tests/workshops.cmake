@@ -2,7 +2,7 @@
 outreach_test(workshops_domain_test LABEL unit SOURCES unit/workshops_domain_test.cc
   LIBS outreach_workshops outreach_test_support)
 outreach_test(workshops_service_test LABEL service SOURCES service/workshops_service_test.cc
-  LIBS outreach_workshops outreach_test_pki)
+  LIBS outreach_workshops outreach_test_pki BOTH_BACKENDS)
 outreach_test(workshops_process_test LABEL e2e SOURCES e2e/workshops_process_test.cc
   LIBS outreach_workshops outreach_health_grpc outreach_test_pki
   ENV "OUTREACH_WORKSHOPS=$<TARGET_FILE:workshops>;OUTREACH_WORKSHOPS_DEMO=$<TARGET_FILE:workshops_demo>")

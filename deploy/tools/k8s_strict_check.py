@@ -6,9 +6,13 @@
 Schema: the API models of Debian's python3-kubernetes (unknown field, wrong type, missing
 required field, unknown kind all fail), plus the gRPC probe (core/v1 GRPCAction, GA in
 Kubernetes 1.27, newer than the packaged models). Policy: the rules deploy/README.md promises
-for every Deployment (probes, resources, securityContext, grace period > drain timeout, one
-replica + Recreate on a ReadWriteOnce volume, a PodDisruptionBudget and a Service per app;
-on the host network every listener on 127.0.0.1).
+for every Deployment and StatefulSet (probes, resources, securityContext, grace period > drain
+timeout, one replica + Recreate on a ReadWriteOnce volume, a PodDisruptionBudget allowing one
+pod down (maxUnavailable: 1) and a Service per app; on the host network every listener on
+127.0.0.1), and per store: SQLite = one replica, Recreate, the file on a PVC; PostgreSQL = at
+least two replicas, RollingUpdate with maxUnavailable 0, no SQLite path or PVC, the URL from a
+ConfigMap/Secret without a password and with sslmode=verify-full, the password file in a
+mounted Secret; all services of a topology on the same store.
 """
 import datetime
 import inspect
@@ -113,22 +117,137 @@ def duration_seconds(text):
     return {"ms": n / 1000, "s": n, "m": 60 * n}[m.group(2)]
 
 
+SUITE_COMPONENTS = ("domain-service", "metrics-service")
+WORKLOADS = ("Deployment", "StatefulSet")
+
+
+def env_map(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def pdb_problem(pdb):
+    """Why a PodDisruptionBudget does not allow exactly one pod down, or None."""
+    spec = pdb["spec"]
+    if "minAvailable" in spec:
+        return "uses minAvailable (the suite's budgets are maxUnavailable: 1)"
+    if spec.get("maxUnavailable") != 1:
+        return f"maxUnavailable {spec.get('maxUnavailable')!r}, want 1"
+    return None
+
+
+def check_container(where, pod, c, labels, errors):
+    cw = f"{where} container {c['name']}"
+    if pod.get("hostNetwork"):  # local overlays: nothing may listen beyond loopback
+        for e in c.get("env", []):
+            if e["name"] in ("OUTREACH_GRPC_ADDRESS", "OUTREACH_HTTP_ADDRESS") and \
+                    not str(e.get("value", "")).startswith("127.0.0.1:"):
+                errors.append(f"{cw}: hostNetwork but {e['name']}={e.get('value')} is not loopback")
+        args = c.get("args", [])
+        if c["name"] == "redis" and args[args.index("--bind") + 1 if "--bind" in args else 0:][:1] != ["127.0.0.1"]:
+            errors.append(f"{cw}: hostNetwork but redis does not --bind 127.0.0.1")
+        if c["name"] == "postgres" and "listen_addresses=127.0.0.1" not in args:
+            errors.append(f"{cw}: hostNetwork but postgres has no -c listen_addresses=127.0.0.1")
+        if any("hostPort" in p for p in c.get("ports", [])):
+            errors.append(f"{cw}: hostNetwork with hostPort")
+    sc = c.get("securityContext", {})
+    if sc.get("readOnlyRootFilesystem") is not True:
+        errors.append(f"{cw}: readOnlyRootFilesystem must be true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        errors.append(f"{cw}: allowPrivilegeEscalation must be false")
+    if "ALL" not in (sc.get("capabilities", {}).get("drop") or []):
+        errors.append(f"{cw}: capabilities must drop ALL")
+    for probe in ("readinessProbe", "livenessProbe"):
+        if probe not in c:
+            errors.append(f"{cw}: {probe} missing")
+    res = c.get("resources", {})
+    if not res.get("requests") or not res.get("limits", {}).get("memory"):
+        errors.append(f"{cw}: resources.requests and limits.memory required")
+    if labels.get("app.kubernetes.io/component") in SUITE_COMPONENTS:
+        # The gRPC port speaks TLS only and the kubelet's grpc probe cannot, so readiness
+        # is /healthz on the plaintext HTTP port, checked from inside the container.
+        for probe in ("readinessProbe", "livenessProbe"):
+            command = (c.get(probe, {}).get("exec") or {}).get("command") or []
+            if command != ["/usr/local/bin/outreach-healthcheck"]:
+                errors.append(f"{cw}: {probe} must exec /usr/local/bin/outreach-healthcheck")
+
+
+def url_of(env, configmaps):
+    """The literal --db-url of a container: its value, or the referenced ConfigMap key."""
+    e = env["OUTREACH_DB_URL"]
+    if "value" in e:
+        return e["value"]
+    ref = (e.get("valueFrom") or {})
+    if "configMapKeyRef" in ref:
+        r = ref["configMapKeyRef"]
+        return (configmaps.get(r["name"]) or {}).get(r["key"])
+    if "secretKeyRef" in ref:
+        return None  # base64 in a Secret: not inspected
+    return None
+
+
+def check_postgres_store(where, spec, pod, c, docs, errors):
+    """A suite service on PostgreSQL: replicas, rolling updates, no SQLite file or volume, the
+    URL without a password and with sslmode=verify-full, the password from a mounted Secret."""
+    env = env_map(c)
+    if spec.get("replicas", 1) < 2:
+        errors.append(f"{where}: PostgreSQL store but replicas {spec.get('replicas', 1)} (want >= 2)")
+    strategy = spec.get("strategy", {})
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        errors.append(f"{where}: PostgreSQL store but strategy {strategy.get('type')} (want RollingUpdate)")
+    elif str((strategy.get("rollingUpdate") or {}).get("maxUnavailable", "25%")) != "0":
+        errors.append(f"{where}: PostgreSQL store: rollingUpdate.maxUnavailable must be 0")
+    if "OUTREACH_DB_PATH" in env:
+        errors.append(f"{where}: PostgreSQL store but OUTREACH_DB_PATH is set")
+    if any("persistentVolumeClaim" in v for v in pod.get("volumes", [])):
+        errors.append(f"{where}: PostgreSQL store but mounts a PersistentVolumeClaim (no SQLite volume here)")
+    configmaps = {d["metadata"]["name"]: d.get("data") or {} for d in docs if d.get("kind") == "ConfigMap"}
+    url = url_of(env, configmaps)
+    if "value" in env["OUTREACH_DB_URL"]:
+        errors.append(f"{where}: OUTREACH_DB_URL must come from a ConfigMap or Secret, not a literal")
+    if url is not None:
+        m = re.fullmatch(r"postgres(?:ql)?://([^@/]*)@([^/?]+)/([^?]+)(\?.*)?", url)
+        if not m:
+            errors.append(f"{where}: OUTREACH_DB_URL {url!r} is not postgresql://user@host:port/db?...")
+        else:
+            if ":" in m.group(1):
+                errors.append(f"{where}: OUTREACH_DB_URL carries a password (use --db-password-file)")
+            if "sslmode=verify-full" not in (m.group(4) or ""):
+                errors.append(f"{where}: OUTREACH_DB_URL without sslmode=verify-full")
+    password_file = str(env.get("OUTREACH_DB_PASSWORD_FILE", {}).get("value", ""))
+    secret_volumes = {v["name"] for v in pod.get("volumes", []) if "secret" in v}
+    mounted = any(m["name"] in secret_volumes and password_file.startswith(m["mountPath"].rstrip("/") + "/")
+                  for m in c.get("volumeMounts", []))
+    if not mounted:
+        errors.append(f"{where}: OUTREACH_DB_PASSWORD_FILE={password_file!r} is not in a mounted Secret")
+
+
+def check_sqlite_store(where, spec, pod, c, errors):
+    env = env_map(c)
+    path = str(env.get("OUTREACH_DB_PATH", {}).get("value", ""))
+    claims = {v["name"] for v in pod.get("volumes", []) if "persistentVolumeClaim" in v}
+    if not any(m["name"] in claims and path.startswith(m["mountPath"].rstrip("/") + "/")
+               for m in c.get("volumeMounts", [])):
+        errors.append(f"{where}: SQLite store {path!r} is not on a PersistentVolumeClaim")
+    if spec.get("replicas", 1) != 1 or spec.get("strategy", {}).get("type") != "Recreate":
+        errors.append(f"{where}: a SQLite store needs replicas 1 and strategy Recreate")
+
+
 def policy(docs, errors):
     config = {}
     for d in docs:
         if d.get("kind") == "ConfigMap":
             config.update(d.get("data") or {})
     drain = duration_seconds(config.get("OUTREACH_DRAIN_TIMEOUT", "10s"))
-    pdb_selectors = [d["spec"]["selector"].get("matchLabels", {}) for d in docs
-                     if d.get("kind") == "PodDisruptionBudget"]
-    service_selectors = [d["spec"].get("selector", {}) for d in docs if d.get("kind") == "Service"]
+    pdbs = [d for d in docs if d.get("kind") == "PodDisruptionBudget"]
+    services = [d for d in docs if d.get("kind") == "Service"]
     rwo_claims = {d["metadata"]["name"] for d in docs if d.get("kind") == "PersistentVolumeClaim"
                   and "ReadWriteOnce" in d["spec"].get("accessModes", [])}
+    backends = {}
     for d in docs:
-        if d.get("kind") != "Deployment":
+        if d.get("kind") not in WORKLOADS:
             continue
         name = d["metadata"]["name"]
-        where = f"Deployment/{name}"
+        where = f"{d['kind']}/{name}"
         spec = d["spec"]
         pod = spec["template"]["spec"]
         labels = spec["template"]["metadata"].get("labels", {})
@@ -139,47 +258,43 @@ def policy(docs, errors):
         if psc.get("runAsNonRoot") is not True:
             errors.append(f"{where}: pod securityContext.runAsNonRoot must be true")
         for c in pod["containers"]:
-            cw = f"{where} container {c['name']}"
-            if pod.get("hostNetwork"):  # local overlay: nothing may listen beyond loopback
-                for e in c.get("env", []):
-                    if e["name"] in ("OUTREACH_GRPC_ADDRESS", "OUTREACH_HTTP_ADDRESS") and \
-                            not str(e.get("value", "")).startswith("127.0.0.1:"):
-                        errors.append(f"{cw}: hostNetwork but {e['name']}={e.get('value')} is not loopback")
-                args = c.get("args", [])
-                if c["name"] == "redis" and args[args.index("--bind") + 1 if "--bind" in args else 0:][:1] != ["127.0.0.1"]:
-                    errors.append(f"{cw}: hostNetwork but redis does not --bind 127.0.0.1")
-                if any("hostPort" in p for p in c.get("ports", [])):
-                    errors.append(f"{cw}: hostNetwork with hostPort")
-            sc = c.get("securityContext", {})
-            if sc.get("readOnlyRootFilesystem") is not True:
-                errors.append(f"{cw}: readOnlyRootFilesystem must be true")
-            if sc.get("allowPrivilegeEscalation") is not False:
-                errors.append(f"{cw}: allowPrivilegeEscalation must be false")
-            if "ALL" not in (sc.get("capabilities", {}).get("drop") or []):
-                errors.append(f"{cw}: capabilities must drop ALL")
-            for probe in ("readinessProbe", "livenessProbe"):
-                if probe not in c:
-                    errors.append(f"{cw}: {probe} missing")
-            res = c.get("resources", {})
-            if not res.get("requests") or not res.get("limits", {}).get("memory"):
-                errors.append(f"{cw}: resources.requests and limits.memory required")
-            if labels.get("app.kubernetes.io/component") in ("domain-service", "metrics-service"):
-                # The gRPC port speaks TLS only and the kubelet's grpc probe cannot, so readiness
-                # is /healthz on the plaintext HTTP port, checked from inside the container.
-                for probe in ("readinessProbe", "livenessProbe"):
-                    command = (c.get(probe, {}).get("exec") or {}).get("command") or []
-                    if command != ["/usr/local/bin/outreach-healthcheck"]:
-                        errors.append(f"{cw}: {probe} must exec /usr/local/bin/outreach-healthcheck")
+            check_container(where, pod, c, labels, errors)
+        if labels.get("app.kubernetes.io/component") in SUITE_COMPONENTS:
+            c = pod["containers"][0]
+            if "OUTREACH_DB_URL" in env_map(c):
+                backends[labels.get("app.kubernetes.io/name")] = "postgresql"
+                check_postgres_store(where, spec, pod, c, docs, errors)
+            else:
+                backends[labels.get("app.kubernetes.io/name")] = "sqlite"
+                check_sqlite_store(where, spec, pod, c, errors)
         claims = [v["persistentVolumeClaim"]["claimName"] for v in pod.get("volumes", [])
                   if "persistentVolumeClaim" in v]
         if any(cl in rwo_claims for cl in claims):
             if spec.get("replicas", 1) != 1 or spec.get("strategy", {}).get("type") != "Recreate":
                 errors.append(f"{where}: a ReadWriteOnce volume needs replicas 1 and strategy Recreate")
+        if d["kind"] == "StatefulSet":
+            if not spec.get("volumeClaimTemplates"):
+                errors.append(f"{where}: no volumeClaimTemplates")
+            governing = [s for s in services if s["metadata"]["name"] == spec.get("serviceName")]
+            if not governing or governing[0]["spec"].get("clusterIP") != "None":
+                errors.append(f"{where}: serviceName {spec.get('serviceName')!r} is not a headless Service here")
         match = lambda sel: sel and all(labels.get(k) == v for k, v in sel.items())
-        if not any(match(s) for s in pdb_selectors):
+        budgets = [p for p in pdbs if match(p["spec"]["selector"].get("matchLabels", {}))]
+        if not budgets:
             errors.append(f"{where}: no PodDisruptionBudget selects it")
-        if not any(match(s) for s in service_selectors):
+        for p in budgets:
+            problem = pdb_problem(p)
+            if problem:
+                errors.append(f"{where}: PodDisruptionBudget/{p['metadata']['name']} {problem}")
+        if not any(match(s["spec"].get("selector", {})) for s in services):
             errors.append(f"{where}: no Service selects it")
+    if len(set(backends.values())) > 1:
+        errors.append(f"services on different stores in one topology: {dict(sorted(backends.items()))}")
+    for d in docs:  # the PostgreSQL topology keeps no SQLite volume behind
+        app = (d.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/name")
+        if d.get("kind") == "PersistentVolumeClaim" and backends.get(app) == "postgresql":
+            errors.append(f"PersistentVolumeClaim/{d['metadata']['name']}: SQLite volume of {app}, "
+                          "whose store is PostgreSQL")
 
 
 def main(paths):

@@ -22,6 +22,7 @@
 #include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 #include "tests/unit/metrics_test_events.h"
 
 namespace outreach::metrics {
@@ -184,7 +185,7 @@ class MetricsRedisTest : public ::testing::Test {
     o.key_prefix = "test";
     return o;
   }
-  std::string DbPath() const { return dir_.File("metrics.db"); }
+  std::string DbPath() const { return TestDatabaseLocation(dir_, "metrics"); }
 
   TempDir dir_;
   FakeClock clock_{Utc(2025, 1, 15)};

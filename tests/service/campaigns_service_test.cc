@@ -1588,8 +1588,11 @@ TEST_F(CampaignsServiceTest, ForcesNeverSeeEachOthersCampaigns) {
 TEST_F(CampaignsServiceTest, InternalFailuresNeverLeakTheirText) {
   pb::Campaign c = MustCreate("safe-online");
   ASSERT_TRUE(h_.db()
-                  .Write([](db::Connection& conn) {
-                    return conn.Exec("UPDATE campaigns SET body = X'FFFF'");
+                  .Write([](db::Connection& conn) -> absl::Status {
+                    auto q = conn.Prepare("UPDATE campaigns SET body = ?");  // bytes of no message
+                    if (!q.ok()) return q.status();
+                    q->BindBlob(1, "\xff\xff");
+                    return q->Run();
                   })
                   .ok());
   grpc::Status s;

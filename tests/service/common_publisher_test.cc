@@ -19,6 +19,7 @@
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "services/metrics/client/ingest_sink.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 #include "tests/support/wait.h"
 
 namespace outreach {
@@ -70,7 +71,7 @@ class RecordingReceiver final : public MetricsService::Service {
 class PublisherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::Database::Open(dir_.File("s.db"), {CommonMigrations()});
+    auto db = db::Database::Open(TestDatabaseLocation(dir_, "s"), {CommonMigrations()});
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
     grpc::ServerBuilder builder;

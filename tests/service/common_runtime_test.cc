@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/probe_service.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 #include "tests/support/wait.h"
 
 namespace outreach {
@@ -31,7 +32,8 @@ constexpr char kProbe[] = "outreach.testing.v1.ProbeService";
 class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::Database::Open(dir_.File("probe.db"), outreach::testing::ProbeSchema());
+    auto db =
+        db::Database::Open(TestDatabaseLocation(dir_, "probe"), outreach::testing::ProbeSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     service_ = std::make_unique<outreach::testing::ProbeServiceImpl>(db_.get());

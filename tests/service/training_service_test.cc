@@ -82,10 +82,16 @@ TEST_F(TrainingFixture, CourseCrudWithEtagsAndMask) {
 TEST_F(TrainingFixture, CorruptRowsAreNeverTakenAsAbsent) {
   const v1::Course course = CreateCourse("cyber");
   const v1::CourseVersion version = CreateVersion(course.name(), "v1", false);
+  // The body becomes the one byte 0xff (bound: a blob literal is not portable SQL).
   auto corrupt = [&](const char* sql) {
-    return harness_.db().Write([&](db::Connection& c) { return c.Exec(sql); });
+    return harness_.db().Write([&](db::Connection& c) -> absl::Status {
+      auto q = c.Prepare(sql);
+      if (!q.ok()) return q.status();
+      q->BindBlob(1, "\xff");
+      return q->Run();
+    });
   };
-  ASSERT_TRUE(corrupt("UPDATE training_versions SET body = x'ff' WHERE id = 'v1'").ok());
+  ASSERT_TRUE(corrupt("UPDATE training_versions SET body = ? WHERE id = 'v1'").ok());
   v1::CreateCourseVersionRequest again_version;
   again_version.set_parent(course.name());
   again_version.set_course_version_id("v1");
@@ -95,7 +101,7 @@ TEST_F(TrainingFixture, CorruptRowsAreNeverTakenAsAbsent) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(s.error_message(), ::testing::Not(::testing::HasSubstr("parse")));
 
-  ASSERT_TRUE(corrupt("UPDATE training_courses SET body = x'ff' WHERE id = 'cyber'").ok());
+  ASSERT_TRUE(corrupt("UPDATE training_courses SET body = ? WHERE id = 'cyber'").ok());
 
   v1::CreateCourseRequest again_course;
   again_course.set_parent(kParent);

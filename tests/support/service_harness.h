@@ -19,12 +19,14 @@
 #include "gtest/gtest.h"
 #include "tests/support/pki.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 #include "tests/support/test_security.h"
 
 namespace outreach::testing {
 
-// A service from its ServiceSpec on a real gRPC server (port 0) over a real SQLite file in a
-// temporary directory, with a FakeClock. Restart() stops the server and opens the same file
+// A service from its ServiceSpec on a real gRPC server (port 0) over a real store (a SQLite file in
+// a temporary directory, or a PostgreSQL database under the `postgres` fixture:
+// TestDatabaseLocation), with a FakeClock. Restart() stops the server and opens the same store
 // again, for persistence tests. The server runs as in production: TLS with certificates from a
 // test PKI, the test JWKS and the shipped policy; channel() verifies the server and carries no
 // client certificate (calls send a token: Ctx()), ServiceChannel(name) presents the
@@ -44,7 +46,7 @@ class ServiceHarness {
   ~ServiceHarness() { Stop(); }
 
   void Start() {
-    auto db = db::Database::Open(dir_.File(spec_.name + ".db"), spec_.schema);
+    auto db = db::Database::Open(TestDatabaseLocation(dir_, spec_.name), spec_.schema);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     RuntimeConfig config;

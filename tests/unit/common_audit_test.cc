@@ -14,6 +14,7 @@
 #include "common/store_support.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 
 namespace outreach::audit {
 namespace {
@@ -98,7 +99,7 @@ int64_t CountOf(Database& db, const std::string& sql) {
 class AuditLog : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = OpenDb(dir_.File("audit.db"));
+    db_ = OpenDb(TestDatabaseLocation(dir_, "audit"));
     ASSERT_NE(db_, nullptr);
   }
   // Five records of two forces, one a minute from kT0: seq 1..5.
@@ -216,7 +217,7 @@ TEST_F(AuditLog, TheEncodingIsUnambiguous) {
   Record b = Rec("derbyshire", "a", "/m", {"xy"}, kT0);
   b.peer = "bc";
   TempDir other;
-  auto db_b = OpenDb(other.File("b.db"));
+  auto db_b = OpenDb(TestDatabaseLocation(other, "b"));
   ASSERT_TRUE(AppendOne(*db_, a).ok());
   ASSERT_TRUE(AppendOne(*db_b, b).ok());
   EXPECT_NE(ListOf(*db_, {.force = "derbyshire"}).records.at(0).hash,
@@ -247,7 +248,7 @@ TEST_F(AuditLog, VerifyDetectsAnEditRehashedCorrectlyByTheNextLink) {
   // The forger gives the edited record 2 its right hash (made here in a second log with the
   // same record 1); record 3's prev_hash still names the original.
   TempDir other;
-  auto forged = OpenDb(other.File("forged.db"));
+  auto forged = OpenDb(TestDatabaseLocation(other, "forged"));
   ASSERT_TRUE(
       AppendOne(*forged, Rec("derbyshire", "alice", kGet, {"forces/derbyshire/officers/o1"}, kT0))
           .ok());
@@ -448,7 +449,7 @@ TEST(AuditCrash, KillNineLeavesAWriteAndItsRecordBothOrNeither) {
   for (int round = 0; round < 30; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     TempDir dir;
-    const std::string path = dir.File("crash.db");
+    const std::string path = TestDatabaseLocation(dir, "crash");
     ASSERT_NE(OpenDb(path), nullptr);  // migrated before the child starts
     int progress[2];
     ASSERT_EQ(pipe(progress), 0);

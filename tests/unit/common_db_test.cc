@@ -9,6 +9,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 
 namespace outreach {
 namespace {
@@ -52,7 +53,7 @@ int64_t Count(Database& db) {
 
 TEST(Migrations, FromEmptyFile) {
   TempDir dir;
-  auto db = Database::Open(dir.File("shop.db"), {CommonMigrations(), ShopV2()});
+  auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {CommonMigrations(), ShopV2()});
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(*(*db)->SchemaVersion("shop"), 2);
   EXPECT_EQ(*(*db)->SchemaVersion("common"), 2);  // v2: the audit log
@@ -62,7 +63,7 @@ TEST(Migrations, FromEmptyFile) {
 
 TEST(Migrations, FromThePreviousVersionKeepsData) {
   TempDir dir;
-  const std::string path = dir.File("shop.db");
+  const std::string path = TestDatabaseLocation(dir, "shop");
   {
     auto v1 = Database::Open(path, {ShopV1()});
     ASSERT_TRUE(v1.ok());
@@ -89,7 +90,7 @@ TEST(Migrations, FromThePreviousVersionKeepsData) {
 
 TEST(Migrations, ReopeningIsANoOpAndNewerSchemaIsRefused) {
   TempDir dir;
-  const std::string path = dir.File("shop.db");
+  const std::string path = TestDatabaseLocation(dir, "shop");
   ASSERT_TRUE(Database::Open(path, {ShopV2()}).ok());
   ASSERT_TRUE(Database::Open(path, {ShopV2()}).ok());
   auto old_binary = Database::Open(path, {ShopV1()});
@@ -99,7 +100,7 @@ TEST(Migrations, ReopeningIsANoOpAndNewerSchemaIsRefused) {
 
 TEST(Migrations, AFailingMigrationLeavesTheVersionUnchanged) {
   TempDir dir;
-  const std::string path = dir.File("shop.db");
+  const std::string path = TestDatabaseLocation(dir, "shop");
   ASSERT_TRUE(Database::Open(path, {ShopV1()}).ok());
   MigrationSet broken = ShopV1();
   broken.migrations.push_back({2, "broken", "ALTER TABLE nope ADD COLUMN x TEXT;"});
@@ -109,9 +110,35 @@ TEST(Migrations, AFailingMigrationLeavesTheVersionUnchanged) {
   EXPECT_EQ(*(*db)->SchemaVersion("shop"), 1);
 }
 
+// The test helper itself: one (directory, name) is one store, reopened as often as asked; another
+// name or directory is another, empty store; a name past PostgreSQL's 63-byte identifiers works.
+TEST(TestDatabaseLocation, TheSameDirectoryAndNameIsTheSameStore) {
+  TempDir dir, other_dir;
+  const std::string location = TestDatabaseLocation(dir, "shop");
+  EXPECT_EQ(TestDatabaseLocation(dir, "shop"), location);
+  EXPECT_EQ(TestingOnPostgres(), location.rfind("postgresql://", 0) == 0) << location;
+  {
+    auto db = Database::Open(location, {ShopV1()});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(Insert(**db, "kept", 1).ok());
+  }
+  auto again = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Count(**again), 1);
+  const std::string long_name(100, 'x');
+  for (const std::string& other :
+       {TestDatabaseLocation(dir, "other"), TestDatabaseLocation(other_dir, "shop"),
+        TestDatabaseLocation(dir, long_name)}) {
+    EXPECT_NE(other, location);
+    auto fresh = Database::Open(other, {ShopV1()});
+    ASSERT_TRUE(fresh.ok()) << other << ": " << fresh.status();
+    EXPECT_EQ(Count(**fresh), 0) << other;
+  }
+}
+
 TEST(Transactions, AFailedWriteRollsBackEverything) {
   TempDir dir;
-  auto db = Database::Open(dir.File("shop.db"), {ShopV1()});
+  auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
   ASSERT_TRUE(db.ok());
   absl::Status s = (*db)->Write([](Connection& c) -> absl::Status {
     auto q = c.Prepare("INSERT INTO items (id, qty) VALUES ('x', 1)");
@@ -129,7 +156,7 @@ TEST(Transactions, AFailedWriteRollsBackEverything) {
 
 TEST(Transactions, ConcurrentWritersAreSerializedAndNothingIsLost) {
   TempDir dir;
-  auto db = Database::Open(dir.File("shop.db"), {ShopV1()});
+  auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
   ASSERT_TRUE(db.ok());
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -146,7 +173,7 @@ TEST(Transactions, ConcurrentWritersAreSerializedAndNothingIsLost) {
 
 TEST(Sql, ErrorsAreInternalAndKeepTheirText) {
   TempDir dir;
-  auto db = Database::Open(dir.File("shop.db"), {ShopV1()});
+  auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
   ASSERT_TRUE(db.ok());
   absl::Status s = (*db)->Read([](Connection& c) { return c.Prepare("SELEC nonsense").status(); });
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
@@ -161,7 +188,7 @@ TEST(SelectRowPage, PagesThroughAForceScopedFilteredOrderedTable) {
                    {{1, "rows",
                      "CREATE TABLE r (force TEXT, id TEXT, qty INTEGER, body BLOB,"
                      " PRIMARY KEY (force, id));"}}};
-  auto db = Database::Open(dir.File("r.db"), {set});
+  auto db = Database::Open(TestDatabaseLocation(dir, "r"), {set});
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)
                   ->Write([](Connection& c) -> absl::Status {
@@ -206,7 +233,7 @@ TEST(SelectRowPage, PagesThroughAForceScopedFilteredOrderedTable) {
 
 TEST(RequestLedger, ReplaysTheFirstResponseAndRefusesADifferentBody) {
   TempDir dir;
-  auto db = Database::Open(dir.File("s.db"), {CommonMigrations()});
+  auto db = Database::Open(TestDatabaseLocation(dir, "s"), {CommonMigrations()});
   ASSERT_TRUE(db.ok());
   const absl::Time now = absl::FromUnixSeconds(1700000000);
   ASSERT_TRUE((*db)
@@ -254,7 +281,7 @@ TEST(RequestLedger, ReplaysTheFirstResponseAndRefusesADifferentBody) {
 
 TEST(Outbox, EventsCommitWithTheChangeAndAreReadInOrder) {
   TempDir dir;
-  auto db = Database::Open(dir.File("s.db"), {CommonMigrations(), ShopV1()});
+  auto db = Database::Open(TestDatabaseLocation(dir, "s"), {CommonMigrations(), ShopV1()});
   ASSERT_TRUE(db.ok());
   const absl::Time now = absl::FromUnixSeconds(1700000000);
   auto event = [&](const std::string& subject) {

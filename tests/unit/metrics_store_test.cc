@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "services/metrics/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 #include "tests/unit/metrics_test_events.h"
 
 namespace outreach::metrics {
@@ -19,8 +20,8 @@ using Events = google::protobuf::RepeatedPtrField<ev::OutreachEvent>;
 class MetricsStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db =
-        db::Database::Open(dir_.File("metrics.db"), {CommonMigrations(), MetricsMigrations()});
+    auto db = db::Database::Open(TestDatabaseLocation(dir_, "metrics"),
+                                 {CommonMigrations(), MetricsMigrations()});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     store_ = NewSqlMetricsStore(db_.get());
