@@ -402,7 +402,8 @@ absl::Status CheckTargetEmpty(db::Database& target, db::Database& pristine,
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  for (const auto& [name, rows] : counts) {
+  for (const auto& [table_name, rows] : counts) {
+    const std::string& name = table_name;  // a lambda below captures it (clang: no bindings)
     if (rows == 0) continue;
     const auto it =
         std::find_if(tables.begin(), tables.end(), [&](const Table& t) { return t.name == name; });
