@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "common/config.h"
 #include "common/db.h"
+#include "common/log.h"
 #include "common/service_main.h"
 #include "services/campaigns/campaigns_service.h"
 #include "services/metrics/metrics_service.h"
@@ -90,7 +91,9 @@ class Pristine {
       return absl::InternalError("cannot make a temporary directory");
     }
     dir_ = pattern;
+    SetLogLevel(LogLevel::kWarn);  // its migrations are no news to the operator
     auto db = db::Database::Open(dir_ + "/pristine.db", schema);
+    SetLogLevel(LogLevel::kInfo);
     if (!db.ok()) return db.status();
     db_ = std::move(*db);
     return db_.get();
@@ -162,7 +165,9 @@ void WarnOnCollation(db::Database& target) {
     if (*row) collation = q->Text(0);
     return absl::OkStatus();
   });
-  if (s.ok() && collation != "C" && collation != "POSIX") {
+  // glibc's C.UTF-8 orders by code point, which is UTF-8's byte order too.
+  if (s.ok() && collation != "C" && collation != "POSIX" && collation != "C.UTF-8" &&
+      collation != "C.utf8") {
     std::fprintf(stderr,
                  "outreach-migrate: warning: the target's collation is %s, not C: text will sort "
                  "differently from SQLite (create it with LC_COLLATE 'C', README)\n",

@@ -402,9 +402,8 @@ absl::Status CheckTargetEmpty(db::Database& target, db::Database& pristine,
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  for (const auto& count : counts) {
-    const std::string& name = count.first;
-    const int64_t rows = count.second;
+  for (const auto& [table_name, rows] : counts) {
+    const std::string& name = table_name;  // a lambda below captures it (clang: no bindings)
     if (rows == 0) continue;
     const auto it =
         std::find_if(tables.begin(), tables.end(), [&](const Table& t) { return t.name == name; });
@@ -417,8 +416,8 @@ absl::Status CheckTargetEmpty(db::Database& target, db::Database& pristine,
       seeded = *here == *fresh;
     }
     if (!seeded) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the target is not empty: table ", name, " has ", rows, " rows"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the target is not empty: table ", name, " has ", rows, rows == 1 ? " row" : " rows"));
     }
   }
   return absl::OkStatus();
