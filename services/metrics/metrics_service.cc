@@ -463,10 +463,20 @@ void MetricsServiceImpl::RefreshKpis(MetricsRegistry& registry) {
       std::vector<std::string> areas = {""};
       if (auto more = store_->ListAreas(force, kpis_.max_areas); more.ok()) {
         areas.insert(areas.end(), more->begin(), more->end());
+      } else {
+        // The force-wide gauges are still exported; the scrape must not fail for this.
+        OUTREACH_LOG(kWarn, "kpi_areas_failed").Kv("force", force).Kv("detail", more.status().message());
       }
       for (const auto& area : areas) {
         absl::StatusOr<v1::Dashboard> d = DashboardFor(force, year, area);
-        if (d.ok()) fresh.by_area.emplace_back(area, std::move(*d));
+        if (d.ok()) {
+          fresh.by_area.emplace_back(area, std::move(*d));
+        } else {
+          OUTREACH_LOG(kWarn, "kpi_dashboard_failed")
+              .Kv("force", force)
+              .Kv("area", area)
+              .Kv("detail", d.status().message());
+        }
       }
       snapshot = std::move(fresh);
     }

@@ -611,7 +611,7 @@ class SqlMetricsStore final : public MetricsStore {
     return ListText(
         "SELECT area FROM (SELECT area FROM metrics_venues WHERE force = ?1 AND deleted = 0 "
         "UNION SELECT division AS area FROM metrics_officers WHERE force = ?1 AND deleted = 0) "
-        "WHERE area <> '' ORDER BY area LIMIT ?2",
+        "AS areas WHERE area <> '' ORDER BY area LIMIT ?2",
         force, limit);
   }
 

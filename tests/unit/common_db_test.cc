@@ -175,11 +175,46 @@ TEST(Sql, ErrorsAreInternalAndKeepTheirText) {
   TempDir dir;
   auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
   ASSERT_TRUE(db.ok());
-  absl::Status s = (*db)->Read([](Connection& c) { return c.Prepare("SELEC nonsense").status(); });
+  // SQLite refuses the statement when it is prepared; PostgreSQL's statements are prepared
+  // lazily, so the refusal comes when it first runs. Either way the caller sees INTERNAL.
+  absl::Status s = (*db)->Read([](Connection& c) {
+    auto st = c.Prepare("SELEC nonsense");
+    if (!st.ok()) return st.status();
+    return st->Step().status();
+  });
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_FALSE(IsPublicError(s));
   EXPECT_FALSE(Database::Open("", {}).ok());
   EXPECT_FALSE(Database::Open(dir.File("no/such/dir/x.db"), {}).ok());
+}
+
+// SQLite's numbered parameters (`?1` twice) mean the same on both backends; PostgreSQL's
+// translation once turned `?1` into `$11`.
+TEST(Sql, NumberedParametersRepeatAndMixWithPlainOnes) {
+  TempDir dir;
+  auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(Insert(**db, "north", 3).ok());
+  ASSERT_TRUE(Insert(**db, "south", 4).ok());
+  ASSERT_TRUE(Insert(**db, "east", 9).ok());
+  std::vector<std::string> ids;
+  ASSERT_TRUE((*db)
+                  ->Read([&](Connection& c) -> absl::Status {
+                    auto q = c.Prepare(
+                        "SELECT id FROM (SELECT id, qty FROM items WHERE qty < ?1 UNION "
+                        "SELECT id, qty FROM items WHERE id = ?2 AND qty < ?1) AS picked "
+                        "ORDER BY id LIMIT ?3");
+                    if (!q.ok()) return q.status();
+                    q->Bind(1, 5).Bind(2, "east").Bind(3, 10);
+                    while (true) {
+                      auto row = q->Step();
+                      if (!row.ok()) return row.status();
+                      if (!*row) return absl::OkStatus();
+                      ids.push_back(q->Text(0));
+                    }
+                  })
+                  .ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{"north", "south"}));
 }
 
 TEST(SelectRowPage, PagesThroughAForceScopedFilteredOrderedTable) {
