@@ -465,7 +465,9 @@ void MetricsServiceImpl::RefreshKpis(MetricsRegistry& registry) {
         areas.insert(areas.end(), more->begin(), more->end());
       } else {
         // The force-wide gauges are still exported; the scrape must not fail for this.
-        OUTREACH_LOG(kWarn, "kpi_areas_failed").Kv("force", force).Kv("detail", more.status().message());
+        OUTREACH_LOG(kWarn, "kpi_areas_failed")
+            .Kv("force", force)
+            .Kv("detail", more.status().message());
       }
       for (const auto& area : areas) {
         absl::StatusOr<v1::Dashboard> d = DashboardFor(force, year, area);
