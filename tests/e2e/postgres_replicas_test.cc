@@ -27,6 +27,7 @@
 #include "tests/support/process_security.h"
 #include "tests/support/replica_set.h"
 #include "tests/support/service_harness.h"
+#include "tests/support/suite_requests.h"
 #include "tests/support/temp_dir.h"
 
 namespace outreach {
@@ -36,6 +37,7 @@ using outreach::testing::Ctx;
 using outreach::testing::ReasonOf;
 using outreach::testing::ReplicaSet;
 using outreach::testing::ScopedDatabase;
+namespace requests = outreach::testing::requests;
 namespace ws = outreach::workshops::v1;
 namespace tr = outreach::training::v1;
 namespace cp = outreach::campaigns::v1;
@@ -114,44 +116,20 @@ class Replicas : public ::testing::Test {
 
 // A school, an accredited presenter and a topic, created through replica 0.
 void CreateCatalogue(ws::WorkshopsService::Stub& stub) {
-  ws::CreateVenueRequest venue;
-  venue.set_parent(kForce);
-  venue.set_venue_id("example-academy");
-  venue.set_request_id("venue-1");
-  venue.mutable_venue()->set_display_name("Example Academy");
-  venue.mutable_venue()->set_kind(cm::VENUE_KIND_SECONDARY);
-  venue.mutable_venue()->set_area("derby-city");
-  venue.mutable_venue()->set_pupil_roll(1200);
   ws::Venue v;
-  grpc::Status s = stub.CreateVenue(Ctx().get(), venue, &v);
+  grpc::Status s = stub.CreateVenue(
+      Ctx().get(), requests::School(kForce, "example-academy", 1200, "derby-city"), &v);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreatePresenterRequest presenter;
-  presenter.set_parent(kForce);
-  presenter.set_presenter_id("snt-officer-1");
-  presenter.set_request_id("presenter-1");
-  presenter.mutable_presenter()->set_display_name("Safer Neighbourhood officer 1");
-  presenter.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
   ws::Presenter p;
-  s = stub.CreatePresenter(Ctx().get(), presenter, &p);
+  s = stub.CreatePresenter(
+      Ctx().get(), requests::Presenter(kForce, "snt-officer-1", "Safer Neighbourhood officer 1"),
+      &p);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::GrantAccreditationRequest grant;
-  grant.set_name(p.name());
-  grant.set_etag(p.etag());
-  *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
-  s = stub.GrantAccreditation(Ctx().get(), grant, &p);
+  s = stub.GrantAccreditation(Ctx().get(), requests::Grant(p, absl::Now() + absl::Hours(24 * 365)),
+                              &p);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreateTopicRequest topic;
-  topic.set_parent(kForce);
-  topic.set_topic_id("sexting");
-  topic.set_request_id("topic-sexting");
-  topic.mutable_topic()->set_display_name("Sexting: the law and how to get help");
-  topic.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
-  topic.mutable_topic()->set_min_year_group(5);
-  topic.mutable_topic()->set_max_year_group(13);
-  topic.mutable_topic()->set_suitable_for_pupils(true);
-  topic.mutable_topic()->set_version("1");
   ws::Topic t;
-  s = stub.CreateTopic(Ctx().get(), topic, &t);
+  s = stub.CreateTopic(Ctx().get(), requests::SextingTopic(kForce), &t);
   ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
@@ -349,47 +327,18 @@ TEST_F(Replicas, CampaignsCreateOnceAndUpdateOncePerEtag) {
 
 // A published course version and an active officer; returns their names.
 std::pair<std::string, std::string> CourseAndOfficer(tr::TrainingService::Stub& stub) {
-  tr::CreateCourseRequest course;
-  course.set_parent(kForce);
-  course.set_course_id("cybercrime-investigation");
-  course.set_request_id("course-1");
-  course.mutable_course()->set_display_name("Cybercrime investigation package");
-  course.mutable_course()->set_origin(tr::COURSE_ORIGIN_COLLEGE_OF_POLICING);
-  course.mutable_course()->set_validity_months(24);
-  course.mutable_course()->add_target_roles(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
   tr::Course c;
-  grpc::Status s = stub.CreateCourse(Ctx().get(), course, &c);
+  grpc::Status s = stub.CreateCourse(
+      Ctx().get(), requests::CybercrimeCourse(kForce, "cybercrime-investigation"), &c);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  tr::CreateCourseVersionRequest version;
-  version.set_parent(c.name());
-  version.set_course_version_id("v1");
-  version.set_request_id("version-1");
-  version.mutable_course_version()->set_display_name("Version 1");
-  tr::Module* m = version.mutable_course_version()->add_modules();
-  m->set_module_id("sexting-law");
-  m->set_title("The law on sexting");
-  m->set_mandatory(true);
-  m->set_pass_mark(70);
-  m->set_expected_duration_minutes(45);
-  m->set_origin(tr::COURSE_ORIGIN_FORCE);
   tr::CourseVersion v;
-  s = stub.CreateCourseVersion(Ctx().get(), version, &v);
+  s = stub.CreateCourseVersion(Ctx().get(),
+                               requests::CourseVersion(c.name(), "v1", {"sexting-law"}), &v);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  tr::PublishCourseVersionRequest publish;
-  publish.set_name(v.name());
-  publish.set_etag(v.etag());
-  s = stub.PublishCourseVersion(Ctx().get(), publish, &v);
+  s = stub.PublishCourseVersion(Ctx().get(), requests::Publish(v), &v);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  tr::CreateOfficerRequest officer;
-  officer.set_parent(kForce);
-  officer.set_officer_id("officer-1");
-  officer.set_request_id("officer-1");
-  officer.mutable_officer()->set_staff_number("DP7001");
-  officer.mutable_officer()->set_role(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
-  officer.mutable_officer()->set_division("derby-city");
-  officer.mutable_officer()->set_active(true);
   tr::Officer o;
-  s = stub.CreateOfficer(Ctx().get(), officer, &o);
+  s = stub.CreateOfficer(Ctx().get(), requests::Officer(kForce, 1), &o);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return {v.name(), o.name()};
 }

@@ -39,18 +39,20 @@
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 #include "tests/support/process_security.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/replica_set.h"
 #include "tests/support/service_harness.h"
+#include "tests/support/suite_requests.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 
 namespace outreach {
 namespace {
 
-using outreach::testing::ChildProcess;
 using outreach::testing::Ctx;
 using outreach::testing::ReplicaSet;
 using outreach::testing::WaitFor;
+namespace requests = outreach::testing::requests;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
 namespace tr = outreach::training::v1;
@@ -91,9 +93,9 @@ class PostgresSuite : public ::testing::Test {
       ASSERT_TRUE(made.ok()) << made;
     }
     Phase("postgres started");
-    StartRedis();
-    metrics_ = Replicas("metrics", "OUTREACH_METRICS_BIN", /*http=*/false,
-                        {absl::StrCat("--redis-address=127.0.0.1:", redis_port_)});
+    redis_.Start();
+    ASSERT_FALSE(HasFatalFailure());
+    metrics_ = Replicas("metrics", "OUTREACH_METRICS_BIN", /*http=*/false, {redis_.MetricsFlag()});
     const std::string to_metrics = "--metrics-address=" + metrics_->Target();
     workshops_ = Replicas("workshops", "OUTREACH_WORKSHOPS_BIN", true, {to_metrics});
     training_ = Replicas("training", "OUTREACH_TRAINING_BIN", true, {to_metrics});
@@ -137,17 +139,6 @@ class PostgresSuite : public ::testing::Test {
     args.push_back("--page-token-key=suite-test-key");  // replicas share it
     return std::make_unique<ReplicaSet>(&security_, service, Env(env, service.c_str()),
                                         std::move(args), 2, http);
-  }
-
-  void StartRedis() {
-    redis_port_ = ::outreach::testing::FreeLoopbackPort();
-    redis_ = std::make_unique<ChildProcess>(
-        Env("OUTREACH_REDIS_SERVER", "/usr/bin/redis-server"),
-        std::vector<std::string>{"--port", std::to_string(redis_port_), "--bind", "127.0.0.1",
-                                 "--dir", dir_.path(), "--save", "", "--appendonly", "no",
-                                 "--logfile", dir_.File("redis.log")});
-    ASSERT_TRUE(redis_->Start());
-    ASSERT_TRUE(WaitFor([&] { return ::outreach::testing::LoopbackPortAnswers(redis_port_); }));
   }
 
   // A client channel as the suite's clients open one (common/client.h): TLS verifying the
@@ -205,8 +196,7 @@ class PostgresSuite : public ::testing::Test {
   ::outreach::testing::PrivatePostgres postgres_;
   absl::Time began_;
   absl::Time base_time_;
-  int redis_port_ = 0;
-  std::unique_ptr<ChildProcess> redis_;
+  ::outreach::testing::RedisServer redis_{dir_.path()};
   std::unique_ptr<ReplicaSet> metrics_, workshops_, training_, campaigns_;
   std::unique_ptr<ws::WorkshopsService::Stub> workshops_stub_;
   std::unique_ptr<tr::TrainingService::Stub> training_stub_;
@@ -221,80 +211,37 @@ class PostgresSuite : public ::testing::Test {
 void PostgresSuite::CreateCatalogue() {
   for (const auto& [id, roll] :
        {std::pair<std::string, int>{"example-academy", 1200}, {"sample-primary", 300}}) {
-    ws::CreateVenueRequest req;
-    req.set_parent(kForce);
-    req.set_venue_id(id);
-    req.set_request_id("venue-" + id);
-    req.mutable_venue()->set_display_name("School " + id);
-    req.mutable_venue()->set_kind(roll > 500 ? cm::VENUE_KIND_SECONDARY : cm::VENUE_KIND_PRIMARY);
-    req.mutable_venue()->set_area("derby-city");
-    req.mutable_venue()->set_pupil_roll(roll);
     ws::Venue venue;
-    grpc::Status s = workshops_stub_->CreateVenue(Ctx().get(), req, &venue);
+    grpc::Status s = workshops_stub_->CreateVenue(
+        Ctx().get(), requests::School(kForce, id, roll, "derby-city"), &venue);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
-  ws::CreatePresenterRequest preq;
-  preq.set_parent(kForce);
-  preq.set_presenter_id("snt-officer-1");
-  preq.set_request_id("presenter-1");
-  preq.mutable_presenter()->set_display_name("Safer Neighbourhood officer 1");
-  preq.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
   ws::Presenter presenter;
-  ASSERT_TRUE(workshops_stub_->CreatePresenter(Ctx().get(), preq, &presenter).ok());
-  ws::GrantAccreditationRequest grant;
-  grant.set_name(presenter.name());
-  grant.set_etag(presenter.etag());
-  *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
-  grpc::Status s = workshops_stub_->GrantAccreditation(Ctx().get(), grant, &presenter);
+  ASSERT_TRUE(workshops_stub_
+                  ->CreatePresenter(
+                      Ctx().get(),
+                      requests::Presenter(kForce, "snt-officer-1", "Safer Neighbourhood officer 1"),
+                      &presenter)
+                  .ok());
+  grpc::Status s = workshops_stub_->GrantAccreditation(
+      Ctx().get(), requests::Grant(presenter, absl::Now() + absl::Hours(24 * 365)), &presenter);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreateTopicRequest treq;
-  treq.set_parent(kForce);
-  treq.set_topic_id("sexting");
-  treq.set_request_id("topic-sexting");
-  treq.mutable_topic()->set_display_name("Sexting: the law and how to get help");
-  treq.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
-  treq.mutable_topic()->set_min_year_group(5);
-  treq.mutable_topic()->set_max_year_group(13);
-  treq.mutable_topic()->set_suitable_for_pupils(true);
-  treq.mutable_topic()->set_suitable_for_adults(true);
-  treq.mutable_topic()->set_version("1");
   ws::Topic topic;
-  s = workshops_stub_->CreateTopic(Ctx().get(), treq, &topic);
+  s = workshops_stub_->CreateTopic(Ctx().get(), requests::SextingTopic(kForce), &topic);
   ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
 // A published course of one mandatory module: passing it completes the enrolment.
 void PostgresSuite::CreateCourse() {
-  tr::CreateCourseRequest course;
-  course.set_parent(kForce);
-  course.set_course_id("cybercrime-investigation");
-  course.set_request_id("course-1");
-  course.mutable_course()->set_display_name("Cybercrime investigation package");
-  course.mutable_course()->set_origin(tr::COURSE_ORIGIN_COLLEGE_OF_POLICING);
-  course.mutable_course()->set_validity_months(24);
-  course.mutable_course()->add_target_roles(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
   tr::Course created;
-  grpc::Status s = training_stub_->CreateCourse(Ctx().get(), course, &created);
+  grpc::Status s = training_stub_->CreateCourse(
+      Ctx().get(), requests::CybercrimeCourse(kForce, "cybercrime-investigation"), &created);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  tr::CreateCourseVersionRequest version;
-  version.set_parent(created.name());
-  version.set_course_version_id("v1");
-  version.set_request_id("version-1");
-  version.mutable_course_version()->set_display_name("Version 1");
-  tr::Module* m = version.mutable_course_version()->add_modules();
-  m->set_module_id("sexting-law");
-  m->set_title("The law on sexting");
-  m->set_mandatory(true);
-  m->set_pass_mark(70);
-  m->set_expected_duration_minutes(45);
-  m->set_origin(tr::COURSE_ORIGIN_FORCE);
   tr::CourseVersion v;
-  s = training_stub_->CreateCourseVersion(Ctx().get(), version, &v);
+  s = training_stub_->CreateCourseVersion(
+      Ctx().get(), requests::CourseVersion(created.name(), "v1", {"sexting-law"}), &v);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  tr::PublishCourseVersionRequest publish;
-  publish.set_name(v.name());
-  publish.set_etag(v.etag());
-  s = training_stub_->PublishCourseVersion(Ctx().get(), publish, &v);
+  s = training_stub_->PublishCourseVersion(Ctx().get(), requests::Publish(v), &v);
   ASSERT_TRUE(s.ok()) << s.error_message();
   course_version_ = v.name();
 }
@@ -302,18 +249,8 @@ void PostgresSuite::CreateCourse() {
 // An active campaign with one activity published `kWrites + 1` days ago.
 void PostgresSuite::CreateCampaign() {
   const absl::CivilDay today = LocalDay(base_time_);
-  cp::CreateCampaignRequest create;
-  create.set_parent(kForce);
-  create.set_campaign_id("protect-yourself-online");
-  create.set_request_id("campaign-1");
-  cp::Campaign* c = create.mutable_campaign();
-  c->set_title("Protect yourself online");
-  c->add_key_messages("Think before you share");
-  c->add_audiences(cm::CAMPAIGN_AUDIENCE_RESIDENTS);
-  c->add_areas("derby-city");
-  *c->mutable_start_date() = ToProtoDate(today - (kWrites + 2));
-  *c->mutable_end_date() = ToProtoDate(today + 30);
-  c->set_reach_target(100000);
+  const cp::CreateCampaignRequest create =
+      requests::ResidentsCampaign(kForce, today - (kWrites + 2), today + 30);
   cp::Campaign campaign;
   grpc::Status s = campaigns_stub_->CreateCampaign(Ctx().get(), create, &campaign);
   ASSERT_TRUE(s.ok()) << s.error_message();
@@ -405,24 +342,12 @@ void PostgresSuite::WriteWorkshops() {
 void PostgresSuite::WriteTraining() {
   for (int i = 0; i < kWrites; ++i) {
     Gate(i);
-    tr::CreateOfficerRequest officer;
-    officer.set_parent(kForce);
-    officer.set_officer_id(absl::StrCat("officer-", i));
-    officer.set_request_id(absl::StrCat("officer-", i));
-    officer.mutable_officer()->set_staff_number(absl::StrCat("DP", 7000 + i));
-    officer.mutable_officer()->set_role(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
-    officer.mutable_officer()->set_division("derby-city");
-    officer.mutable_officer()->set_active(true);
+    const tr::CreateOfficerRequest officer = requests::Officer(kForce, i);
     tr::Officer o;
     grpc::Status s =
         Retrying([&] { return training_stub_->CreateOfficer(Ctx().get(), officer, &o); });
     ASSERT_TRUE(s.ok()) << i << ": " << s.error_code() << " " << s.error_message();
-    tr::EnrolOfficerRequest enrol;
-    enrol.set_parent(kForce);
-    enrol.set_enrolment_id(absl::StrCat("enrolment-", i));
-    enrol.set_request_id(absl::StrCat("enrol-", i));
-    enrol.mutable_enrolment()->set_officer(o.name());
-    enrol.mutable_enrolment()->set_course_version(course_version_);
+    const tr::EnrolOfficerRequest enrol = requests::Enrol(kForce, i, o.name(), course_version_);
     tr::Enrolment e;
     s = Retrying([&] { return training_stub_->EnrolOfficer(Ctx().get(), enrol, &e); });
     ASSERT_TRUE(s.ok()) << i << ": " << s.error_code() << " " << s.error_message();

@@ -26,6 +26,7 @@
 #include "tests/support/process.h"
 #include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
+#include "tests/support/suite_requests.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 
@@ -36,6 +37,7 @@ using outreach::testing::ChildProcess;
 using outreach::testing::Ctx;
 using outreach::testing::ProcessSecurity;
 using outreach::testing::WaitFor;
+namespace requests = outreach::testing::requests;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
 namespace tr = outreach::training::v1;
@@ -149,45 +151,25 @@ class Suite : public ::testing::Test {
   void CreateCatalogue() {
     for (const auto& [id, roll] :
          {std::pair<std::string, int>{"example-academy", 1200}, {"sample-primary", 300}}) {
-      ws::CreateVenueRequest req;
-      req.set_parent(kForce);
-      req.set_venue_id(id);
-      req.set_request_id("venue-" + id);
-      req.mutable_venue()->set_display_name("School " + id);
-      req.mutable_venue()->set_kind(roll > 500 ? cm::VENUE_KIND_SECONDARY : cm::VENUE_KIND_PRIMARY);
-      req.mutable_venue()->set_area("derby-city");
-      req.mutable_venue()->set_pupil_roll(roll);
       ws::Venue venue;
-      ASSERT_TRUE(workshops_stub_->CreateVenue(Ctx().get(), req, &venue).ok());
+      ASSERT_TRUE(
+          workshops_stub_
+              ->CreateVenue(Ctx().get(), requests::School(kForce, id, roll, "derby-city"), &venue)
+              .ok());
     }
-    ws::CreatePresenterRequest preq;
-    preq.set_parent(kForce);
-    preq.set_presenter_id("snt-officer-1");
-    preq.set_request_id("presenter-1");
-    preq.mutable_presenter()->set_display_name("Safer Neighbourhood officer 1");
-    preq.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
     ws::Presenter presenter;
-    ASSERT_TRUE(workshops_stub_->CreatePresenter(Ctx().get(), preq, &presenter).ok());
-    ws::GrantAccreditationRequest grant;
-    grant.set_name(presenter.name());
-    grant.set_etag(presenter.etag());
-    *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
-    grpc::Status granted = workshops_stub_->GrantAccreditation(Ctx().get(), grant, &presenter);
+    ASSERT_TRUE(workshops_stub_
+                    ->CreatePresenter(Ctx().get(),
+                                      requests::Presenter(kForce, "snt-officer-1",
+                                                          "Safer Neighbourhood officer 1"),
+                                      &presenter)
+                    .ok());
+    grpc::Status granted = workshops_stub_->GrantAccreditation(
+        Ctx().get(), requests::Grant(presenter, absl::Now() + absl::Hours(24 * 365)), &presenter);
     ASSERT_TRUE(granted.ok()) << granted.error_message();
-
-    ws::CreateTopicRequest treq;
-    treq.set_parent(kForce);
-    treq.set_topic_id("sexting");
-    treq.set_request_id("topic-sexting");
-    treq.mutable_topic()->set_display_name("Sexting: the law and how to get help");
-    treq.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
-    treq.mutable_topic()->set_min_year_group(5);
-    treq.mutable_topic()->set_max_year_group(13);
-    treq.mutable_topic()->set_suitable_for_pupils(true);
-    treq.mutable_topic()->set_suitable_for_adults(true);
-    treq.mutable_topic()->set_version("1");
     ws::Topic topic;
-    grpc::Status created = workshops_stub_->CreateTopic(Ctx().get(), treq, &topic);
+    grpc::Status created =
+        workshops_stub_->CreateTopic(Ctx().get(), requests::SextingTopic(kForce), &topic);
     ASSERT_TRUE(created.ok()) << created.error_message();
   }
 
@@ -324,58 +306,23 @@ TEST_F(Suite, DeliveriesShowUpOnTheDashboardExactlyOnce) {
 
 // Training: officers who pass every mandatory module of a published version are trained.
 int64_t TrainOfficers(tr::TrainingService::Stub& stub, int count, absl::Time now) {
-  tr::CreateCourseRequest course;
-  course.set_parent(kForce);
-  course.set_course_id("cybercrime-investigation");
-  course.set_request_id("course-1");
-  course.mutable_course()->set_display_name("Cybercrime investigation package");
-  course.mutable_course()->set_origin(tr::COURSE_ORIGIN_COLLEGE_OF_POLICING);
-  course.mutable_course()->set_validity_months(24);
-  course.mutable_course()->add_target_roles(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
   tr::Course created;
-  grpc::Status s = stub.CreateCourse(Ctx().get(), course, &created);
+  grpc::Status s = stub.CreateCourse(
+      Ctx().get(), requests::CybercrimeCourse(kForce, "cybercrime-investigation"), &created);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  tr::CreateCourseVersionRequest version;
-  version.set_parent(created.name());
-  version.set_course_version_id("v2");
-  version.set_request_id("version-2");
-  version.mutable_course_version()->set_display_name("Version 2");
-  for (const char* id : {"sexting-law", "digital-evidence"}) {
-    tr::Module* m = version.mutable_course_version()->add_modules();
-    m->set_module_id(id);
-    m->set_title(absl::StrCat("Module ", id));
-    m->set_mandatory(true);
-    m->set_pass_mark(70);
-    m->set_expected_duration_minutes(45);
-    m->set_origin(tr::COURSE_ORIGIN_FORCE);
-  }
   tr::CourseVersion v;
-  s = stub.CreateCourseVersion(Ctx().get(), version, &v);
+  s = stub.CreateCourseVersion(
+      Ctx().get(),
+      requests::CourseVersion(created.name(), "v2", {"sexting-law", "digital-evidence"}), &v);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  tr::PublishCourseVersionRequest publish;
-  publish.set_name(v.name());
-  publish.set_etag(v.etag());
-  s = stub.PublishCourseVersion(Ctx().get(), publish, &v);
+  s = stub.PublishCourseVersion(Ctx().get(), requests::Publish(v), &v);
   EXPECT_TRUE(s.ok()) << s.error_message();
   int64_t trained = 0;
   for (int i = 0; i < count; ++i) {
-    tr::CreateOfficerRequest officer;
-    officer.set_parent(kForce);
-    officer.set_officer_id(absl::StrCat("officer-", i));
-    officer.set_request_id(absl::StrCat("officer-", i));
-    officer.mutable_officer()->set_staff_number(absl::StrCat("DP", 7000 + i));
-    officer.mutable_officer()->set_role(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
-    officer.mutable_officer()->set_division("derby-city");
-    officer.mutable_officer()->set_active(true);
     tr::Officer o;
-    s = stub.CreateOfficer(Ctx().get(), officer, &o);
+    s = stub.CreateOfficer(Ctx().get(), requests::Officer(kForce, i), &o);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    tr::EnrolOfficerRequest enrol;
-    enrol.set_parent(kForce);
-    enrol.set_enrolment_id(absl::StrCat("enrolment-", i));
-    enrol.set_request_id(absl::StrCat("enrol-", i));
-    enrol.mutable_enrolment()->set_officer(o.name());
-    enrol.mutable_enrolment()->set_course_version(v.name());
+    const tr::EnrolOfficerRequest enrol = requests::Enrol(kForce, i, o.name(), v.name());
     tr::Enrolment e;
     s = stub.EnrolOfficer(Ctx().get(), enrol, &e);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -400,18 +347,8 @@ int64_t TrainOfficers(tr::TrainingService::Stub& stub, int count, absl::Time now
 // numbers (which must replace, not add). Returns the impressions the dashboard must show.
 int64_t RunCampaign(cp::CampaignsService::Stub& stub, absl::Time now) {
   const absl::CivilDay today = LocalDay(now);
-  cp::CreateCampaignRequest create;
-  create.set_parent(kForce);
-  create.set_campaign_id("protect-yourself-online");
-  create.set_request_id("campaign-1");
-  cp::Campaign* c = create.mutable_campaign();
-  c->set_title("Protect yourself online");
-  c->add_key_messages("Think before you share");
-  c->add_audiences(cm::CAMPAIGN_AUDIENCE_RESIDENTS);
-  c->add_areas("derby-city");
-  *c->mutable_start_date() = ToProtoDate(today - 10);
-  *c->mutable_end_date() = ToProtoDate(today + 30);
-  c->set_reach_target(100000);
+  const cp::CreateCampaignRequest create =
+      requests::ResidentsCampaign(kForce, today - 10, today + 30);
   cp::Campaign campaign;
   grpc::Status s = stub.CreateCampaign(Ctx().get(), create, &campaign);
   EXPECT_TRUE(s.ok()) << s.error_message();

@@ -41,6 +41,7 @@
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "outreach/training/v1/training.grpc.pb.h"
 #include "outreach/workshops/v1/workshops.grpc.pb.h"
+#include "tests/support/suite_requests.h"
 
 namespace outreach {
 namespace {
@@ -50,6 +51,7 @@ namespace mt = outreach::metrics::v1;
 namespace tr = outreach::training::v1;
 namespace cp = outreach::campaigns::v1;
 namespace cm = outreach::common::v1;
+namespace requests = outreach::testing::requests;
 
 constexpr char kForce[] = "forces/soak";
 constexpr int kSetupSchools = 4;
@@ -240,21 +242,10 @@ Outcome Driver::Judge(const grpc::Status& s, const char* what) {
   return Outcome::kRejected;
 }
 
-ws::CreateVenueRequest SchoolRequest(const std::string& id, int roll) {
-  ws::CreateVenueRequest req;
-  req.set_parent(kForce);
-  req.set_venue_id(id);
-  req.set_request_id("venue-" + id);
-  req.mutable_venue()->set_display_name("School " + id);
-  req.mutable_venue()->set_kind(roll > 500 ? cm::VENUE_KIND_SECONDARY : cm::VENUE_KIND_PRIMARY);
-  req.mutable_venue()->set_area("derby-city");
-  req.mutable_venue()->set_pupil_roll(roll);
-  return req;
-}
-
 bool Driver::SetupSchools(Ledger* l) {
   for (int i = 0; i < kSetupSchools; ++i) {
-    ws::CreateVenueRequest req = SchoolRequest(absl::StrCat("school-", i), 2000);
+    ws::CreateVenueRequest req =
+        requests::School(kForce, absl::StrCat("school-", i), 2000, "derby-city");
     ws::Venue out;
     if (!Acked("CreateVenue",
                [&](grpc::ClientContext* c) { return workshops_->CreateVenue(c, req, &out); }))
@@ -265,38 +256,22 @@ bool Driver::SetupSchools(Ledger* l) {
 }
 
 bool Driver::SetupWorkshops() {
-  ws::CreateTopicRequest treq;
-  treq.set_parent(kForce);
-  treq.set_topic_id("sexting");
-  treq.set_request_id("topic-sexting");
-  treq.mutable_topic()->set_display_name("Sexting: the law and how to get help");
-  treq.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
-  treq.mutable_topic()->set_min_year_group(5);
-  treq.mutable_topic()->set_max_year_group(13);
-  treq.mutable_topic()->set_suitable_for_pupils(true);
-  treq.mutable_topic()->set_suitable_for_adults(true);
-  treq.mutable_topic()->set_version("1");
+  const ws::CreateTopicRequest treq = requests::SextingTopic(kForce);
   ws::Topic topic;
   if (!Acked("CreateTopic",
              [&](grpc::ClientContext* c) { return workshops_->CreateTopic(c, treq, &topic); }))
     return false;
   for (int p = 0; p < o_.threads * kPresentersPerThread; ++p) {
-    ws::CreatePresenterRequest preq;
-    preq.set_parent(kForce);
-    preq.set_presenter_id(absl::StrCat("presenter-", p));
-    preq.set_request_id(absl::StrCat("presenter-", p));
-    preq.mutable_presenter()->set_display_name(absl::StrCat("Presenter ", p));
-    preq.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
+    const ws::CreatePresenterRequest preq =
+        requests::Presenter(kForce, absl::StrCat("presenter-", p), absl::StrCat("Presenter ", p));
     ws::Presenter presenter;
     if (!Acked("CreatePresenter", [&](grpc::ClientContext* c) {
           return workshops_->CreatePresenter(c, preq, &presenter);
         }))
       return false;
     if (presenter.accreditation().state() == cm::ACCREDITATION_STATE_ACCREDITED) continue;
-    ws::GrantAccreditationRequest grant;
-    grant.set_name(presenter.name());
-    grant.set_etag(presenter.etag());
-    *grant.mutable_expire_time() = ToProtoTime(base_ + absl::Hours(24 * 365));
+    const ws::GrantAccreditationRequest grant =
+        requests::Grant(presenter, base_ + absl::Hours(24 * 365));
     if (!Acked("GrantAccreditation", [&](grpc::ClientContext* c) {
           return workshops_->GrantAccreditation(c, grant, &presenter);
         }))
@@ -306,40 +281,19 @@ bool Driver::SetupWorkshops() {
 }
 
 bool Driver::SetupTraining() {
-  tr::CreateCourseRequest course;
-  course.set_parent(kForce);
-  course.set_course_id("cyber-soak");
-  course.set_request_id("course-cyber-soak");
-  course.mutable_course()->set_display_name("Cybercrime investigation package");
-  course.mutable_course()->set_origin(tr::COURSE_ORIGIN_COLLEGE_OF_POLICING);
-  course.mutable_course()->set_validity_months(24);
-  course.mutable_course()->add_target_roles(cm::OFFICER_ROLE_FRONTLINE_INVESTIGATOR);
+  const tr::CreateCourseRequest course = requests::CybercrimeCourse(kForce, "cyber-soak");
   tr::Course created;
   if (!Acked("CreateCourse",
              [&](grpc::ClientContext* c) { return training_->CreateCourse(c, course, &created); }))
     return false;
-  tr::CreateCourseVersionRequest version;
-  version.set_parent(created.name());
-  version.set_course_version_id("v1");
-  version.set_request_id("version-v1");
-  version.mutable_course_version()->set_display_name("Version 1");
-  for (const char* id : {"sexting-law", "digital-evidence"}) {
-    tr::Module* m = version.mutable_course_version()->add_modules();
-    m->set_module_id(id);
-    m->set_title(absl::StrCat("Module ", id));
-    m->set_mandatory(true);
-    m->set_pass_mark(70);
-    m->set_expected_duration_minutes(45);
-    m->set_origin(tr::COURSE_ORIGIN_FORCE);
-  }
+  const tr::CreateCourseVersionRequest version =
+      requests::CourseVersion(created.name(), "v1", {"sexting-law", "digital-evidence"});
   tr::CourseVersion v;
   if (!Acked("CreateCourseVersion", [&](grpc::ClientContext* c) {
         return training_->CreateCourseVersion(c, version, &v);
       }))
     return false;
-  tr::PublishCourseVersionRequest publish;
-  publish.set_name(v.name());
-  publish.set_etag(v.etag());
+  const tr::PublishCourseVersionRequest publish = requests::Publish(v);
   return Acked("PublishCourseVersion", [&](grpc::ClientContext* c) {
     return training_->PublishCourseVersion(c, publish, &v);
   });
@@ -347,18 +301,10 @@ bool Driver::SetupTraining() {
 
 bool Driver::SetupCampaign() {
   const absl::CivilDay today = LocalDay(base_);
-  cp::CreateCampaignRequest create;
-  create.set_parent(kForce);
+  cp::CreateCampaignRequest create = requests::ResidentsCampaign(kForce, today - 60, today + 30);
   create.set_campaign_id("soak-campaign");
   create.set_request_id("campaign-soak");
-  cp::Campaign* c = create.mutable_campaign();
-  c->set_title("Protect yourself online");
-  c->add_key_messages("Think before you share");
-  c->add_audiences(cm::CAMPAIGN_AUDIENCE_RESIDENTS);
-  c->add_areas("derby-city");
-  *c->mutable_start_date() = ToProtoDate(today - 60);
-  *c->mutable_end_date() = ToProtoDate(today + 30);
-  c->set_reach_target(1000000);
+  create.mutable_campaign()->set_reach_target(1000000);
   cp::Campaign campaign;
   if (!Acked("CreateCampaign", [&](grpc::ClientContext* ctx) {
         return campaigns_->CreateCampaign(ctx, create, &campaign);
@@ -435,7 +381,8 @@ Outcome Driver::RunOp(int thread, int64_t k, Ledger* l) {
 }
 
 Outcome Driver::CreateSchool(int thread, int64_t n, Ledger* l) {
-  ws::CreateVenueRequest req = SchoolRequest(absl::StrCat("school-", thread, "-", n), 300);
+  ws::CreateVenueRequest req =
+      requests::School(kForce, absl::StrCat("school-", thread, "-", n), 300, "derby-city");
   ws::Venue out;
   Outcome r =
       Judge(Retry([&](grpc::ClientContext* c) { return workshops_->CreateVenue(c, req, &out); }),
