@@ -32,7 +32,26 @@ outreach_test(postgres_suite_e2e_test LABEL e2e SOURCES e2e/postgres_suite_e2e_t
 add_dependencies(postgres_suite_e2e_test workshops metrics training campaigns)
 set_tests_properties(postgres_suite_e2e_test PROPERTIES LABELS "e2e;postgres")
 
-foreach(test IN ITEMS postgres_replicas_test)
+# The demo data moved from SQLite to PostgreSQL by outreach-migrate; the suite then shows the same
+# dashboards (tests/e2e/postgres_migrate_demo_test.cc).
+if(TARGET outreach-migrate AND TARGET workshops_demo AND TARGET training_demo
+   AND TARGET campaigns_demo)
+  outreach_test(postgres_migrate_demo_test LABEL e2e SOURCES e2e/postgres_migrate_demo_test.cc
+    TIMEOUT 180
+    LIBS outreach_workshops_grpc outreach_metrics_grpc outreach_common outreach_test_pki
+         PkgConfig::HTTPLIB PkgConfig::LIBPQ
+    ENV "${outreach_pg_e2e_env}" "OUTREACH_MIGRATE_BIN=$<TARGET_FILE:outreach-migrate>"
+        "OUTREACH_WORKSHOPS_DEMO=$<TARGET_FILE:workshops_demo>"
+        "OUTREACH_TRAINING_DEMO=$<TARGET_FILE:training_demo>"
+        "OUTREACH_CAMPAIGNS_DEMO=$<TARGET_FILE:campaigns_demo>")
+  add_dependencies(postgres_migrate_demo_test workshops metrics training campaigns
+    workshops_demo training_demo campaigns_demo outreach-migrate)
+  set(outreach_pg_fixture_tests postgres_replicas_test postgres_migrate_demo_test)
+else()
+  set(outreach_pg_fixture_tests postgres_replicas_test)
+endif()
+
+foreach(test IN ITEMS ${outreach_pg_fixture_tests})
   set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED postgres
     LABELS "e2e;postgres")
 endforeach()

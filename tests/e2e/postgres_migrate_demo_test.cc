@@ -1,0 +1,354 @@
+// Moving up from the embedded default, end to end, on the demo data: the suite runs on SQLite
+// files (real processes of workshops, training, campaigns and metrics), the demo loaders put the
+// Derbyshire story in through the public APIs, and once every outbox is empty the dashboards are
+// read. Then every service stops, `outreach-migrate` copies each SQLite file into its own new
+// database on the `postgres` fixture's server, and the suite starts again on PostgreSQL
+// (--db-url) with an EMPTY Redis, so that every dashboard is computed from the moved store and
+// none comes from the cache. The dashboards must be the same, field for field (only
+// compute_time differs).
+//
+// Then the moved stores are used:
+// - the demo loaders run again: their request_ids are in the moved ledgers, so nothing changes;
+// - a new delivery counts once: the outbox's sequence continues past the moved events (were it
+//   to restart, metrics would take the new event for one it has already seen and drop it).
+#include <httplib.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/calendar.h"
+#include "common/client.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "outreach/metrics/v1/metrics.grpc.pb.h"
+#include "outreach/workshops/v1/workshops.grpc.pb.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/process.h"
+#include "tests/support/process_security.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/replica_set.h"
+#include "tests/support/service_harness.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
+
+namespace outreach {
+namespace {
+
+using outreach::testing::ChildProcess;
+using outreach::testing::Ctx;
+using outreach::testing::RedisServer;
+using outreach::testing::ReplicaSet;
+using outreach::testing::ScopedDatabase;
+using outreach::testing::WaitFor;
+namespace ws = outreach::workshops::v1;
+namespace mt = outreach::metrics::v1;
+namespace cm = outreach::common::v1;
+
+constexpr const char* kServices[] = {"metrics", "workshops", "training", "campaigns"};
+constexpr const char* kDomainServices[] = {"workshops", "training", "campaigns"};
+
+std::string Env(const std::string& name, const std::string& fallback) {
+  const char* v = std::getenv(name.c_str());
+  return v != nullptr ? v : fallback;
+}
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+std::string ServiceBinary(const std::string& service) {
+  return Env(absl::StrCat("OUTREACH_", Upper(service), "_BIN"), service);
+}
+
+// One running suite: a process of each service on the stores `store_flag` names, one Redis.
+class Suite {
+ public:
+  Suite(outreach::testing::ProcessSecurity* security, const std::string& dir,
+        const std::string& redis_name,
+        const std::function<std::string(const std::string&)>& store_flag)
+      : redis_(dir, redis_name) {
+    redis_.Start();
+    metrics_ = std::make_unique<ReplicaSet>(
+        security, "metrics", ServiceBinary("metrics"),
+        std::vector<std::string>{redis_.MetricsFlag(), store_flag("metrics")}, 1, true);
+    metrics_->Start(0);
+    for (const char* service : kDomainServices) {
+      domain_.push_back(std::make_unique<ReplicaSet>(
+          security, service, ServiceBinary(service),
+          std::vector<std::string>{"--metrics-address=" + metrics_->Target(), store_flag(service)},
+          1, true));
+      domain_.back()->Start(0);
+    }
+  }
+  Suite(const Suite&) = delete;
+  Suite& operator=(const Suite&) = delete;
+  ~Suite() { Stop(); }
+
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& set : domain_) set->Terminate();
+    for (auto& set : domain_) set->AwaitExit();
+    metrics_->StopAll();
+  }
+
+  ReplicaSet& domain(const std::string& service) {
+    for (size_t i = 0; i < std::size(kDomainServices); ++i) {
+      if (service == kDomainServices[i]) return *domain_[i];
+    }
+    return *domain_.front();
+  }
+  ReplicaSet& metrics() { return *metrics_; }
+
+  // Outbox events of a domain service not yet acknowledged by metrics (its
+  // outreach_outbox_backlog gauge); -1 while that does not answer.
+  static int64_t Backlog(const ReplicaSet& set) {
+    httplib::Client http("127.0.0.1", set.HttpPort(0));
+    auto res = http.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+      double value = 0;
+      if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") &&
+          absl::SimpleAtod(line, &value)) {
+        return static_cast<int64_t>(value);
+      }
+    }
+    return -1;
+  }
+  // Waits until every domain service's outbox is empty: metrics has every event.
+  void AwaitOutboxesEmpty() {
+    for (const char* service : kDomainServices) {
+      ASSERT_TRUE(WaitFor([&] { return Backlog(domain(service)) == 0; }, absl::Seconds(45)))
+          << service << " outbox backlog: " << Backlog(domain(service));
+    }
+  }
+
+  std::string Problems() {
+    std::string out = metrics_->Problems();
+    for (auto& set : domain_) out += set->Problems();
+    return out;
+  }
+
+ private:
+  RedisServer redis_;
+  std::unique_ptr<ReplicaSet> metrics_;
+  std::vector<std::unique_ptr<ReplicaSet>> domain_;
+  bool stopped_ = false;
+};
+
+// The dashboards compared across the move: the whole force and one area, this academic year,
+// the last one (the 128 frontline investigators trained), this financial year and this term.
+std::vector<mt::GetDashboardRequest> DashboardRequests() {
+  const absl::CivilDay today = LocalDay(absl::Now());
+  std::vector<mt::GetDashboardRequest> out;
+  auto add = [&](mt::PeriodKind kind, absl::CivilDay anchor, const std::string& area) {
+    mt::GetDashboardRequest req;
+    req.set_name("forces/derbyshire/dashboard");
+    req.mutable_period()->set_kind(kind);
+    *req.mutable_period()->mutable_anchor_date() = ToProtoDate(anchor);
+    req.set_area(area);
+    out.push_back(std::move(req));
+  };
+  add(mt::PERIOD_KIND_ACADEMIC_YEAR, today, "");
+  add(mt::PERIOD_KIND_ACADEMIC_YEAR, today - 365, "");
+  add(mt::PERIOD_KIND_FINANCIAL_YEAR, today, "");
+  add(mt::PERIOD_KIND_TERM, today, "");
+  add(mt::PERIOD_KIND_ACADEMIC_YEAR, today, "derby-city");
+  return out;
+}
+
+std::vector<mt::Dashboard> ReadDashboards(ReplicaSet& metrics,
+                                          outreach::testing::ProcessSecurity& security) {
+  auto stub = mt::MetricsService::NewStub(security.Channel(metrics.Port(0)));
+  std::vector<mt::Dashboard> out;
+  for (const auto& req : DashboardRequests()) {
+    mt::Dashboard d;
+    grpc::Status s = stub->GetDashboard(Ctx().get(), req, &d);
+    EXPECT_TRUE(s.ok()) << req.ShortDebugString() << ": " << s.error_message();
+    d.clear_compute_time();  // when it was computed, the one field that may differ
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void ExpectSameDashboards(const std::vector<mt::Dashboard>& want,
+                          const std::vector<mt::Dashboard>& got) {
+  ASSERT_EQ(want.size(), got.size());
+  const auto requests = DashboardRequests();
+  for (size_t i = 0; i < want.size(); ++i) {
+    std::string diff;
+    google::protobuf::util::MessageDifferencer differ;
+    differ.ReportDifferencesToString(&diff);
+    EXPECT_TRUE(differ.Compare(want[i], got[i]))
+        << requests[i].ShortDebugString() << " differs after the move:\n"
+        << diff;
+  }
+}
+
+class MigrateDemo : public ::testing::Test {
+ protected:
+  int RunDemo(const std::string& service, ReplicaSet& set) {
+    std::vector<std::string> args{"--target=127.0.0.1:" + set.Port(0), "--force=derbyshire"};
+    for (auto& flag : security_.ClientFlags()) args.push_back(std::move(flag));
+    ChildProcess demo(Env(absl::StrCat("OUTREACH_", Upper(service), "_DEMO"), service + "_demo"),
+                      args);
+    if (!demo.Start()) return -1;
+    const int code = demo.Wait(absl::Seconds(90));
+    if (code != 0) ADD_FAILURE() << service << "_demo:\n" << demo.Stderr();
+    return code;
+  }
+
+  int RunMigrate(const std::string& service, const std::string& to, std::string* output) {
+    ChildProcess tool(
+        Env("OUTREACH_MIGRATE_BIN", "outreach-migrate"),
+        {"--service=" + service, "--from=" + dir_.File(service + ".db"), "--to=" + to});
+    if (!tool.Start()) return -1;
+    const int code = tool.Wait(absl::Seconds(60));
+    *output = tool.Stderr();
+    return code;
+  }
+
+  TempDir dir_;
+  outreach::testing::ProcessSecurity security_{dir_.File("pki")};
+};
+
+TEST_F(MigrateDemo, DemoDataMovesToPostgresAndTheDashboardsStayTheSame) {
+  const std::string base_url = outreach::testing::FixturePostgresUrl();
+  ASSERT_FALSE(base_url.empty());
+
+  // 1. The embedded default: SQLite files, the demo loaded through the APIs.
+  std::vector<mt::Dashboard> before;
+  {
+    Suite sqlite(&security_, dir_.path(), "redis-sqlite", [&](const std::string& service) {
+      return "--db-path=" + dir_.File(service + ".db");
+    });
+    ASSERT_FALSE(HasFatalFailure());
+    for (const char* service : kDomainServices) {
+      ASSERT_EQ(RunDemo(service, sqlite.domain(service)), 0);
+    }
+    sqlite.AwaitOutboxesEmpty();
+    ASSERT_FALSE(HasFatalFailure()) << sqlite.Problems();
+    before = ReadDashboards(sqlite.metrics(), security_);
+    ASSERT_FALSE(HasFailure()) << sqlite.Problems();
+    sqlite.Stop();  // the services must be stopped during the copy
+  }
+  // The story is in: the numbers the rest of the test compares are not zeros.
+  ASSERT_GT(before[0].workshops().workshops_delivered(), 0);
+  ASSERT_GT(before[0].workshops().pupils_reached(), 0);
+  ASSERT_GT(before[1].training().officers_trained(), 0);  // last academic year's completions
+  ASSERT_GT(before[0].campaigns().impressions(), 0);
+
+  // 2. The move: one new database per service, each verified by the tool.
+  std::map<std::string, std::unique_ptr<ScopedDatabase>> databases;
+  for (const char* service : kServices) {
+    auto db = std::make_unique<ScopedDatabase>(base_url, absl::StrCat("demo_", service));
+    ASSERT_TRUE(db->ok());
+    std::string output;
+    EXPECT_EQ(RunMigrate(service, db->url(), &output), 0) << service << ":\n" << output;
+    databases.emplace(service, std::move(db));
+  }
+  ASSERT_FALSE(HasFailure());
+
+  // 3. The suite on PostgreSQL, with an empty cache.
+  Suite postgres(&security_, dir_.path(), "redis-postgres", [&](const std::string& service) {
+    return "--db-url=" + databases.at(service)->url();
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  ExpectSameDashboards(before, ReadDashboards(postgres.metrics(), security_));
+
+  // 4a. The ledgers moved: the demo loaders again change nothing.
+  for (const char* service : kDomainServices) {
+    ASSERT_EQ(RunDemo(service, postgres.domain(service)), 0);
+  }
+  postgres.AwaitOutboxesEmpty();
+  ASSERT_FALSE(HasFatalFailure()) << postgres.Problems();
+  ExpectSameDashboards(before, ReadDashboards(postgres.metrics(), security_));
+
+  // 4b. The outbox continues: a new workshop delivered today counts once.
+  auto workshops =
+      ws::WorkshopsService::NewStub(security_.Channel(postgres.domain("workshops").Port(0)));
+  // Its own venue, presenter and topic, so that nothing of the demo's calendar is in the way.
+  ws::CreateVenueRequest venue_req;
+  venue_req.set_parent("forces/derbyshire");
+  venue_req.set_venue_id("community-centre-after-move");
+  venue_req.set_request_id("venue-after-the-move");
+  venue_req.mutable_venue()->set_display_name("Community centre");
+  venue_req.mutable_venue()->set_kind(cm::VENUE_KIND_COMMUNITY);
+  venue_req.mutable_venue()->set_area("derby-city");
+  ws::Venue venue;
+  grpc::Status s = workshops->CreateVenue(Ctx().get(), venue_req, &venue);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ws::CreatePresenterRequest presenter_req;
+  presenter_req.set_parent("forces/derbyshire");
+  presenter_req.set_presenter_id("presenter-after-the-move");
+  presenter_req.set_request_id("presenter-after-the-move");
+  presenter_req.mutable_presenter()->set_display_name("Cyber protect officer");
+  presenter_req.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
+  ws::Presenter presenter;
+  s = workshops->CreatePresenter(Ctx().get(), presenter_req, &presenter);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ws::GrantAccreditationRequest grant;
+  grant.set_name(presenter.name());
+  grant.set_etag(presenter.etag());
+  *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
+  s = workshops->GrantAccreditation(Ctx().get(), grant, &presenter);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ws::CreateTopicRequest topic_req;
+  topic_req.set_parent("forces/derbyshire");
+  topic_req.set_topic_id("parents-after-the-move");
+  topic_req.set_request_id("topic-after-the-move");
+  topic_req.mutable_topic()->set_display_name("Keeping your child safe online");
+  topic_req.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
+  topic_req.mutable_topic()->set_suitable_for_adults(true);
+  topic_req.mutable_topic()->set_version("1");
+  ws::Topic topic;
+  s = workshops->CreateTopic(Ctx().get(), topic_req, &topic);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const absl::Time start =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60) - absl::Hours(3);
+  ws::ScheduleWorkshopRequest schedule;
+  schedule.set_parent("forces/derbyshire");
+  schedule.set_workshop_id("after-the-move");
+  schedule.set_request_id("after-the-move");
+  ws::Workshop* w = schedule.mutable_workshop();
+  w->set_title("Staying safe online, after the move");
+  w->set_venue(venue.name());
+  *w->mutable_start_time() = ToProtoTime(start);
+  *w->mutable_end_time() = ToProtoTime(start + absl::Hours(1));
+  w->set_format(cm::WORKSHOP_FORMAT_PARENTS_EVENING);
+  w->add_audiences(cm::WORKSHOP_AUDIENCE_PARENTS);
+  w->add_topics(topic.name());
+  w->add_presenters(presenter.name());
+  ws::Workshop scheduled;
+  s = workshops->ScheduleWorkshop(Ctx().get(), schedule, &scheduled);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ws::DeliverWorkshopRequest deliver;
+  deliver.set_name(scheduled.name());
+  deliver.set_etag(scheduled.etag());
+  deliver.set_request_id("deliver-after-the-move");
+  *deliver.mutable_delivery()->mutable_delivered_time() = ToProtoTime(start + absl::Minutes(50));
+  deliver.mutable_delivery()->set_actual_duration_minutes(50);
+  deliver.mutable_delivery()->mutable_headcount()->set_parents(17);
+  ws::Workshop delivered;
+  s = workshops->DeliverWorkshop(Ctx().get(), deliver, &delivered);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  postgres.AwaitOutboxesEmpty();
+  ASSERT_FALSE(HasFatalFailure()) << postgres.Problems();
+  const std::vector<mt::Dashboard> after = ReadDashboards(postgres.metrics(), security_);
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after[0].workshops().workshops_delivered(),
+            before[0].workshops().workshops_delivered() + 1)
+      << postgres.Problems();
+  EXPECT_EQ(after[0].workshops().parents_reached(), before[0].workshops().parents_reached() + 17);
+  EXPECT_EQ(after[0].workshops().pupils_reached(), before[0].workshops().pupils_reached());
+  EXPECT_EQ(after[1].training().officers_trained(), before[1].training().officers_trained());
+}
+
+}  // namespace
+}  // namespace outreach
