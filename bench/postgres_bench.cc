@@ -346,6 +346,9 @@ Load DriveLoad(int concurrency, absl::Duration window,
 class Security {
  public:
   explicit Security(const std::string& dir) {
+    std::error_code made;
+    std::filesystem::create_directories(dir, made);  // Pki::Create writes into an existing folder
+    if (made) Fail(absl::InternalError(absl::StrCat(dir, ": ", made.message())));
     auto pki = testing::Pki::Create(dir);
     if (!pki.ok()) Fail(pki.status());
     pki_ = std::make_unique<testing::Pki>(std::move(*pki));

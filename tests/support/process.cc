@@ -51,8 +51,12 @@ void ChildProcess::ReadStderr() {
 }
 
 bool ChildProcess::Start() {
+  // Close-on-exec: only the dup2'd fd 2 reaches the child. Without it the child (and whatever it
+  // daemonizes: `pg_ctl start`'s postmaster) kept the pipe's write end open under its own
+  // number, so the reader never saw EOF and the destructor's join hung; and a child spawned by
+  // another thread at the same moment inherited this pipe too.
   int fds[2];
-  if (pipe(fds) != 0) return false;
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
