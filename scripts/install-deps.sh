@@ -15,17 +15,22 @@ BUILD_PACKAGES=(
   golang-github-gogo-googleapis-dev golang-google-grpc-dev
   redis-server curl tzdata openssl  # openssl: scripts/dev-pki.sh (development certificates)
 )
-# postgresql-15: the throwaway server of the postgres_* tests (scripts/pg-test-server.sh).
+# postgresql-15: the throwaway server of the postgres_* tests (scripts/pg-test-server.sh);
+# python3-yaml: deploy/tools/dashboard_check.py in metrics_grafana_dashboard_test; chromium: the
+# headless browser of the dashboard page test (driven by playwright-core from npm).
 TEST_PACKAGES=(
   googletest libgtest-dev libgmock-dev
   clang-format
   postgresql-15
+  python3-yaml
+  chromium
 )
 # scripts/deploy-check.sh: podman with runc (crun fails on this cgroup v1 host) and catatonit
 # (play kube's pause image), debootstrap for a base image without a registry, docker-compose
 # for `config -q`, podman-compose + the CNI dnsname plugin to run the Compose file, promtool (prometheus), python3-kubernetes for the offline schema check,
 # Node.js (checked below) for the gRPC scenario. kubectl with kustomize v5 is not in Debian 12
-# (kubernetes-client is 1.20, kustomize v2): it must already be on the machine.
+# (kubernetes-client is 1.20, kustomize v2): where it is missing, deploy-check skips the
+# Kubernetes render and the play-kube stages (and says so); --require-k8s makes that a failure.
 DEPLOY_PACKAGES=(
   podman runc catatonit debootstrap docker-compose podman-compose
   golang-github-containernetworking-plugin-dnsname prometheus python3-kubernetes python3-yaml curl
@@ -40,8 +45,8 @@ for arg in "$@"; do
   esac
 done
 if [[ " $* " == *" --deploy "* ]] && ! command -v kubectl >/dev/null; then
-  echo "install-deps: kubectl with kustomize v5 is needed by scripts/deploy-check.sh and is not" >&2
-  echo "              installed (Debian 12's kubernetes-client is too old); install kubectl" >&2
+  echo "install-deps: no kubectl with kustomize v5 (Debian 12's kubernetes-client is too old):" >&2
+  echo "              scripts/deploy-check.sh will skip its Kubernetes stages" >&2
 fi
 
 # Node.js + npm run the @grpc/grpc-js client tests and the buf linter (both from the npm

@@ -11,7 +11,6 @@
 // - the demo loaders run again: their request_ids are in the moved ledgers, so nothing changes;
 // - a new delivery counts once: the outbox's sequence continues past the moved events (were it
 //   to restart, metrics would take the new event for one it has already seen and drop it).
-#include <httplib.h>
 
 #include <iostream>
 #include <memory>
@@ -19,10 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/calendar.h"
 #include "common/client.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -32,115 +28,24 @@
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 #include "tests/support/process_security.h"
-#include "tests/support/redis_server.h"
 #include "tests/support/replica_set.h"
 #include "tests/support/service_harness.h"
+#include "tests/support/suite_processes.h"
 #include "tests/support/temp_dir.h"
-#include "tests/support/wait.h"
 
 namespace outreach {
 namespace {
 
 using outreach::testing::ChildProcess;
 using outreach::testing::Ctx;
-using outreach::testing::RedisServer;
 using outreach::testing::ReplicaSet;
 using outreach::testing::ScopedDatabase;
-using outreach::testing::WaitFor;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
 namespace cm = outreach::common::v1;
 
-constexpr const char* kServices[] = {"metrics", "workshops", "training", "campaigns"};
-constexpr const char* kDomainServices[] = {"workshops", "training", "campaigns"};
-
-std::string Env(const std::string& name, const std::string& fallback) {
-  const char* v = std::getenv(name.c_str());
-  return v != nullptr ? v : fallback;
-}
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-std::string ServiceBinary(const std::string& service) {
-  return Env(absl::StrCat("OUTREACH_", Upper(service), "_BIN"), service);
-}
-
-// One running suite: a process of each service on the stores `store_flag` names, one Redis.
-class Suite {
- public:
-  Suite(outreach::testing::ProcessSecurity* security, const std::string& dir,
-        const std::string& redis_name,
-        const std::function<std::string(const std::string&)>& store_flag)
-      : redis_(dir, redis_name) {
-    redis_.Start();
-    metrics_ = std::make_unique<ReplicaSet>(
-        security, "metrics", ServiceBinary("metrics"),
-        std::vector<std::string>{redis_.MetricsFlag(), store_flag("metrics")}, 1, true);
-    metrics_->Start(0);
-    for (const char* service : kDomainServices) {
-      domain_.push_back(std::make_unique<ReplicaSet>(
-          security, service, ServiceBinary(service),
-          std::vector<std::string>{"--metrics-address=" + metrics_->Target(), store_flag(service)},
-          1, true));
-      domain_.back()->Start(0);
-    }
-  }
-  Suite(const Suite&) = delete;
-  Suite& operator=(const Suite&) = delete;
-  ~Suite() { Stop(); }
-
-  void Stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    for (auto& set : domain_) set->Terminate();
-    for (auto& set : domain_) set->AwaitExit();
-    metrics_->StopAll();
-  }
-
-  ReplicaSet& domain(const std::string& service) {
-    for (size_t i = 0; i < std::size(kDomainServices); ++i) {
-      if (service == kDomainServices[i]) return *domain_[i];
-    }
-    return *domain_.front();
-  }
-  ReplicaSet& metrics() { return *metrics_; }
-
-  // Outbox events of a domain service not yet acknowledged by metrics (its
-  // outreach_outbox_backlog gauge); -1 while that does not answer.
-  static int64_t Backlog(const ReplicaSet& set) {
-    httplib::Client http("127.0.0.1", set.HttpPort(0));
-    auto res = http.Get("/metrics");
-    if (!res || res->status != 200) return -1;
-    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
-      double value = 0;
-      if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") &&
-          absl::SimpleAtod(line, &value)) {
-        return static_cast<int64_t>(value);
-      }
-    }
-    return -1;
-  }
-  // Waits until every domain service's outbox is empty: metrics has every event.
-  void AwaitOutboxesEmpty() {
-    for (const char* service : kDomainServices) {
-      ASSERT_TRUE(WaitFor([&] { return Backlog(domain(service)) == 0; }, absl::Seconds(45)))
-          << service << " outbox backlog: " << Backlog(domain(service));
-    }
-  }
-
-  std::string Problems() {
-    std::string out = metrics_->Problems();
-    for (auto& set : domain_) out += set->Problems();
-    return out;
-  }
-
- private:
-  RedisServer redis_;
-  std::unique_ptr<ReplicaSet> metrics_;
-  std::vector<std::unique_ptr<ReplicaSet>> domain_;
-  bool stopped_ = false;
-};
+using outreach::testing::kSuiteServices;
+using Suite = outreach::testing::SuiteProcesses;
 
 // The dashboards compared across the move: the whole force and one area, this academic year,
 // the last one (the 128 frontline investigators trained), this financial year and this term.
@@ -193,20 +98,9 @@ void ExpectSameDashboards(const std::vector<mt::Dashboard>& want,
 
 class MigrateDemo : public ::testing::Test {
  protected:
-  int RunDemo(const std::string& service, ReplicaSet& set) {
-    std::vector<std::string> args{"--target=127.0.0.1:" + set.Port(0), "--force=derbyshire"};
-    for (auto& flag : security_.ClientFlags()) args.push_back(std::move(flag));
-    ChildProcess demo(Env(absl::StrCat("OUTREACH_", Upper(service), "_DEMO"), service + "_demo"),
-                      args);
-    if (!demo.Start()) return -1;
-    const int code = demo.Wait(absl::Seconds(90));
-    if (code != 0) ADD_FAILURE() << service << "_demo:\n" << demo.Stderr();
-    return code;
-  }
-
   int RunMigrate(const std::string& service, const std::string& to, std::string* output) {
     ChildProcess tool(
-        Env("OUTREACH_MIGRATE_BIN", "outreach-migrate"),
+        outreach::testing::EnvOr("OUTREACH_MIGRATE_BIN", "outreach-migrate"),
         {"--service=" + service, "--from=" + dir_.File(service + ".db"), "--to=" + to});
     if (!tool.Start()) return -1;
     const int code = tool.Wait(absl::Seconds(60));
@@ -229,9 +123,8 @@ TEST_F(MigrateDemo, DemoDataMovesToPostgresAndTheDashboardsStayTheSame) {
       return "--db-path=" + dir_.File(service + ".db");
     });
     ASSERT_FALSE(HasFatalFailure());
-    for (const char* service : kDomainServices) {
-      ASSERT_EQ(RunDemo(service, sqlite.domain(service)), 0);
-    }
+    sqlite.LoadDemo(security_);
+    ASSERT_FALSE(HasFatalFailure());
     sqlite.AwaitOutboxesEmpty();
     ASSERT_FALSE(HasFatalFailure()) << sqlite.Problems();
     before = ReadDashboards(sqlite.metrics(), security_);
@@ -246,7 +139,7 @@ TEST_F(MigrateDemo, DemoDataMovesToPostgresAndTheDashboardsStayTheSame) {
 
   // 2. The move: one new database per service, each verified by the tool.
   std::map<std::string, std::unique_ptr<ScopedDatabase>> databases;
-  for (const char* service : kServices) {
+  for (const char* service : kSuiteServices) {
     auto db = std::make_unique<ScopedDatabase>(base_url, absl::StrCat("demo_", service));
     ASSERT_TRUE(db->ok());
     std::string output;
@@ -263,9 +156,8 @@ TEST_F(MigrateDemo, DemoDataMovesToPostgresAndTheDashboardsStayTheSame) {
   ExpectSameDashboards(before, ReadDashboards(postgres.metrics(), security_));
 
   // 4a. The ledgers moved: the demo loaders again change nothing.
-  for (const char* service : kDomainServices) {
-    ASSERT_EQ(RunDemo(service, postgres.domain(service)), 0);
-  }
+  postgres.LoadDemo(security_);
+  ASSERT_FALSE(HasFatalFailure());
   postgres.AwaitOutboxesEmpty();
   ASSERT_FALSE(HasFatalFailure()) << postgres.Problems();
   ExpectSameDashboards(before, ReadDashboards(postgres.metrics(), security_));
