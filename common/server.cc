@@ -493,6 +493,7 @@ absl::Status ServerRuntime::StartHttp() {
       std::optional<HttpResponse> refused = RefuseHttp(req, route.access);
       HttpResponse out = refused.has_value() ? *std::move(refused) : route.handler(req.params);
       res.status = out.status;
+      for (const auto& [name, value] : out.headers) res.set_header(name, value);
       res.set_content(out.body, out.content_type.c_str());
     });
   }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -63,6 +64,10 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; version=0.0.4";
   std::string body;
+  // Extra response headers (name, value), e.g. Content-Security-Policy or Cache-Control; sent
+  // as given, so values must not hold CR or LF. Content-Type and Content-Length are set from
+  // the fields above.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 using HttpHandler =
     std::function<HttpResponse(const std::multimap<std::string, std::string>& query)>;

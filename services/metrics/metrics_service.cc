@@ -218,70 +218,73 @@ grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext* ctx,
                                              const v1::QuerySeriesRequest* request,
                                              v1::QuerySeriesResponse* response) {
   return kHandlers.Run(ctx, "QuerySeries", [&]() -> absl::Status {
-    auto ids = ForcePattern().Parse("parent", request->parent());
-    if (!ids.ok()) return ids.status();
-    const std::string& force = (*ids)[0];
-    std::vector<FieldViolation> bad;
-    if (request->metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(request->metric())) {
-      bad.push_back({"metric", "is required"});
-    }
-    if (!v1::GroupBy_IsValid(request->group_by()) ||
-        (v1::Metric_IsValid(request->metric()) && request->metric() != v1::METRIC_UNSPECIFIED &&
-         !SupportsGroupBy(request->metric(), request->group_by()))) {
-      bad.push_back({"group_by", "is not supported by this metric"});
-    }
-    if (!IsValidArea(request->area())) {
-      bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
-    }
-    if (!request->course().empty()) {
-      auto course =
-          ResourcePattern("forces/{force}/courses/{course}").Parse("course", request->course());
-      if (!course.ok() || (*course)[0] != force) {
-        bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
-      } else if (const MetricDef* def = FindMetric(request->metric());
-                 v1::Metric_IsValid(request->metric()) &&
-                 (def == nullptr || def->family != MetricFamily::kTraining)) {
-        bad.push_back({"course", "applies to training metrics only"});
-      }
-    }
-    if (!request->has_date_range()) bad.push_back({"date_range", "is required"});
-    if (!bad.empty()) return InvalidArguments(bad);
-    auto range = ParseDateRange("date_range", request->date_range());
-    if (!range.ok()) return range.status();
-    auto buckets = MakeBuckets(request->granularity(), *range);
-    if (!buckets.ok()) return buckets.status();
-
-    const absl::Time now = clock_->Now();
-    std::string fp =
-        absl::StrCat("s|", request->metric(), "|", request->granularity(), "|", request->group_by(),
-                     "|", FormatDay(range->start), "|", FormatDay(range->end), "|", request->area(),
-                     "|", request->course());
-    if (StartOfLocalDay(range->end + 1) > now)
-      absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
-    if (cache_ != nullptr && cache_->enabled()) {
-      if (auto hit = cache_->NearGet(force, fp);
-          hit.has_value() && response->ParseFromString(*hit)) {
-        return absl::OkStatus();
-      }
-      auto version = store_->DataVersion(force);
-      if (version.ok()) {
-        const int64_t generation = cache_->NoteVersion(force, *version);
-        if (auto hit = cache_->Get(force, *version, fp, generation);
-            hit.has_value() && response->ParseFromString(*hit)) {
-          return absl::OkStatus();
-        }
-        auto computed = store_->ComputeSeries(force, *request, *buckets, now);
-        if (!computed.ok()) return computed.status();
-        cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
-        *response = std::move(*computed);
-        return absl::OkStatus();
-      }
-    }
-    auto computed = store_->ComputeSeries(force, *request, *buckets, now);
-    if (!computed.ok()) return computed.status();
-    *response = std::move(*computed);
+    auto series = Series(*request);
+    if (!series.ok()) return series.status();
+    *response = std::move(*series);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
+    const v1::QuerySeriesRequest& req) {
+  // QuerySeries' checks and cache-aside, shared with the /series route.
+  auto ids = ForcePattern().Parse("parent", req.parent());
+  if (!ids.ok()) return ids.status();
+  const std::string& force = (*ids)[0];
+  std::vector<FieldViolation> bad;
+  if (req.metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(req.metric())) {
+    bad.push_back({"metric", "is required"});
+  }
+  if (!v1::GroupBy_IsValid(req.group_by()) ||
+      (v1::Metric_IsValid(req.metric()) && req.metric() != v1::METRIC_UNSPECIFIED &&
+       !SupportsGroupBy(req.metric(), req.group_by()))) {
+    bad.push_back({"group_by", "is not supported by this metric"});
+  }
+  if (!IsValidArea(req.area())) {
+    bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
+  }
+  if (!req.course().empty()) {
+    auto course = ResourcePattern("forces/{force}/courses/{course}").Parse("course", req.course());
+    if (!course.ok() || (*course)[0] != force) {
+      bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
+    } else if (const MetricDef* def = FindMetric(req.metric());
+               v1::Metric_IsValid(req.metric()) &&
+               (def == nullptr || def->family != MetricFamily::kTraining)) {
+      bad.push_back({"course", "applies to training metrics only"});
+    }
+  }
+  if (!req.has_date_range()) bad.push_back({"date_range", "is required"});
+  if (!bad.empty()) return InvalidArguments(bad);
+  auto range = ParseDateRange("date_range", req.date_range());
+  if (!range.ok()) return range.status();
+  auto buckets = MakeBuckets(req.granularity(), *range);
+  if (!buckets.ok()) return buckets.status();
+
+  const absl::Time now = clock_->Now();
+  std::string fp = absl::StrCat("s|", req.metric(), "|", req.granularity(), "|", req.group_by(),
+                                "|", FormatDay(range->start), "|", FormatDay(range->end), "|",
+                                req.area(), "|", req.course());
+  if (StartOfLocalDay(range->end + 1) > now)
+    absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
+  if (cache_ != nullptr && cache_->enabled()) {
+    if (auto hit = cache_->NearGet(force, fp); hit.has_value()) {
+      v1::QuerySeriesResponse out;
+      if (out.ParseFromString(*hit)) return out;
+    }
+    auto version = store_->DataVersion(force);
+    if (version.ok()) {
+      const int64_t generation = cache_->NoteVersion(force, *version);
+      if (auto hit = cache_->Get(force, *version, fp, generation); hit.has_value()) {
+        v1::QuerySeriesResponse out;
+        if (out.ParseFromString(*hit)) return out;
+      }
+      auto computed = store_->ComputeSeries(force, req, *buckets, now);
+      if (!computed.ok()) return computed.status();
+      cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
+      return computed;
+    }
+  }
+  return store_->ComputeSeries(force, req, *buckets, now);
 }
 
 grpc::Status MetricsServiceImpl::GetForceSettings(grpc::ServerContext* ctx,
@@ -415,6 +418,7 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       [this](const std::multimap<std::string, std::string>& q) {
         HttpResponse res;
         res.content_type = "application/json";
+        res.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
         auto req = DashboardRequestFromQuery(q);
         absl::StatusOr<v1::Dashboard> d = req.ok() ? Dashboard(*req) : req.status();
         if (!d.ok()) {
@@ -436,6 +440,7 @@ void MetricsServiceImpl::RegisterHttp(ServerRuntime& runtime) {
       },
       // The dashboard is force data: a token that may call GetDashboard for the `force` asked for.
       HttpAccess{"/outreach.metrics.v1.MetricsService/GetDashboard"});
+  RegisterPageRoutes(runtime);
 
   MetricsRegistry& m = runtime.metrics();
   for (const auto& g : KpiGauges()) m.DefineGauge(g.name, g.help);

@@ -56,11 +56,14 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
 
   // The dashboard as GetDashboard computes it (cache included); for the HTTP route.
   absl::StatusOr<v1::Dashboard> Dashboard(const v1::GetDashboardRequest& request);
+  // The series as QuerySeries computes it (validation and cache included); for /series.
+  absl::StatusOr<v1::QuerySeriesResponse> Series(const v1::QuerySeriesRequest& request);
   // Ends every WatchDashboard stream with UNAVAILABLE SERVER_DRAINING; call before the server's
   // Shutdown so that drain does not wait for the streams' deadline.
   void BeginDrain();
-  // Adds the /dashboard JSON route and the KPI gauges (academic year to date, by force and area)
-  // to a runtime before Start.
+  // Adds the /dashboard JSON route, the KPI gauges (academic year to date, by force and area)
+  // and the dashboard page (/, its files, /series and /areas; http_page.cc) to a runtime before
+  // Start.
   void RegisterHttp(ServerRuntime& runtime);
 
   ReplyCache* cache() { return cache_.get(); }
@@ -70,6 +73,9 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
   absl::StatusOr<v1::Dashboard> DashboardFor(const std::string& force, DayRange days,
                                              const std::string& area);
   void Changed(const std::string& force, int64_t version);
+  // The page's routes (http_page.cc): its embedded files (open) and the JSON it reads beside
+  // /dashboard, each guarded by the gRPC method it stands for.
+  void RegisterPageRoutes(ServerRuntime& runtime);
   // Sets the KPI gauges of every covered force, recomputing a force's dashboards only when its
   // data version or the local day changed since the last scrape.
   void RefreshKpis(MetricsRegistry& registry);
@@ -109,6 +115,13 @@ ServiceSpec MetricsBinarySpec();
 
 // Parses the /dashboard query (force, period, anchor, start, end, area) into a request.
 absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(
+    const std::multimap<std::string, std::string>& query);
+// Parses the /series query into a request: force, metric (a Metric value name without its
+// prefix, any case, '-' for '_': "pupils-reached"), granularity (DAY, WEEK, MONTH, TERM,
+// ACADEMIC_YEAR, FINANCIAL_YEAR), start and end (YYYY-MM-DD, inclusive), and optionally
+// group_by (AREA, TOPIC, AUDIENCE, CHANNEL, ROLE), area and course (a course id). A bad value
+// is INVALID_ARGUMENT naming the query parameter.
+absl::StatusOr<v1::QuerySeriesRequest> SeriesRequestFromQuery(
     const std::multimap<std::string, std::string>& query);
 
 }  // namespace outreach::metrics
