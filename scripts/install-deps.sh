@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
   # google/rpc/{status,error_details}.proto for rich errors; grpc/health + reflection protos
   golang-github-gogo-googleapis-dev golang-google-grpc-dev
   redis-server curl tzdata openssl  # openssl: scripts/dev-pki.sh (development certificates)
+  libyaml-dev  # outreachctl's YAML input (-f x.yaml)
 )
 # postgresql-15: the throwaway server of the postgres_* tests (scripts/pg-test-server.sh);
 # python3-yaml: deploy/tools/dashboard_check.py in metrics_grafana_dashboard_test; chromium: the
@@ -49,12 +50,12 @@ if [[ " $* " == *" --deploy "* ]] && ! command -v kubectl >/dev/null; then
   echo "              scripts/deploy-check.sh will skip its Kubernetes stages" >&2
 fi
 
-# Node.js + npm run the @grpc/grpc-js client tests and the buf linter (both from the npm
-# registry). A machine may already have them from another source (which conflicts with
-# Debian's npm package), so they are checked as commands.
+# Node.js + npm: the build embeds the metrics dashboard page with uPlot from the npm registry,
+# and the @grpc/grpc-js client tests, the browser test and the buf linter come from there too. A
+# machine may already have them from another source (which conflicts with Debian's npm
+# package), so they are checked as commands.
 missing=()
-if [[ " $* " == *" --test "* || " $* " == *" --deploy "* ]] &&
-  ! { command -v node && command -v npm; } >/dev/null; then
+if ! { command -v node && command -v npm; } >/dev/null; then
   missing+=(nodejs npm)
 fi
 for p in "${packages[@]}"; do
