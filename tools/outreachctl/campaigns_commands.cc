@@ -103,14 +103,10 @@ int RunReport(Context& ctx) {
   const std::string path = ctx.args.positional[0];
   auto text = ReadFile(path);
   if (!text.ok()) return ctx.Usage(std::string(text.status().message()));
-  std::vector<CsvRecord> rows = ParseCsv(*text);
-  if (rows.empty() || !rows[0].error.empty())
-    return ctx.Usage(absl::StrCat(path, ": no header row"));
-  CsvHeader header(rows[0].fields);
-  if (auto unknown = header.Unknown(ReportColumns()); !unknown.empty()) {
-    return ctx.Usage(absl::StrCat(path, ": unknown column(s) ", absl::StrJoin(unknown, ", "),
-                                  "; the columns are ", absl::StrJoin(ReportColumns(), ", ")));
-  }
+  auto file = ParseCsvFile(path, *text, ReportColumns());
+  if (!file.ok()) return ctx.Usage(std::string(file.status().message()));
+  const std::vector<CsvRecord>& rows = file->rows;
+  const CsvHeader& header = file->header;
   // Reports grouped by campaign, file order kept within each.
   std::map<std::string, std::pair<std::vector<cpv1::EngagementReport>, std::vector<int>>>
       by_campaign;

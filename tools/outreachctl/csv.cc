@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace outreach::ctl {
 
@@ -165,6 +168,21 @@ std::vector<std::string> CsvHeader::Unknown(const std::vector<std::string>& know
     }
   }
   return out;
+}
+
+absl::StatusOr<CsvFile> ParseCsvFile(std::string_view path, std::string_view text,
+                                     const std::vector<std::string>& known) {
+  std::vector<CsvRecord> rows = ParseCsv(text);
+  if (rows.empty() || !rows[0].error.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(path), ": no header row"));
+  }
+  CsvHeader header(rows[0].fields);
+  if (auto unknown = header.Unknown(known); !unknown.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(path), ": unknown column(s) ", absl::StrJoin(unknown, ", "),
+                     "; the columns are ", absl::StrJoin(known, ", ")));
+  }
+  return CsvFile{std::move(rows), std::move(header)};
 }
 
 }  // namespace outreach::ctl

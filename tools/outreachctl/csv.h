@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace outreach::ctl {
 
 struct CsvRecord {
@@ -43,5 +45,16 @@ class CsvHeader {
   std::vector<std::string> names_;
   std::map<std::string, size_t> index_;
 };
+
+// An import file: its records (rows[0] is the header row) and its header.
+struct CsvFile {
+  std::vector<CsvRecord> rows;
+  CsvHeader header;
+};
+// Parses `text`, read from `path`, as an import file whose columns must all be in `known`:
+// INVALID_ARGUMENT naming the file when it has no header row, or naming the unknown columns
+// (and listing the known ones).
+absl::StatusOr<CsvFile> ParseCsvFile(std::string_view path, std::string_view text,
+                                     const std::vector<std::string>& known);
 
 }  // namespace outreach::ctl

@@ -78,14 +78,10 @@ int RunImport(Context& ctx) {
   const std::string path = ctx.args.positional[0];
   auto text = ReadFile(path);
   if (!text.ok()) return ctx.Usage(std::string(text.status().message()));
-  std::vector<CsvRecord> rows = ParseCsv(*text);
-  if (rows.empty() || !rows[0].error.empty())
-    return ctx.Usage(absl::StrCat(path, ": no header row"));
-  CsvHeader header(rows[0].fields);
-  if (auto unknown = header.Unknown(ImportColumns()); !unknown.empty()) {
-    return ctx.Usage(absl::StrCat(path, ": unknown column(s) ", absl::StrJoin(unknown, ", "),
-                                  "; the columns are ", absl::StrJoin(ImportColumns(), ", ")));
-  }
+  auto file = ParseCsvFile(path, *text, ImportColumns());
+  if (!file.ok()) return ctx.Usage(std::string(file.status().message()));
+  const std::vector<CsvRecord>& rows = file->rows;
+  const CsvHeader& header = file->header;
   const auto* method = Method(absl::StrCat(kService, ".ImportCompletions"));
   tv1::ImportCompletionsResponse total;
   int bad_rows = 0;
