@@ -32,6 +32,7 @@
 #include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/suite_processes.h"
+#include "tests/support/suite_writes.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_security.h"
 #include "tests/support/wait.h"
@@ -285,71 +286,8 @@ TEST_F(DashboardPage, SeriesAndAreasAgreeWithTheGrpcDashboard) {
 void DeliverOneWorkshop(World& world) {
   auto workshops = ws::WorkshopsService::NewStub(
       world.security.Channel(world.suite->domain("workshops").Port(0)));
-  const std::string parent = absl::StrCat("forces/", kForce);
-  ws::CreateVenueRequest venue_req;
-  venue_req.set_parent(parent);
-  venue_req.set_venue_id("page-test-community-centre");
-  venue_req.set_request_id("page-test-venue");
-  venue_req.mutable_venue()->set_display_name("Community centre");
-  venue_req.mutable_venue()->set_kind(cm::VENUE_KIND_COMMUNITY);
-  venue_req.mutable_venue()->set_area("derby-city");
-  ws::Venue venue;
-  grpc::Status s = workshops->CreateVenue(Ctx().get(), venue_req, &venue);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreatePresenterRequest presenter_req;
-  presenter_req.set_parent(parent);
-  presenter_req.set_presenter_id("page-test-presenter");
-  presenter_req.set_request_id("page-test-presenter");
-  presenter_req.mutable_presenter()->set_display_name("Cyber protect officer");
-  presenter_req.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
-  ws::Presenter presenter;
-  s = workshops->CreatePresenter(Ctx().get(), presenter_req, &presenter);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::GrantAccreditationRequest grant;
-  grant.set_name(presenter.name());
-  grant.set_etag(presenter.etag());
-  *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
-  s = workshops->GrantAccreditation(Ctx().get(), grant, &presenter);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreateTopicRequest topic_req;
-  topic_req.set_parent(parent);
-  topic_req.set_topic_id("page-test-parents");
-  topic_req.set_request_id("page-test-topic");
-  topic_req.mutable_topic()->set_display_name("Keeping your child safe online");
-  topic_req.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
-  topic_req.mutable_topic()->set_suitable_for_adults(true);
-  topic_req.mutable_topic()->set_version("1");
-  ws::Topic topic;
-  s = workshops->CreateTopic(Ctx().get(), topic_req, &topic);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  const absl::Time start =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60) - absl::Hours(2);
-  ws::ScheduleWorkshopRequest schedule;
-  schedule.set_parent(parent);
-  schedule.set_workshop_id("page-test-live");
-  schedule.set_request_id("page-test-live");
-  ws::Workshop* w = schedule.mutable_workshop();
-  w->set_title("Staying safe online: parents' evening");
-  w->set_venue(venue.name());
-  *w->mutable_start_time() = ToProtoTime(start);
-  *w->mutable_end_time() = ToProtoTime(start + absl::Hours(1));
-  w->set_format(cm::WORKSHOP_FORMAT_PARENTS_EVENING);
-  w->add_audiences(cm::WORKSHOP_AUDIENCE_PARENTS);
-  w->add_topics(topic.name());
-  w->add_presenters(presenter.name());
-  ws::Workshop scheduled;
-  s = workshops->ScheduleWorkshop(Ctx().get(), schedule, &scheduled);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::DeliverWorkshopRequest deliver;
-  deliver.set_name(scheduled.name());
-  deliver.set_etag(scheduled.etag());
-  deliver.set_request_id("page-test-deliver");
-  *deliver.mutable_delivery()->mutable_delivered_time() = ToProtoTime(start + absl::Minutes(50));
-  deliver.mutable_delivery()->set_actual_duration_minutes(50);
-  deliver.mutable_delivery()->mutable_headcount()->set_parents(23);
-  ws::Workshop delivered;
-  s = workshops->DeliverWorkshop(Ctx().get(), deliver, &delivered);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  outreach::testing::DeliverParentsEvening(*workshops, absl::StrCat("forces/", kForce),
+                                           "page-test-live", 23);
 }
 
 TEST_F(DashboardPage, InHeadlessChromiumTheTilesMatchAndUpdateLive) {

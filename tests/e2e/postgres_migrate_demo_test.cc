@@ -31,6 +31,7 @@
 #include "tests/support/replica_set.h"
 #include "tests/support/service_harness.h"
 #include "tests/support/suite_processes.h"
+#include "tests/support/suite_writes.h"
 #include "tests/support/temp_dir.h"
 
 namespace outreach {
@@ -165,71 +166,8 @@ TEST_F(MigrateDemo, DemoDataMovesToPostgresAndTheDashboardsStayTheSame) {
   // 4b. The outbox continues: a new workshop delivered today counts once.
   auto workshops =
       ws::WorkshopsService::NewStub(security_.Channel(postgres.domain("workshops").Port(0)));
-  // Its own venue, presenter and topic, so that nothing of the demo's calendar is in the way.
-  ws::CreateVenueRequest venue_req;
-  venue_req.set_parent("forces/derbyshire");
-  venue_req.set_venue_id("community-centre-after-move");
-  venue_req.set_request_id("venue-after-the-move");
-  venue_req.mutable_venue()->set_display_name("Community centre");
-  venue_req.mutable_venue()->set_kind(cm::VENUE_KIND_COMMUNITY);
-  venue_req.mutable_venue()->set_area("derby-city");
-  ws::Venue venue;
-  grpc::Status s = workshops->CreateVenue(Ctx().get(), venue_req, &venue);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreatePresenterRequest presenter_req;
-  presenter_req.set_parent("forces/derbyshire");
-  presenter_req.set_presenter_id("presenter-after-the-move");
-  presenter_req.set_request_id("presenter-after-the-move");
-  presenter_req.mutable_presenter()->set_display_name("Cyber protect officer");
-  presenter_req.mutable_presenter()->set_team(cm::PRESENTER_TEAM_SAFER_NEIGHBOURHOOD);
-  ws::Presenter presenter;
-  s = workshops->CreatePresenter(Ctx().get(), presenter_req, &presenter);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::GrantAccreditationRequest grant;
-  grant.set_name(presenter.name());
-  grant.set_etag(presenter.etag());
-  *grant.mutable_expire_time() = ToProtoTime(absl::Now() + absl::Hours(24 * 365));
-  s = workshops->GrantAccreditation(Ctx().get(), grant, &presenter);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::CreateTopicRequest topic_req;
-  topic_req.set_parent("forces/derbyshire");
-  topic_req.set_topic_id("parents-after-the-move");
-  topic_req.set_request_id("topic-after-the-move");
-  topic_req.mutable_topic()->set_display_name("Keeping your child safe online");
-  topic_req.mutable_topic()->set_category(ws::TOPIC_CATEGORY_SEXTING);
-  topic_req.mutable_topic()->set_suitable_for_adults(true);
-  topic_req.mutable_topic()->set_version("1");
-  ws::Topic topic;
-  s = workshops->CreateTopic(Ctx().get(), topic_req, &topic);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  const absl::Time start =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60) - absl::Hours(3);
-  ws::ScheduleWorkshopRequest schedule;
-  schedule.set_parent("forces/derbyshire");
-  schedule.set_workshop_id("after-the-move");
-  schedule.set_request_id("after-the-move");
-  ws::Workshop* w = schedule.mutable_workshop();
-  w->set_title("Staying safe online, after the move");
-  w->set_venue(venue.name());
-  *w->mutable_start_time() = ToProtoTime(start);
-  *w->mutable_end_time() = ToProtoTime(start + absl::Hours(1));
-  w->set_format(cm::WORKSHOP_FORMAT_PARENTS_EVENING);
-  w->add_audiences(cm::WORKSHOP_AUDIENCE_PARENTS);
-  w->add_topics(topic.name());
-  w->add_presenters(presenter.name());
-  ws::Workshop scheduled;
-  s = workshops->ScheduleWorkshop(Ctx().get(), schedule, &scheduled);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  ws::DeliverWorkshopRequest deliver;
-  deliver.set_name(scheduled.name());
-  deliver.set_etag(scheduled.etag());
-  deliver.set_request_id("deliver-after-the-move");
-  *deliver.mutable_delivery()->mutable_delivered_time() = ToProtoTime(start + absl::Minutes(50));
-  deliver.mutable_delivery()->set_actual_duration_minutes(50);
-  deliver.mutable_delivery()->mutable_headcount()->set_parents(17);
-  ws::Workshop delivered;
-  s = workshops->DeliverWorkshop(Ctx().get(), deliver, &delivered);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  outreach::testing::DeliverParentsEvening(*workshops, "forces/derbyshire", "after-the-move", 17);
+  ASSERT_FALSE(HasFatalFailure());
   postgres.AwaitOutboxesEmpty();
   ASSERT_FALSE(HasFatalFailure()) << postgres.Problems();
   const std::vector<mt::Dashboard> after = ReadDashboards(postgres.metrics(), security_);
