@@ -43,7 +43,6 @@ using outreach::testing::ReplicaSet;
 using outreach::testing::ScopedDatabase;
 namespace ws = outreach::workshops::v1;
 namespace mt = outreach::metrics::v1;
-namespace cm = outreach::common::v1;
 
 using outreach::testing::kSuiteServices;
 using Suite = outreach::testing::SuiteProcesses;
