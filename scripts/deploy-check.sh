@@ -252,11 +252,21 @@ CTX=$DEPLOY_WORK/context
 rm -rf "$CTX" && mkdir -p "$CTX"
 tar -c .dockerignore CMakeLists.txt CMakePresets.json cmake protos common tests/support services \
   tools deploy/docker deploy/security/policy.json | tar -x -C "$CTX"
+# The build stage embeds the dashboard page with uPlot from npm (`npm ci --prefer-offline`). The
+# host's npm fetches the page's packages into a cache of this run, which every image build
+# mounts as npm's cache: the build then needs no registry of its own (a registry behind a proxy
+# whose CA only the host trusts would refuse the container's npm).
+NPM_CACHE=$DEPLOY_WORK/npm-cache
+mkdir -p "$NPM_CACHE" "$DEPLOY_WORK/npm-page"
+cp services/metrics/web/package.json services/metrics/web/package-lock.json "$DEPLOY_WORK/npm-page/"
+(cd "$DEPLOY_WORK/npm-page" && npm ci --cache "$NPM_CACHE" --ignore-scripts --no-audit --no-fund \
+  >"$DEPLOY_WORK/npm-page.log" 2>&1) || { tail -20 "$DEPLOY_WORK/npm-page.log"; fail "npm ci of the dashboard page's packages"; }
 for target in "${built[@]}" redis postgres; do
   t0=$(date +%s)
   if [[ $target == postgres ]]; then build=(-f "$CTX/deploy/docker/postgres.Dockerfile" "$CTX/deploy/docker"); else
     build=(-f "$CTX/deploy/docker/Dockerfile" --target "$target" "$CTX"); fi
-  pm build --format docker --pull=never --network host -t "localhost/outreach-$target:dev" "${build[@]}" \
+  pm build --format docker --pull=never --network host --volume "$NPM_CACHE:/root/.npm" \
+    -t "localhost/outreach-$target:dev" "${build[@]}" \
     >"$DEPLOY_WORK/build-$target.log" 2>&1 || { tail -30 "$DEPLOY_WORK/build-$target.log"; fail "image $target"; }
   echo "    outreach-$target: $(($(date +%s) - t0))s"
 done
