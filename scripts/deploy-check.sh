@@ -354,6 +354,22 @@ for svc in "${built[@]}"; do targets+=("$svc=127.0.0.1:${GRPC_PORT[$svc]}"); don
 HAVE_SCENARIO=0 # the scenario needs workshops and metrics
 if [[ " ${built[*]} " == *" workshops "* && " ${built[*]} " == *" metrics "* ]]; then HAVE_SCENARIO=1; fi
 
+wait_cache() { # [HTTP_PORT...] of metrics replicas (default: the one of the SQLite topology)
+  local port ports=("$@")
+  ((${#ports[@]})) || ports=("${HTTP_PORT[metrics]}")
+  for port in "${ports[@]}"; do
+    for _ in $(seq 1 40); do
+      # (the body first: grep -q closing the pipe early fails curl, and pipefail the test)
+      if [[ $(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null) == *$'\n'"outreach_metrics_cache_subscribed 1"* ]]; then
+        echo "    metrics at 127.0.0.1:$port: subscribed to Redis invalidations"
+        continue 2
+      fi
+      sleep 0.25
+    done
+    fail "the metrics service at 127.0.0.1:$port is not connected to Redis"
+  done
+}
+
 # ---------------------------------------------------------------- SQLite topology (k8s, play kube)
 if ((K8S)); then
 step "render the local overlay for podman play kube (services: ${built[*]}; port offset $PORT_OFFSET)"
@@ -405,21 +421,6 @@ else
 fi
 
 step "metrics service reaches Redis (outreach_metrics_cache_subscribed 1)"
-wait_cache() { # [HTTP_PORT...] of metrics replicas (default: the one of the SQLite topology)
-  local port ports=("$@")
-  ((${#ports[@]})) || ports=("${HTTP_PORT[metrics]}")
-  for port in "${ports[@]}"; do
-    for _ in $(seq 1 40); do
-      # (the body first: grep -q closing the pipe early fails curl, and pipefail the test)
-      if [[ $(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null) == *$'\n'"outreach_metrics_cache_subscribed 1"* ]]; then
-        echo "    metrics at 127.0.0.1:$port: subscribed to Redis invalidations"
-        continue 2
-      fi
-      sleep 0.25
-    done
-    fail "the metrics service at 127.0.0.1:$port is not connected to Redis"
-  done
-}
 wait_cache
 
 step "/metrics: promtool check metrics + suite series present"
