@@ -38,6 +38,7 @@
 #include "tests/support/process_security.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/replica_set.h"
+#include "tests/support/suite_processes.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 #include "tools/outreachctl/csv.h"
@@ -70,18 +71,7 @@ std::string ReadAll(const std::string& path) {
 }
 
 // Outbox events of a domain service not yet acknowledged by metrics; -1 while it does not answer.
-int64_t Backlog(const ReplicaSet& set) {
-  httplib::Client http("127.0.0.1", set.HttpPort(0));
-  auto res = http.Get("/metrics");
-  if (!res || res->status != 200) return -1;
-  for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
-    double value = 0;
-    if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") && absl::SimpleAtod(line, &value)) {
-      return static_cast<int64_t>(value);
-    }
-  }
-  return -1;
-}
+int64_t Backlog(const ReplicaSet& set) { return outreach::testing::OutboxBacklog(set.HttpPort(0)); }
 
 struct ShellResult {
   int code = -1;

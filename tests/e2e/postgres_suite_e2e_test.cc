@@ -42,6 +42,7 @@
 #include "tests/support/redis_server.h"
 #include "tests/support/replica_set.h"
 #include "tests/support/service_harness.h"
+#include "tests/support/suite_processes.h"
 #include "tests/support/suite_requests.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
@@ -403,16 +404,7 @@ std::optional<mt::Dashboard> PostgresSuite::Dashboard() {
 // Outbox events of `set`'s database not yet acknowledged by metrics (the outreach_outbox_backlog
 // gauge on a replica's /metrics; -1 while that does not answer).
 int64_t PostgresSuite::Backlog(const ReplicaSet& set, int replica) {
-  httplib::Client http("127.0.0.1", set.HttpPort(replica));
-  auto res = http.Get("/metrics");
-  if (!res || res->status != 200) return -1;
-  for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
-    double value = 0;
-    if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") && absl::SimpleAtod(line, &value)) {
-      return static_cast<int64_t>(value);
-    }
-  }
-  return -1;
+  return ::outreach::testing::OutboxBacklog(set.HttpPort(replica));
 }
 
 void PostgresSuite::ExpectDashboardExact() {

@@ -26,6 +26,7 @@
 #include "tests/support/process.h"
 #include "tests/support/process_security.h"
 #include "tests/support/service_harness.h"
+#include "tests/support/suite_processes.h"
 #include "tests/support/suite_requests.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
@@ -237,19 +238,7 @@ class Suite : public ::testing::Test {
 
   // Events the workshops outbox has not yet had acknowledged, from the outreach_outbox_backlog
   // gauge on its /metrics; -1 while that does not answer.
-  int64_t WorkshopsBacklog() {
-    httplib::Client http("127.0.0.1", workshops_http_port_);
-    auto res = http.Get("/metrics");
-    if (!res || res->status != 200) return -1;
-    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
-      double value = 0;
-      if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") &&
-          absl::SimpleAtod(line, &value)) {
-        return static_cast<int64_t>(value);
-      }
-    }
-    return -1;
-  }
+  int64_t WorkshopsBacklog() { return ::outreach::testing::OutboxBacklog(workshops_http_port_); }
 
   // Polls until the dashboard shows `expected.delivered` workshops (or 30 s pass), then checks
   // every total exactly.

@@ -43,6 +43,21 @@ inline std::string ServiceBinary(const std::string& service) {
   return EnvOr(absl::StrCat("OUTREACH_", UpperCase(service), "_BIN"), service);
 }
 
+// Outbox events of the domain service whose HTTP port is `http_port` not yet acknowledged by
+// metrics (the outreach_outbox_backlog gauge on its /metrics); -1 while that does not answer.
+inline int64_t OutboxBacklog(int http_port) {
+  httplib::Client http("127.0.0.1", http_port);
+  auto res = http.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+    double value = 0;
+    if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") && absl::SimpleAtod(line, &value)) {
+      return static_cast<int64_t>(value);
+    }
+  }
+  return -1;
+}
+
 // Runs `service`'s demo loader (the Derbyshire story) against `target` ("127.0.0.1:PORT") as a
 // client of the suite (TLS + the test token); returns its exit code, a failure when not 0.
 inline int RunDemoLoader(ProcessSecurity& security, const std::string& service,
@@ -104,19 +119,7 @@ class SuiteProcesses {
 
   // Outbox events of a domain service not yet acknowledged by metrics (its
   // outreach_outbox_backlog gauge); -1 while that does not answer.
-  static int64_t Backlog(const ReplicaSet& set) {
-    httplib::Client http("127.0.0.1", set.HttpPort(0));
-    auto res = http.Get("/metrics");
-    if (!res || res->status != 200) return -1;
-    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
-      double value = 0;
-      if (absl::ConsumePrefix(&line, "outreach_outbox_backlog ") &&
-          absl::SimpleAtod(line, &value)) {
-        return static_cast<int64_t>(value);
-      }
-    }
-    return -1;
-  }
+  static int64_t Backlog(const ReplicaSet& set) { return OutboxBacklog(set.HttpPort(0)); }
   // Waits until every domain service's outbox is empty: metrics has every event.
   void AwaitOutboxesEmpty() {
     for (const char* service : kDomainServices) {
