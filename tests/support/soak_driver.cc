@@ -690,15 +690,34 @@ struct Figure {
 };
 
 int Driver::Verify(const Ledger& ledger, const std::map<int, int64_t>& load_failed) {
-  // Wait (bounded) until the dashboard has caught up with the ledger; exact checks follow.
+  // The dashboard's figures beside the ledger's.
+  const auto dashboard_figures = [&ledger](const mt::Dashboard& d) {
+    return std::vector<Figure>{
+        {"workshops_delivered", ledger.workshops_delivered, d.workshops().workshops_delivered(),
+         "dashboard"},
+        {"pupils_reached", ledger.pupils, d.workshops().pupils_reached(), "dashboard"},
+        {"parents_reached", ledger.parents, d.workshops().parents_reached(), "dashboard"},
+        {"staff_reached", ledger.staff, d.workshops().staff_reached(), "dashboard"},
+        {"disclosures", ledger.disclosures, d.workshops().safeguarding_disclosures(), "dashboard"},
+        {"schools_total", ledger.schools, d.workshops().schools_total(), "dashboard"},
+        {"enrolments_created", ledger.enrolments, d.training().enrolments_created(), "dashboard"},
+        {"course_completions", ledger.completions, d.training().course_completions(), "dashboard"},
+        {"officers_trained", ledger.completions, d.training().officers_trained(), "dashboard"},
+        {"impressions", ledger.TotalImpressions(), d.campaigns().impressions(), "dashboard"},
+    };
+  };
+  // Wait (bounded) until every dashboard figure has caught up with the ledger; exact checks
+  // follow. Every figure, not a few: the operations re-driven just before this (a create of a
+  // school, an enrolment) are still in their outbox when the others have long arrived.
   std::optional<mt::Dashboard> d;
   const absl::Time give_up = absl::Now() + absl::Seconds(60);
   while (true) {
     d = Dashboard();
-    if (d && d->workshops().workshops_delivered() >= ledger.workshops_delivered &&
-        d->training().course_completions() >= ledger.completions &&
-        d->campaigns().impressions() >= ledger.TotalImpressions()) {
-      break;
+    if (d) {
+      const std::vector<Figure> now = dashboard_figures(*d);
+      if (std::all_of(now.begin(), now.end(), [](const Figure& f) { return f.seen >= f.ledger; })) {
+        break;
+      }
     }
     if (absl::Now() > give_up) break;
     absl::SleepFor(absl::Milliseconds(200));  // poll interval
@@ -766,18 +785,8 @@ int Driver::Verify(const Ledger& ledger, const std::map<int, int64_t>& load_fail
     token = out.next_page_token();
   } while (lists_ok && !token.empty());
 
-  const std::vector<Figure> figures = {
-      {"workshops_delivered", ledger.workshops_delivered, d->workshops().workshops_delivered(),
-       "dashboard"},
-      {"pupils_reached", ledger.pupils, d->workshops().pupils_reached(), "dashboard"},
-      {"parents_reached", ledger.parents, d->workshops().parents_reached(), "dashboard"},
-      {"staff_reached", ledger.staff, d->workshops().staff_reached(), "dashboard"},
-      {"disclosures", ledger.disclosures, d->workshops().safeguarding_disclosures(), "dashboard"},
-      {"schools_total", ledger.schools, d->workshops().schools_total(), "dashboard"},
-      {"enrolments_created", ledger.enrolments, d->training().enrolments_created(), "dashboard"},
-      {"course_completions", ledger.completions, d->training().course_completions(), "dashboard"},
-      {"officers_trained", ledger.completions, d->training().officers_trained(), "dashboard"},
-      {"impressions", ledger.TotalImpressions(), d->campaigns().impressions(), "dashboard"},
+  std::vector<Figure> figures = dashboard_figures(*d);
+  const std::vector<Figure> listed = {
       {"workshops_delivered", ledger.workshops_delivered, listed_delivered, "ListWorkshops"},
       {"pupils_reached", ledger.pupils, listed_pupils, "ListWorkshops"},
       {"venues", ledger.schools, listed_schools, "ListVenues"},
@@ -785,6 +794,7 @@ int Driver::Verify(const Ledger& ledger, const std::map<int, int64_t>& load_fail
       {"completed", ledger.completions, listed_completed, "ListEnrolments"},
       {"impressions", ledger.TotalImpressions(), listed_impressions, "ListEngagementReports"},
   };
+  figures.insert(figures.end(), listed.begin(), listed.end());
   int64_t lost = 0, doubled = 0;
   std::printf("%-22s %-22s %10s %10s %8s %8s\n", "figure", "source", "ledger", "seen", "lost",
               "double");
