@@ -187,6 +187,11 @@ absl::Status StorageUnavailable() {
               "the service's store is temporarily unavailable; retry with backoff");
 }
 
+absl::Status Overloaded() {
+  return Make(absl::StatusCode::kResourceExhausted, "OVERLOADED",
+              "the service has more calls waiting than it takes on; retry with backoff");
+}
+
 absl::Status PermissionDenied(absl::string_view reason, absl::string_view message) {
   return Make(absl::StatusCode::kPermissionDenied, reason, message);
 }

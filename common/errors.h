@@ -44,6 +44,9 @@ absl::Status FailedPrecondition(absl::string_view reason, absl::string_view mess
 absl::Status EtagMismatch(absl::string_view resource_name);
 // UNAVAILABLE (reason STORAGE_UNAVAILABLE): the store cannot be reached; retry with backoff.
 absl::Status StorageUnavailable();
+// RESOURCE_EXHAUSTED (reason OVERLOADED): more calls are waiting than the server takes on;
+// retry with backoff.
+absl::Status Overloaded();
 // PERMISSION_DENIED with a reason.
 absl::Status PermissionDenied(absl::string_view reason, absl::string_view message);
 // UNAUTHENTICATED with a reason such as TOKEN_EXPIRED: the caller's credentials were missing or

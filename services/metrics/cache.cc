@@ -79,13 +79,22 @@ void ReplyCache::OnMessage(const std::string& message) {
   std::vector<std::string> parts = absl::StrSplit(message, ' ');
   int64_t version = 0;
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &version)) return;
-  absl::MutexLock lock(&mu_);
-  ForceEntries& f = near_[parts[0]];
-  if (version > f.known) {
-    f.known = version;
-    f.entries.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    ForceEntries& f = near_[parts[0]];
+    if (version > f.known) {
+      f.known = version;
+      f.entries.clear();
+    }
+    stats_.invalidations.fetch_add(1);
   }
-  stats_.invalidations.fetch_add(1);
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_) listener_(parts[0]);
+}
+
+void ReplyCache::OnNewVersion(std::function<void(const std::string& force)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
 }
 
 void ReplyCache::OnState(bool up) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,6 +66,9 @@ class ReplyCache {
   // After an ingest committed `version`: raise the local known version at once, then update
   // the shared version in Redis (never lowering it) and publish it to the other replicas.
   void Publish(const std::string& force, int64_t version);
+  // Called (on the subscriber's thread; keep it short) with the force of every version another
+  // replica publishes; nullptr removes it. Lets WatchDashboard streams follow other replicas.
+  void OnNewVersion(std::function<void(const std::string& force)> listener);
 
   // Figures for tests and /metrics.
   struct Stats {
@@ -107,6 +111,8 @@ class ReplyCache {
   bool l1_usable_ ABSL_GUARDED_BY(mu_) = false;
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, ForceEntries> near_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex listener_mu_;
+  std::function<void(const std::string&)> listener_ ABSL_GUARDED_BY(listener_mu_);
   // Last: its thread calls back into the members above, so it must stop first.
   std::unique_ptr<redis::Subscriber> subscriber_;
 };

@@ -63,31 +63,108 @@ std::string DashboardFingerprint(const DashboardQuery& q, absl::Time now) {
   return fp;
 }
 
+// A series request, validated: its force, buckets and cache fingerprint.
+struct SeriesPlan {
+  std::string force;
+  std::vector<Bucket> buckets;
+  std::string fingerprint;
+};
+
+absl::StatusOr<SeriesPlan> PlanSeries(const v1::QuerySeriesRequest& req, absl::Time now) {
+  auto ids = ForcePattern().Parse("parent", req.parent());
+  if (!ids.ok()) return ids.status();
+  const std::string& force = (*ids)[0];
+  std::vector<FieldViolation> bad;
+  if (req.metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(req.metric())) {
+    bad.push_back({"metric", "is required"});
+  }
+  if (!v1::GroupBy_IsValid(req.group_by()) ||
+      (v1::Metric_IsValid(req.metric()) && req.metric() != v1::METRIC_UNSPECIFIED &&
+       !SupportsGroupBy(req.metric(), req.group_by()))) {
+    bad.push_back({"group_by", "is not supported by this metric"});
+  }
+  if (!IsValidArea(req.area())) {
+    bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
+  }
+  if (!req.course().empty()) {
+    auto course = ResourcePattern("forces/{force}/courses/{course}").Parse("course", req.course());
+    if (!course.ok() || (*course)[0] != force) {
+      bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
+    } else if (const MetricDef* def = FindMetric(req.metric());
+               v1::Metric_IsValid(req.metric()) &&
+               (def == nullptr || def->family != MetricFamily::kTraining)) {
+      bad.push_back({"course", "applies to training metrics only"});
+    }
+  }
+  if (!req.has_date_range()) bad.push_back({"date_range", "is required"});
+  if (!bad.empty()) return InvalidArguments(bad);
+  auto range = ParseDateRange("date_range", req.date_range());
+  if (!range.ok()) return range.status();
+  auto buckets = MakeBuckets(req.granularity(), *range);
+  if (!buckets.ok()) return buckets.status();
+
+  SeriesPlan plan{force, *std::move(buckets), ""};
+  std::string& fp = plan.fingerprint;
+  fp = absl::StrCat("s|", req.metric(), "|", req.granularity(), "|", req.group_by(), "|",
+                    FormatDay(range->start), "|", FormatDay(range->end), "|", req.area(), "|",
+                    req.course());
+  if (StartOfLocalDay(range->end + 1) > now)
+    absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
+  return plan;
+}
+
+// The store's threads: SQLite reads run side by side in WAL mode and PostgreSQL has a pool of 8
+// connections; 4 keeps a 2-core machine busy without queueing on the store's own locks. The
+// queue holds a burst of 1 024 calls (16 connections × the 64 streams each may carry) before
+// calls are refused as OVERLOADED.
+constexpr int kStoreThreads = 4;
+constexpr size_t kMaxQueuedCalls = 1024;
+
+// A WatchDashboard call refused before it became a stream: it only carries the status.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::Dashboard> {
+ public:
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 MetricsServiceImpl::MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
                                        std::unique_ptr<ReplyCache> cache, KpiOptions kpis)
-    : store_(std::move(store)), clock_(clock), cache_(std::move(cache)), kpis_(std::move(kpis)) {}
-
-MetricsServiceImpl::~MetricsServiceImpl() { BeginDrain(); }
-
-void MetricsServiceImpl::BeginDrain() {
-  absl::MutexLock lock(&watch_mu_);
-  draining_ = true;
-  watch_cv_.SignalAll();
+    : store_(std::move(store)),
+      clock_(clock),
+      cache_(std::move(cache)),
+      kpis_(std::move(kpis)),
+      pool_(std::make_unique<WorkPool>("metrics-store", kStoreThreads, kMaxQueuedCalls)),
+      handlers_{&kHandlers, pool_.get()} {
+  WatchSource source;
+  source.data_version = [this](const std::string& force) { return store_->DataVersion(force); };
+  source.dashboard = [this](const std::string& force, DayRange days, const std::string& area) {
+    return DashboardFor(force, days, area);
+  };
+  source.clock = clock_;
+  watchers_ = std::make_unique<WatchHub>(std::move(source), WatchOptions{});
+  // Another replica's ingest reaches this one as the cache's pub/sub message.
+  if (cache_ != nullptr) {
+    cache_->OnNewVersion([hub = watchers_.get()](const std::string& force) { hub->Notify(force); });
+  }
 }
+
+MetricsServiceImpl::~MetricsServiceImpl() {
+  if (cache_ != nullptr) cache_->OnNewVersion(nullptr);
+  BeginDrain();
+}
+
+void MetricsServiceImpl::BeginDrain() { watchers_->Close(Draining()); }
 
 void MetricsServiceImpl::Changed(const std::string& force, int64_t version) {
   if (cache_ != nullptr) cache_->Publish(force, version);
-  absl::MutexLock lock(&watch_mu_);
-  ++changes_;
-  watch_cv_.SignalAll();
+  watchers_->Notify(force);
 }
 
-grpc::Status MetricsServiceImpl::IngestEvents(grpc::ServerContext* ctx,
-                                              const v1::IngestEventsRequest* request,
-                                              v1::IngestEventsResponse* response) {
-  return kHandlers.Run(ctx, "IngestEvents", [&]() -> absl::Status {
+grpc::ServerUnaryReactor* MetricsServiceImpl::IngestEvents(grpc::CallbackServerContext* ctx,
+                                                           const v1::IngestEventsRequest* request,
+                                                           v1::IngestEventsResponse* response) {
+  return handlers_.Blocking(ctx, "IngestEvents", [this, request, response]() -> absl::Status {
     auto ids = ForcePattern().Parse("parent", request->parent());
     if (!ids.ok()) return ids.status();
     if (request->events_size() == 0) {
@@ -148,124 +225,81 @@ absl::StatusOr<v1::Dashboard> MetricsServiceImpl::Dashboard(
   return d;
 }
 
-grpc::Status MetricsServiceImpl::GetDashboard(grpc::ServerContext* ctx,
-                                              const v1::GetDashboardRequest* request,
-                                              v1::Dashboard* response) {
-  return kHandlers.Run(ctx, "GetDashboard", [&]() -> absl::Status {
-    auto d = Dashboard(*request);
-    if (!d.ok()) return d.status();
-    *response = std::move(*d);
-    return absl::OkStatus();
-  });
+absl::StatusOr<bool> MetricsServiceImpl::NearDashboard(const v1::GetDashboardRequest& request,
+                                                       v1::Dashboard* response) {
+  if (cache_ == nullptr || !cache_->enabled()) return false;
+  const absl::Time now = clock_->Now();
+  auto q = ParseDashboard(request.name(), request.period(), request.area(), LocalDay(now));
+  if (!q.ok()) return q.status();
+  auto hit = cache_->NearGet(q->force, DashboardFingerprint(*q, now));
+  if (!hit.has_value() || !response->ParseFromString(*hit)) return false;
+  response->set_name(request.name());
+  *response->mutable_period() = request.period();
+  return true;
 }
 
-grpc::Status MetricsServiceImpl::WatchDashboard(grpc::ServerContext* context,
-                                                const v1::WatchDashboardRequest* request,
-                                                grpc::ServerWriter<v1::Dashboard>* writer) {
-  constexpr char kMethod[] = "WatchDashboard";
-  // A stream's handler cannot run in ServiceHandlers::Run (its exits are grpc statuses), so it
-  // takes the security decision itself, first.
+grpc::ServerUnaryReactor* MetricsServiceImpl::GetDashboard(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetDashboardRequest* request,
+                                                           v1::Dashboard* response) {
+  return handlers_.QuickOrBlocking(
+      ctx, "GetDashboard", [this, request, response] { return NearDashboard(*request, response); },
+      [this, request, response]() -> absl::Status {
+        auto d = Dashboard(*request);
+        if (!d.ok()) return d.status();
+        *response = std::move(*d);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerWriteReactor<v1::Dashboard>* MetricsServiceImpl::WatchDashboard(
+    grpc::CallbackServerContext* context, const v1::WatchDashboardRequest* request) {
+  // A stream does not run in ServiceHandlers::Run (it finishes later, on the hub's thread), so
+  // it takes the security decision itself, first.
   security::CallGuard guard(context);
-  if (!guard.status().ok()) return ToGrpc(guard.status(), kMethod);
-  constexpr absl::Duration kMinGap = absl::Milliseconds(500);
-  constexpr absl::Duration kPoll = absl::Milliseconds(200);
-  auto first =
-      ParseDashboard(request->name(), request->period(), request->area(), LocalDay(clock_->Now()));
-  if (!first.ok()) return ToGrpc(first.status(), kMethod);
-  const std::string force = first->force;
-  int64_t sent_version = -1;
-  std::optional<DayRange> sent_days;
-  absl::Time sent_at = absl::InfinitePast();
-  int64_t seen_changes = -1;
-  for (;;) {
-    {
-      absl::MutexLock lock(&watch_mu_);
-      if (draining_) return Draining();
-      if (context->IsCancelled()) return grpc::Status::CANCELLED;
-      if (seen_changes == changes_) {
-        // Wake on a local ingest, a drain, or the poll (other replicas, midnight, cancel).
-        watch_cv_.WaitWithTimeout(&watch_mu_, kPoll);
-        if (draining_) return Draining();
-      }
-      seen_changes = changes_;
-    }
-    if (context->IsCancelled()) return grpc::Status::CANCELLED;
-    // With no anchor the period follows "today".
-    auto days = ResolvePeriod("period", request->period(), LocalDay(clock_->Now()));
-    if (!days.ok()) return ToGrpc(days.status(), kMethod);
-    auto version = store_->DataVersion(force);
-    if (!version.ok()) continue;  // the store is busy: try again on the next poll
-    if (*version == sent_version && sent_days == *days) continue;
-    // Coalesce: at most one message per kMinGap.
-    const absl::Duration since = absl::Now() - sent_at;
-    if (since < kMinGap) {
-      absl::MutexLock lock(&watch_mu_);
-      watch_mu_.AwaitWithTimeout(absl::Condition(&draining_), kMinGap - since);
-      if (draining_) return Draining();
-    }
-    auto d = DashboardFor(force, *days, first->area);
-    if (!d.ok()) continue;
-    d->set_name(request->name());
-    *d->mutable_period() = request->period();
-    if (!writer->Write(*d)) return grpc::Status::CANCELLED;
-    sent_version = d->data_version();
-    sent_days = *days;
-    sent_at = absl::Now();
+  absl::Status admitted = guard.status();
+  absl::StatusOr<DashboardQuery> q = admitted.ok()
+                                         ? ParseDashboard(request->name(), request->period(),
+                                                          request->area(), LocalDay(clock_->Now()))
+                                         : admitted;
+  if (!q.ok()) {
+    guard.Finish(q.status());
+    auto* refused = new RefusedWatch();
+    refused->Finish(ToGrpc(q.status(), "WatchDashboard"));
+    return refused;
   }
+  return watchers_->Open(context, *request, q->force);
 }
 
-grpc::Status MetricsServiceImpl::QuerySeries(grpc::ServerContext* ctx,
-                                             const v1::QuerySeriesRequest* request,
-                                             v1::QuerySeriesResponse* response) {
-  return kHandlers.Run(ctx, "QuerySeries", [&]() -> absl::Status {
-    auto series = Series(*request);
-    if (!series.ok()) return series.status();
-    *response = std::move(*series);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* MetricsServiceImpl::QuerySeries(grpc::CallbackServerContext* ctx,
+                                                          const v1::QuerySeriesRequest* request,
+                                                          v1::QuerySeriesResponse* response) {
+  return handlers_.QuickOrBlocking(
+      ctx, "QuerySeries", [this, request, response] { return NearSeries(*request, response); },
+      [this, request, response]() -> absl::Status {
+        auto series = Series(*request);
+        if (!series.ok()) return series.status();
+        *response = std::move(*series);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<bool> MetricsServiceImpl::NearSeries(const v1::QuerySeriesRequest& request,
+                                                    v1::QuerySeriesResponse* response) {
+  if (cache_ == nullptr || !cache_->enabled()) return false;
+  auto plan = PlanSeries(request, clock_->Now());
+  if (!plan.ok()) return plan.status();
+  auto hit = cache_->NearGet(plan->force, plan->fingerprint);
+  return hit.has_value() && response->ParseFromString(*hit);
 }
 
 absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
     const v1::QuerySeriesRequest& req) {
   // QuerySeries' checks and cache-aside, shared with the /series route.
-  auto ids = ForcePattern().Parse("parent", req.parent());
-  if (!ids.ok()) return ids.status();
-  const std::string& force = (*ids)[0];
-  std::vector<FieldViolation> bad;
-  if (req.metric() == v1::METRIC_UNSPECIFIED || !v1::Metric_IsValid(req.metric())) {
-    bad.push_back({"metric", "is required"});
-  }
-  if (!v1::GroupBy_IsValid(req.group_by()) ||
-      (v1::Metric_IsValid(req.metric()) && req.metric() != v1::METRIC_UNSPECIFIED &&
-       !SupportsGroupBy(req.metric(), req.group_by()))) {
-    bad.push_back({"group_by", "is not supported by this metric"});
-  }
-  if (!IsValidArea(req.area())) {
-    bad.push_back({"area", "must be 1-32 characters of [A-Za-z0-9-]"});
-  }
-  if (!req.course().empty()) {
-    auto course = ResourcePattern("forces/{force}/courses/{course}").Parse("course", req.course());
-    if (!course.ok() || (*course)[0] != force) {
-      bad.push_back({"course", "must be forces/{force}/courses/{course} of the parent's force"});
-    } else if (const MetricDef* def = FindMetric(req.metric());
-               v1::Metric_IsValid(req.metric()) &&
-               (def == nullptr || def->family != MetricFamily::kTraining)) {
-      bad.push_back({"course", "applies to training metrics only"});
-    }
-  }
-  if (!req.has_date_range()) bad.push_back({"date_range", "is required"});
-  if (!bad.empty()) return InvalidArguments(bad);
-  auto range = ParseDateRange("date_range", req.date_range());
-  if (!range.ok()) return range.status();
-  auto buckets = MakeBuckets(req.granularity(), *range);
-  if (!buckets.ok()) return buckets.status();
-
   const absl::Time now = clock_->Now();
-  std::string fp = absl::StrCat("s|", req.metric(), "|", req.granularity(), "|", req.group_by(),
-                                "|", FormatDay(range->start), "|", FormatDay(range->end), "|",
-                                req.area(), "|", req.course());
-  if (StartOfLocalDay(range->end + 1) > now)
-    absl::StrAppend(&fp, "|m", absl::ToUnixSeconds(now) / 60);
+  auto plan = PlanSeries(req, now);
+  if (!plan.ok()) return plan.status();
+  const std::string& force = plan->force;
+  const std::string& fp = plan->fingerprint;
   if (cache_ != nullptr && cache_->enabled()) {
     if (auto hit = cache_->NearGet(force, fp); hit.has_value()) {
       v1::QuerySeriesResponse out;
@@ -278,19 +312,19 @@ absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
         v1::QuerySeriesResponse out;
         if (out.ParseFromString(*hit)) return out;
       }
-      auto computed = store_->ComputeSeries(force, req, *buckets, now);
+      auto computed = store_->ComputeSeries(force, req, plan->buckets, now);
       if (!computed.ok()) return computed.status();
       cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
       return computed;
     }
   }
-  return store_->ComputeSeries(force, req, *buckets, now);
+  return store_->ComputeSeries(force, req, plan->buckets, now);
 }
 
-grpc::Status MetricsServiceImpl::GetForceSettings(grpc::ServerContext* ctx,
-                                                  const v1::GetForceSettingsRequest* request,
-                                                  v1::ForceSettings* response) {
-  return kHandlers.Run(ctx, "GetForceSettings", [&]() -> absl::Status {
+grpc::ServerUnaryReactor* MetricsServiceImpl::GetForceSettings(
+    grpc::CallbackServerContext* ctx, const v1::GetForceSettingsRequest* request,
+    v1::ForceSettings* response) {
+  return handlers_.Blocking(ctx, "GetForceSettings", [this, request, response]() -> absl::Status {
     auto ids = SettingsPattern().Parse("name", request->name());
     if (!ids.ok()) return ids.status();
     auto s = store_->GetSettings((*ids)[0]);
@@ -300,28 +334,29 @@ grpc::Status MetricsServiceImpl::GetForceSettings(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status MetricsServiceImpl::UpdateForceSettings(grpc::ServerContext* ctx,
-                                                     const v1::UpdateForceSettingsRequest* request,
-                                                     v1::ForceSettings* response) {
-  return kHandlers.Run(ctx, "UpdateForceSettings", [&]() -> absl::Status {
-    const v1::ForceSettings& in = request->force_settings();
-    auto ids = SettingsPattern().Parse("force_settings.name", in.name());
-    if (!ids.ok()) return ids.status();
-    const std::string& force = (*ids)[0];
-    auto paths = ValidateUpdateMask(request->update_mask(), {"display_name", "training_targets",
-                                                             "school_coverage_target_percent"});
-    if (!paths.ok()) return paths.status();
-    if (in.etag().empty()) {
-      return InvalidArgument("force_settings.etag", "is required (read the settings first)");
-    }
-    if (absl::Status s = ValidateSettings(in, force); !s.ok()) return s;
-    int64_t version = 0;
-    auto out = store_->UpdateSettings(force, in, *paths, clock_->Now(), &version);
-    if (!out.ok()) return out.status();
-    Changed(force, version);
-    *response = std::move(*out);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* MetricsServiceImpl::UpdateForceSettings(
+    grpc::CallbackServerContext* ctx, const v1::UpdateForceSettingsRequest* request,
+    v1::ForceSettings* response) {
+  return handlers_.Blocking(
+      ctx, "UpdateForceSettings", [this, request, response]() -> absl::Status {
+        const v1::ForceSettings& in = request->force_settings();
+        auto ids = SettingsPattern().Parse("force_settings.name", in.name());
+        if (!ids.ok()) return ids.status();
+        const std::string& force = (*ids)[0];
+        auto paths = ValidateUpdateMask(request->update_mask(), {"display_name", "training_targets",
+                                                                 "school_coverage_target_percent"});
+        if (!paths.ok()) return paths.status();
+        if (in.etag().empty()) {
+          return InvalidArgument("force_settings.etag", "is required (read the settings first)");
+        }
+        if (absl::Status s = ValidateSettings(in, force); !s.ok()) return s;
+        int64_t version = 0;
+        auto out = store_->UpdateSettings(force, in, *paths, clock_->Now(), &version);
+        if (!out.ok()) return out.status();
+        Changed(force, version);
+        *response = std::move(*out);
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<v1::GetDashboardRequest> DashboardRequestFromQuery(

@@ -10,13 +10,16 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
+#include "common/callback_handlers.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/server.h"
 #include "common/service_main.h"
+#include "common/work_pool.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "services/metrics/cache.h"
 #include "services/metrics/store.h"
+#include "services/metrics/watch.h"
 
 namespace outreach::metrics {
 
@@ -31,28 +34,34 @@ struct KpiOptions {
 inline constexpr int kMaxKpiForces = 100;
 
 // outreach.metrics.v1.MetricsService: proto <-> domain, the reply cache, and WatchDashboard.
-class MetricsServiceImpl final : public v1::MetricsService::Service {
+// On gRPC's callback API (bench/README.md "read_bench"): a read answered from the near-cache
+// finishes on gRPC's own thread with no hand-off; whatever touches the store (ingest, settings,
+// cache misses) runs on a bounded WorkPool; WatchDashboard streams are reactors of one WatchHub
+// (watch.h) and hold no thread while they wait.
+class MetricsServiceImpl final : public v1::MetricsService::CallbackService {
  public:
   // `cache` may be null (no caching).
   MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
                      std::unique_ptr<ReplyCache> cache, KpiOptions kpis = {});
   ~MetricsServiceImpl() override;
 
-  grpc::Status IngestEvents(grpc::ServerContext* context, const v1::IngestEventsRequest* request,
-                            v1::IngestEventsResponse* response) override;
-  grpc::Status GetDashboard(grpc::ServerContext* context, const v1::GetDashboardRequest* request,
-                            v1::Dashboard* response) override;
-  grpc::Status WatchDashboard(grpc::ServerContext* context,
-                              const v1::WatchDashboardRequest* request,
-                              grpc::ServerWriter<v1::Dashboard>* writer) override;
-  grpc::Status QuerySeries(grpc::ServerContext* context, const v1::QuerySeriesRequest* request,
-                           v1::QuerySeriesResponse* response) override;
-  grpc::Status GetForceSettings(grpc::ServerContext* context,
-                                const v1::GetForceSettingsRequest* request,
-                                v1::ForceSettings* response) override;
-  grpc::Status UpdateForceSettings(grpc::ServerContext* context,
-                                   const v1::UpdateForceSettingsRequest* request,
-                                   v1::ForceSettings* response) override;
+  grpc::ServerUnaryReactor* IngestEvents(grpc::CallbackServerContext* context,
+                                         const v1::IngestEventsRequest* request,
+                                         v1::IngestEventsResponse* response) override;
+  grpc::ServerUnaryReactor* GetDashboard(grpc::CallbackServerContext* context,
+                                         const v1::GetDashboardRequest* request,
+                                         v1::Dashboard* response) override;
+  grpc::ServerWriteReactor<v1::Dashboard>* WatchDashboard(
+      grpc::CallbackServerContext* context, const v1::WatchDashboardRequest* request) override;
+  grpc::ServerUnaryReactor* QuerySeries(grpc::CallbackServerContext* context,
+                                        const v1::QuerySeriesRequest* request,
+                                        v1::QuerySeriesResponse* response) override;
+  grpc::ServerUnaryReactor* GetForceSettings(grpc::CallbackServerContext* context,
+                                             const v1::GetForceSettingsRequest* request,
+                                             v1::ForceSettings* response) override;
+  grpc::ServerUnaryReactor* UpdateForceSettings(grpc::CallbackServerContext* context,
+                                                const v1::UpdateForceSettingsRequest* request,
+                                                v1::ForceSettings* response) override;
 
   // The dashboard as GetDashboard computes it (cache included); for the HTTP route.
   absl::StatusOr<v1::Dashboard> Dashboard(const v1::GetDashboardRequest& request);
@@ -72,6 +81,11 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
  private:
   absl::StatusOr<v1::Dashboard> DashboardFor(const std::string& force, DayRange days,
                                              const std::string& area);
+  // The near-cache's answer to a GetDashboard / QuerySeries without any I/O, or false.
+  absl::StatusOr<bool> NearDashboard(const v1::GetDashboardRequest& request,
+                                     v1::Dashboard* response);
+  absl::StatusOr<bool> NearSeries(const v1::QuerySeriesRequest& request,
+                                  v1::QuerySeriesResponse* response);
   void Changed(const std::string& force, int64_t version);
   // The page's routes (http_page.cc): its embedded files (open) and the JSON it reads beside
   // /dashboard, each guarded by the gRPC method it stands for.
@@ -90,13 +104,13 @@ class MetricsServiceImpl final : public v1::MetricsService::Service {
   std::unique_ptr<MetricsStore> store_;
   const Clock* clock_;
   std::unique_ptr<ReplyCache> cache_;
-  absl::Mutex watch_mu_;
-  absl::CondVar watch_cv_;
-  int64_t changes_ ABSL_GUARDED_BY(watch_mu_) = 0;
-  bool draining_ ABSL_GUARDED_BY(watch_mu_) = false;
   const KpiOptions kpis_;
   absl::Mutex kpi_mu_;  // scrapes may overlap; one refresh at a time
   std::map<std::string, KpiSnapshot> kpi_snapshots_ ABSL_GUARDED_BY(kpi_mu_);
+  // Last: their threads call the members above, so they stop first.
+  std::unique_ptr<WorkPool> pool_;
+  CallbackHandlers handlers_;
+  std::unique_ptr<WatchHub> watchers_;
 };
 
 // Builds the service over a context's store and clock with `cache_options` ("off" = no cache).

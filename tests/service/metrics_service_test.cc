@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -443,6 +444,68 @@ TEST_F(MetricsServiceTest, WatchCoalescesBurstsOfIngests) {
   while (reader->Read(&d)) {
   }
   (void)reader->Finish();
+}
+
+// Threads of this process (client and server share it), from /proc.
+int ProcessThreads() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(MetricsServiceTest, WatchStreamsHoldNoThreadAndAllSeeOneIngest) {
+  // 320 streams over 8 connections (the server takes 64 calls per connection). On the sync API
+  // each stream held a server thread; as reactors of one hub they hold none, so the process
+  // gains no thread per stream, and one ingest reaches every stream.
+  constexpr int kConnections = 8;
+  constexpr int kPerConnection = 40;
+  v1::WatchDashboardRequest req;
+  req.set_name("forces/derbyshire/dashboard");
+  req.mutable_period()->set_kind(v1::PERIOD_KIND_ACADEMIC_YEAR);
+  struct Watcher {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Dashboard>> reader;
+  };
+  std::vector<std::unique_ptr<v1::MetricsService::Stub>> stubs;
+  for (int c = 0; c < kConnections; ++c) {
+    stubs.push_back(v1::MetricsService::NewStub(harness_.SeparateChannel()));
+  }
+  // One stream first, so that gRPC's own threads (pollers, executors) exist before the count.
+  Watcher probe{Ctx(), nullptr};
+  probe.reader = stub_->WatchDashboard(probe.ctx.get(), req);
+  v1::Dashboard d;
+  ASSERT_TRUE(probe.reader->Read(&d));
+  const int before = ProcessThreads();
+  std::vector<Watcher> watchers;
+  for (int c = 0; c < kConnections; ++c) {
+    for (int i = 0; i < kPerConnection; ++i) {
+      Watcher w{Ctx(), nullptr};
+      w.reader = stubs[c]->WatchDashboard(w.ctx.get(), req);
+      watchers.push_back(std::move(w));
+    }
+  }
+  for (auto& w : watchers) {
+    ASSERT_TRUE(w.reader->Read(&d));
+    EXPECT_EQ(d.workshops().workshops_delivered(), 0);
+  }
+  const int with_streams = ProcessThreads();
+  EXPECT_LT(with_streams - before, 16) << before << " threads before, " << with_streams << " with "
+                                       << watchers.size() << " more streams";
+  Ingest({testing::Delivered("e1", testing::Delivery{})});
+  for (auto& w : watchers) {
+    ASSERT_TRUE(w.reader->Read(&d));
+    EXPECT_EQ(d.workshops().workshops_delivered(), 1);
+  }
+  watchers.push_back(std::move(probe));
+  for (auto& w : watchers) w.ctx->TryCancel();
+  for (auto& w : watchers) {
+    while (w.reader->Read(&d)) {
+    }
+    EXPECT_EQ(w.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
 }
 
 TEST_F(MetricsServiceTest, BusyStoreIsUnavailableAndNothingIsStored) {

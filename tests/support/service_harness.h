@@ -81,6 +81,17 @@ class ServiceHarness {
     EXPECT_TRUE(credentials.ok()) << credentials.status();
     return grpc::CreateChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()), *credentials);
   }
+  // A channel like channel() on a connection of its own (the server takes at most
+  // max_concurrent_streams calls per connection).
+  std::shared_ptr<grpc::Channel> SeparateChannel() {
+    auto credentials =
+        security::ChannelCredentials(security::TlsFiles{"", "", server_files_.ca_file});
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", runtime_->grpc_port()),
+                                     *credentials, args);
+  }
   // The channel of the service that may send the request's events (IngestEventsRequest): its
   // certificate, as that service's publisher would present it. Calls on it send no token
   // (AnonymousCtx), or the token would be the caller.
