@@ -30,19 +30,24 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/proc_stat.h"
 #include "common/calendar.h"
 #include "common/security/tls.h"
@@ -120,6 +125,53 @@ double Ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
 // ---- Processes -------------------------------------------------------------------------------
 
+// The children alive, for the thread that takes SIGINT and SIGTERM: ChildProcess kills its child
+// when destroyed, but a signal to the bench would end it without running a destructor, leaving
+// the servers behind. So the signal only sets `interrupted` and passes SIGTERM on to the
+// children; the bench then returns through its destructors as on any error.
+class Children {
+ public:
+  static Children& Get() {
+    static auto* children = new Children();
+    return *children;
+  }
+  void Add(pid_t pid) {
+    absl::MutexLock lock(&mu_);
+    pids_.insert(pid);
+  }
+  // Before the child is reaped, so its pid cannot be another process's by the time it is killed.
+  void Remove(pid_t pid) {
+    absl::MutexLock lock(&mu_);
+    pids_.erase(pid);
+  }
+  void TerminateAll() {
+    absl::MutexLock lock(&mu_);
+    for (pid_t pid : pids_) kill(pid, SIGTERM);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::set<pid_t> pids_ ABSL_GUARDED_BY(mu_);
+};
+std::atomic<bool> interrupted{false};
+
+// Blocks SIGINT and SIGTERM in every thread (call before any starts; ChildProcess clears the
+// mask of its children) and takes them on a thread of their own.
+void HandleStopSignals() {
+  static sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread([] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::fprintf(stderr, "read_bench: signal %d, stopping the servers\n", signal);
+    interrupted = true;
+    Children::Get().TerminateAll();
+  }).detach();
+}
+
 // Starts `binary` pinned to `cpu` (taskset), with its stdout folded into the stderr ChildProcess
 // captures (echo_server and loadgen answer on stdout). `exec` all the way down keeps the pid
 // the binary's, so /proc/<pid> and signals reach it and not a shell.
@@ -129,7 +181,9 @@ std::unique_ptr<ChildProcess> Spawn(int cpu, const std::string& binary,
                                    "--cpu-list", absl::StrCat(cpu),  binary};
   argv.insert(argv.end(), args.begin(), args.end());
   auto child = std::make_unique<ChildProcess>("/bin/sh", argv);
-  if (!child->Start()) return nullptr;
+  const bool started = child->Start();
+  if (child->pid() > 0) Children::Get().Add(child->pid());
+  if (!started) return nullptr;
   return child;
 }
 
@@ -153,6 +207,7 @@ std::string WaitForLine(ChildProcess& child, const std::string& prefix, absl::Du
 
 void Stop(std::unique_ptr<ChildProcess>& child) {
   if (child == nullptr) return;
+  Children::Get().Remove(child->pid());
   child->Signal(SIGTERM);
   // Past this bound the destructor kills it (-9): a server that will not drain must not hang the
   // bench.
@@ -413,7 +468,9 @@ Sample RunLoadgen(const Flags& flags, const Variant& v, int concurrency, const s
   Sample sample;
   auto load = Spawn(flags.load_cpu, OUTREACH_LOADGEN_BIN, args);
   if (load == nullptr) return sample;
-  // Bounded so a wedged loadgen cannot hang the bench; past it the destructor kills it.
+  // It ends by itself after its window (the signal thread need not stop it). Bounded so a wedged
+  // loadgen cannot hang the bench; past the bound the destructor kills it.
+  Children::Get().Remove(load->pid());
   load->Wait(absl::Seconds(flags.seconds + 60));
   const std::string line = WaitForLine(*load, "qps=", absl::Seconds(1));
   if (line.empty()) {
@@ -483,6 +540,7 @@ void PrintRss(const std::string& when, const std::vector<Server*>& servers) {
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 2;
+  HandleStopSignals();
   // This process (and its gRPC and stderr-reader threads) stays off the servers' CPU.
   cpu_set_t load_set;
   CPU_ZERO(&load_set);
@@ -604,6 +662,7 @@ int Main(int argc, char** argv) {
     if (round % 2 == 1) std::reverse(order.begin(), order.end());
     for (int conc : concurrencies) {
       for (size_t i : order) {
+        if (interrupted) return 1;
         const Sample s = RunLoadgen(flags, variants[i], conc, pki->ca_file(), token_file);
         std::printf("round %d %-26s conc %2d: qps %.0f p50 %.0f p99 %.0f cpu/call %.1f%s%s\n",
                     round + 1, variants[i].label.c_str(), conc, s.qps, s.p50_us, s.p99_us,
