@@ -240,9 +240,7 @@ class Database {
   // For the backends' Write: forget a request left on `c` by an earlier transaction (call at
   // BEGIN), and, after COMMIT, take it (true when the transaction asked to notify).
   static void ClearNotifyRequest(Connection& c) { c.notify_on_commit_ = false; }
-  static bool TakeNotifyRequest(Connection& c) {
-    return std::exchange(c.notify_on_commit_, false);
-  }
+  static bool TakeNotifyRequest(Connection& c) { return std::exchange(c.notify_on_commit_, false); }
   // Runs the commit listener, if any. Call with no connection or database lock held.
   void NotifyCommitListener();
 

@@ -151,8 +151,8 @@ class SqliteDatabase final : public Database {
  private:
   absl::StatusOr<std::unique_ptr<SqliteConnection>> OpenConnection();
   // One Write under the write lock; `notify` tells whether it committed and asked to notify.
-  absl::Status WriteLocked(absl::FunctionRef<absl::Status(Connection&)> fn,
-                           ScopedCommitHook* hook, bool* notify);
+  absl::Status WriteLocked(absl::FunctionRef<absl::Status(Connection&)> fn, ScopedCommitHook* hook,
+                           bool* notify);
 
   const Options options_;
   absl::Mutex write_mu_;

@@ -33,7 +33,7 @@ struct PublisherOptions {
   // the 250 ms freshness budget (bench/README.md "freshness_bench"). Bounded: later commits do
   // not extend it.
   absl::Duration coalesce_window = absl::Milliseconds(10);
-  absl::Duration call_timeout = absl::Seconds(5);          // deadline of each IngestEvents call
+  absl::Duration call_timeout = absl::Seconds(5);  // deadline of each IngestEvents call
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(30);
 };

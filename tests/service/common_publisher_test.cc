@@ -37,7 +37,8 @@ class RecordingReceiver final : public MetricsService::Service {
     ++calls_;
     if (hold_) {  // a call in flight for as long as the test wants
       ++held_;
-      mu_.Await(absl::Condition(+[](bool* hold) { return !*hold; }, &hold_));
+      mu_.Await(absl::Condition(
+          +[](bool* hold) { return !*hold; }, &hold_));
     }
     if (fail_before_recording_ > 0) {
       --fail_before_recording_;
