@@ -103,6 +103,17 @@ absl::Status Database::Ping() {
   });
 }
 
+void Database::SetCommitListener(std::function<void()> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void Database::NotifyCommitListener() {
+  // Held while the listener runs, so that clearing it waits for this call to end.
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_) listener_();
+}
+
 // --- ScopedCommitHook --------------------------------------------------------------------
 
 namespace {

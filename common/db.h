@@ -6,11 +6,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace outreach::db {
@@ -125,6 +128,16 @@ class Connection {
   // The outbox uses it so one force's events get sequence numbers in commit order.
   virtual absl::Status SerializeOn(absl::string_view key) = 0;
   virtual Backend backend() const = 0;
+
+  // Asks the Database to run its commit listener (Database::SetCommitListener) once the current
+  // Write transaction has committed. Outbox::Append does, so the outbox publisher wakes when an
+  // event becomes readable, and never before. Dropped if the transaction rolls back; every Write
+  // attempt starts without it (a retried attempt asks again when it appends again).
+  void NotifyOnCommit() { notify_on_commit_ = true; }
+
+ private:
+  friend class Database;
+  bool notify_on_commit_ = false;
 };
 
 // A schema migration: `version` counts from 1 within its component; `sql` may hold several
@@ -182,7 +195,8 @@ class Database {
   virtual ~Database() = default;
 
   // Runs `fn` in a write transaction: commits when it returns OK, rolls back otherwise. A
-  // ScopedCommitHook armed on this thread runs after `fn`, just before COMMIT.
+  // ScopedCommitHook armed on this thread runs after `fn`, just before COMMIT; the commit
+  // listener runs after COMMIT when `fn` asked for it (Connection::NotifyOnCommit).
   //   SQLite: BEGIN IMMEDIATE, writers serialized in-process, one attempt.
   //   PostgreSQL: SERIALIZABLE; a serialization failure (another replica's transaction
   //   conflicted) rolls back and runs `fn` (and the hook) again, so `fn` must only assign its
@@ -202,6 +216,15 @@ class Database {
   // The location, without any password: a file path or a PostgreSQL URL.
   const std::string& path() const { return path_; }
 
+  // Sets the function run after each Write of this process whose transaction asked for it with
+  // Connection::NotifyOnCommit, once COMMIT has succeeded (so a Read it triggers sees the
+  // change); empty clears it. One listener per Database (the outbox publisher's); setting
+  // another replaces it. It runs on the committing thread with no database lock held, so it may
+  // read but should be quick: signal another thread. Clearing waits for a call in progress, so
+  // once SetCommitListener({}) returns the old listener is never called again. Commits of other
+  // processes (PostgreSQL replicas) are not seen here.
+  void SetCommitListener(std::function<void()> listener);
+
  protected:
   explicit Database(std::string path) : path_(std::move(path)) {}
   // Applies pending migrations, translating each migration's SQL with `ddl` first. The backend
@@ -214,8 +237,17 @@ class Database {
   static absl::Status RunCommitHook(ScopedCommitHook* hook, Connection& c);
   static void MarkCommitted(ScopedCommitHook* hook);
 
+  // For the backends' Write: forget a request left on `c` by an earlier transaction (call at
+  // BEGIN), and, after COMMIT, take it (true when the transaction asked to notify).
+  static void ClearNotifyRequest(Connection& c) { c.notify_on_commit_ = false; }
+  static bool TakeNotifyRequest(Connection& c) { return std::exchange(c.notify_on_commit_, false); }
+  // Runs the commit listener, if any. Call with no connection or database lock held.
+  void NotifyCommitListener();
+
  private:
   const std::string path_;
+  absl::Mutex listener_mu_;
+  std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 // A function run once inside the next Write transaction of this thread, just before COMMIT

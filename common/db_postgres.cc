@@ -482,6 +482,7 @@ absl::Status PgDatabase::Attempt(PgConnection& c, absl::string_view begin,
   absl::Status result = c.Exec(begin);
   *began = result.ok();
   if (!result.ok()) return result;
+  ClearNotifyRequest(c);
   result = fn(c);
   if (result.ok()) result = RunCommitHook(hook, c);
   if (result.ok()) {
@@ -522,9 +523,12 @@ absl::Status PgDatabase::Write(absl::FunctionRef<absl::Status(Connection&)> fn) 
     }
     const std::string state = (*conn)->failed_state();
     const bool stale = (*conn)->broken() && !began;
+    const bool notify = result.ok() && TakeNotifyRequest(**conn);
     Release(std::move(*conn));
     if (result.ok()) {
       MarkCommitted(hook);
+      // After COMMIT and with the connection back in the pool: the listener may read.
+      if (notify) NotifyCommitListener();
       return result;
     }
     // Another transaction won a conflict: run the whole function again on fresh data. A unique

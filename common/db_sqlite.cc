@@ -150,6 +150,9 @@ class SqliteDatabase final : public Database {
 
  private:
   absl::StatusOr<std::unique_ptr<SqliteConnection>> OpenConnection();
+  // One Write under the write lock; `notify` tells whether it committed and asked to notify.
+  absl::Status WriteLocked(absl::FunctionRef<absl::Status(Connection&)> fn, ScopedCommitHook* hook,
+                           bool* notify);
 
   const Options options_;
   absl::Mutex write_mu_;
@@ -201,16 +204,27 @@ SqliteDatabase::~SqliteDatabase() {
 absl::Status SqliteDatabase::Write(absl::FunctionRef<absl::Status(Connection&)> fn) {
   // Taken before anything can fail, so this Write consumes the hook whatever happens.
   ScopedCommitHook* hook = TakeCommitHook();
+  bool notify = false;
+  absl::Status result = WriteLocked(fn, hook, &notify);
+  // After the write lock is released: the listener may read, and the commit is visible to it.
+  if (notify) NotifyCommitListener();
+  return result;
+}
+
+absl::Status SqliteDatabase::WriteLocked(absl::FunctionRef<absl::Status(Connection&)> fn,
+                                         ScopedCommitHook* hook, bool* notify) {
   absl::MutexLock lock(&write_mu_);
   if (writer_ == nullptr) return absl::UnavailableError("database closed");
   absl::Status s = writer_->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
+  ClearNotifyRequest(*writer_);
   absl::Status result = fn(*writer_);
   if (result.ok()) result = RunCommitHook(hook, *writer_);
   if (result.ok()) {
     absl::Status committed = writer_->Exec("COMMIT");
     if (committed.ok()) {
       MarkCommitted(hook);
+      *notify = TakeNotifyRequest(*writer_);
       return absl::OkStatus();
     }
     result = committed;

@@ -33,15 +33,30 @@ OutboxPublisher::OutboxPublisher(db::Database* db, const Clock* clock, MetricsRe
 OutboxPublisher::~OutboxPublisher() { Stop(); }
 
 void OutboxPublisher::Start() {
+  if (options_.wake_on_commit) {
+    db_->SetCommitListener([this] { Wake(); });
+    listening_ = true;
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
 void OutboxPublisher::Stop() {
+  // First, so that no commit calls into a publisher that is going away (clearing waits for a
+  // call in progress).
+  if (listening_) {
+    db_->SetCommitListener({});
+    listening_ = false;
+  }
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+}
+
+void OutboxPublisher::Wake() {
+  absl::MutexLock lock(&mu_);
+  ++commits_;
 }
 
 absl::StatusOr<int> OutboxPublisher::PublishOnce() {
@@ -56,6 +71,7 @@ absl::StatusOr<int> OutboxPublisher::PublishOnce() {
     lease_ = std::move(*lease);
     OUTREACH_LOG(kInfo, "outbox_lease_acquired").Kv("source", options_.source);
   }
+  drained_ = false;
   std::vector<PendingEvent> pending;
   absl::Status read = db_->Read([&](db::Connection& c) -> absl::Status {
     auto got = Outbox::Pending(c, options_.batch_size);
@@ -64,12 +80,17 @@ absl::StatusOr<int> OutboxPublisher::PublishOnce() {
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
-  if (pending.empty()) return 0;
+  if (pending.empty()) {
+    drained_ = true;
+    return 0;
+  }
 
   // One force per call (IngestEvents is scoped to a parent): the leading run of the first force.
   const std::string force = pending.front().event.force();
   size_t run = 0;
   while (run < pending.size() && pending[run].event.force() == force) ++run;
+  // The read was not cut by batch_size and this call sends all of it.
+  drained_ = pending.size() < static_cast<size_t>(options_.batch_size) && run == pending.size();
 
   std::vector<outreach::events::v1::OutreachEvent> batch;
   batch.reserve(run);
@@ -113,8 +134,14 @@ void OutboxPublisher::Loop() {
   absl::BitGen jitter;
   absl::Duration backoff = options_.initial_backoff;
   bool failing = false;
+  uint64_t seen = 0;  // commits_ when the coming read began
+  {
+    absl::MutexLock lock(&mu_);
+    seen = commits_;
+  }
   while (true) {
     absl::Duration wait = options_.poll_interval;
+    bool wakeable = options_.wake_on_commit;  // may a commit end this round's wait?
     absl::StatusOr<int> sent = PublishOnce();
     if (sent.ok()) {
       if (failing) {
@@ -122,8 +149,15 @@ void OutboxPublisher::Loop() {
       }
       failing = false;
       backoff = options_.initial_backoff;
-      if (*sent > 0) wait = absl::ZeroDuration();  // drain a backlog without pausing
+      // Drain a backlog without pausing. With wake-ups, a batch that took every unsent event is
+      // followed by an idle wait like an empty read: a commit during the call has signalled and
+      // ends that wait after the coalescing window, so the next call carries what gathered
+      // meanwhile instead of the one or two events committed during this call. Polling only
+      // (as before issue 15), read again at once.
+      if (*sent > 0 && !(drained_ && options_.wake_on_commit)) wait = absl::ZeroDuration();
     } else {
+      // Commits do not cut a backoff short: the sink is failing, and each commit would retry it.
+      wakeable = false;
       // Equal jitter on a capped exponential backoff (a wait in [backoff/2, backoff]), so
       // replicas do not retry in step yet never retry at once.
       wait = backoff * absl::Uniform(jitter, 0.5, 1.0);
@@ -150,8 +184,21 @@ void OutboxPublisher::Loop() {
     }
     absl::MutexLock lock(&mu_);
     const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-    if (wait > absl::ZeroDuration()) mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+    const auto woken = [this, &seen, wakeable]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || (wakeable && commits_ != seen);
+    };
+    if (wait > absl::ZeroDuration()) {
+      mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+      // Woken by a commit: let the commits right behind it join the batch (bounded; only Stop
+      // ends it early).
+      if (!stop_ && wakeable && commits_ != seen) {
+        mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.coalesce_window);
+      }
+    }
     if (stop_) return;
+    // Each commit counted so far signalled after its COMMIT, so the coming read sees its events;
+    // a commit counted from here on makes the next wait return at once.
+    seen = commits_;
   }
 }
 

@@ -106,7 +106,10 @@ absl::Status Outbox::Append(db::Connection& tx, outreach::events::v1::OutreachEv
       .Bind(2, event.force())
       .BindBlob(3, event.SerializeAsString())
       .Bind(4, db::ToMicros(now));
-  return q->Run();
+  if (absl::Status s = q->Run(); !s.ok()) return s;
+  // Wakes this process's publisher once the transaction commits (common/publisher.h).
+  tx.NotifyOnCommit();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<PendingEvent>> Outbox::Pending(db::Connection& tx, int limit) {

@@ -71,7 +71,8 @@ struct OutboxStats {
 class Outbox {
  public:
   // Stores `event` in the caller's write transaction. Assigns event_id when empty. The event
-  // must name its force, source and occurred_time.
+  // must name its force, source and occurred_time. Marks the transaction with
+  // Connection::NotifyOnCommit, so this process's publisher wakes once it commits.
   static absl::Status Append(db::Connection& tx, outreach::events::v1::OutreachEvent event,
                              absl::Time now);
   // Unsent events in commit order, at most `limit`.

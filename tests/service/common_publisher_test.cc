@@ -35,6 +35,11 @@ class RecordingReceiver final : public MetricsService::Service {
                             IngestEventsResponse* response) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
+    if (hold_) {  // a call in flight for as long as the test wants
+      ++held_;
+      mu_.Await(absl::Condition(
+          +[](bool* hold) { return !*hold; }, &hold_));
+    }
     if (fail_before_recording_ > 0) {
       --fail_before_recording_;
       return grpc::Status(grpc::UNAVAILABLE, "down");
@@ -62,6 +67,8 @@ class RecordingReceiver final : public MetricsService::Service {
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_before_recording_ ABSL_GUARDED_BY(mu_) = 0;
   int lose_answers_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;  // calls wait while set
+  int held_ ABSL_GUARDED_BY(mu_) = 0;       // calls that waited
   std::vector<std::string> received_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> parents_ ABSL_GUARDED_BY(mu_);
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
@@ -81,7 +88,13 @@ class PublisherTest : public ::testing::Test {
     channel_ =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
   }
-  void TearDown() override { server_->Shutdown(); }
+  void TearDown() override {
+    {
+      absl::MutexLock lock(&receiver_.mu_);
+      receiver_.hold_ = false;  // a failed test must not leave a call that Shutdown waits for
+    }
+    server_->Shutdown();
+  }
 
   void Append(int n, const std::string& force, const std::string& subject = "ok") {
     ASSERT_TRUE(db_->Write([&](db::Connection& c) -> absl::Status {
@@ -98,6 +111,11 @@ class PublisherTest : public ::testing::Test {
                     .ok());
   }
 
+  std::vector<std::string> Received() {
+    absl::MutexLock lock(&receiver_.mu_);
+    return receiver_.received_;
+  }
+
   std::vector<std::string> Pending() {
     std::vector<std::string> ids;
     EXPECT_TRUE(db_->Read([&](db::Connection& c) -> absl::Status {
@@ -110,11 +128,12 @@ class PublisherTest : public ::testing::Test {
   }
 
   std::unique_ptr<OutboxPublisher> Publisher(int batch = 500,
-                                             absl::Duration backoff = absl::Milliseconds(20)) {
+                                             absl::Duration backoff = absl::Milliseconds(20),
+                                             absl::Duration poll = absl::Milliseconds(20)) {
     PublisherOptions options;
     options.source = "workshops";
     options.batch_size = batch;
-    options.poll_interval = absl::Milliseconds(20);
+    options.poll_interval = poll;
     options.initial_backoff = backoff;
     options.max_backoff = std::max(backoff, absl::Milliseconds(100));
     options.call_timeout = absl::Seconds(2);
@@ -230,6 +249,81 @@ TEST_F(PublisherTest, StopReturnsPromptlyWhileBackingOff) {
   const absl::Time begin = absl::Now();
   publisher->Stop();
   EXPECT_LT(absl::Now() - begin, absl::Seconds(3));
+  EXPECT_EQ(Pending().size(), 1u);
+}
+
+// The wake-up tests poll only once an hour, so an event committed after the loop went idle is
+// delivered within WaitFor's bound only if the commit woke the publisher. The bound is generous
+// (nothing asserts how fast); a wake-up that never comes fails the test.
+constexpr absl::Duration kNeverPolls = absl::Hours(1);
+
+TEST_F(PublisherTest, ACommitWakesThePublisherWithoutAPoll) {
+  auto publisher = Publisher(500, absl::Milliseconds(20), kNeverPolls);
+  publisher->Start();
+  // Rounds, each appended only after the previous one arrived: by then the loop has gone idle
+  // (a loop that polls only would re-read once right after a batch, and could catch one append
+  // by luck, but not both).
+  for (int round = 1; round <= 2; ++round) {
+    Append(1, "derbyshire");
+    ASSERT_TRUE(WaitFor([&] { return Received().size() == static_cast<size_t>(round); }))
+        << "round " << round << ": not delivered without a poll";
+  }
+  EXPECT_TRUE(Pending().empty());
+  publisher->Stop();
+}
+
+TEST_F(PublisherTest, CommitsDuringAnInFlightCallAreDeliveredAfterIt) {
+  {
+    absl::MutexLock lock(&receiver_.mu_);
+    receiver_.hold_ = true;
+  }
+  Append(1, "derbyshire");
+  auto publisher = Publisher(500, absl::Milliseconds(20), kNeverPolls);
+  publisher->Start();
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&receiver_.mu_);
+    return receiver_.held_ == 1;
+  }));
+  // The first call carries the one event read before these commits; their signals arrive while
+  // it is in flight and must make the loop read again rather than sleep for an hour.
+  Append(2, "derbyshire");
+  Append(1, "nottinghamshire");
+  {
+    absl::MutexLock lock(&receiver_.mu_);
+    receiver_.hold_ = false;
+  }
+  EXPECT_TRUE(WaitFor([&] { return Pending().empty(); }));
+  publisher->Stop();
+  absl::MutexLock lock(&receiver_.mu_);
+  EXPECT_EQ(receiver_.seen_.size(), 4u);
+}
+
+TEST_F(PublisherTest, ARolledBackAppendDeliversNothing) {
+  auto publisher = Publisher(500, absl::Milliseconds(20), kNeverPolls);
+  publisher->Start();
+  EXPECT_FALSE(db_->Write([&](db::Connection& c) -> absl::Status {
+                    OutreachEvent e;
+                    e.set_force("derbyshire");
+                    e.set_source("workshops");
+                    e.set_subject("rolled back");
+                    *e.mutable_occurred_time() = ToProtoTime(clock_.Now());
+                    if (auto s = Outbox::Append(c, e, clock_.Now()); !s.ok()) return s;
+                    return absl::AbortedError("rule broken after the append");
+                  })
+                   .ok());
+  Append(1, "derbyshire");  // committed: delivered, and alone
+  const std::vector<std::string> committed = Pending();
+  ASSERT_TRUE(WaitFor([&] { return Pending().empty(); }));
+  publisher->Stop();
+  EXPECT_EQ(Received(), committed);
+}
+
+TEST_F(PublisherTest, StopEndsAnIdleWaitAndLaterCommitsDoNotCallIt) {
+  auto publisher = Publisher(500, absl::Milliseconds(20), kNeverPolls);
+  publisher->Start();
+  publisher->Stop();  // returns only if it woke the loop from its hour-long wait
+  publisher.reset();
+  Append(1, "derbyshire");  // no listener left: under ASan a dangling one would be caught here
   EXPECT_EQ(Pending().size(), 1u);
 }
 

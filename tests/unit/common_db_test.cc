@@ -171,6 +171,44 @@ TEST(Transactions, ConcurrentWritersAreSerializedAndNothingIsLost) {
   EXPECT_EQ(Count(**db), 200);
 }
 
+// The outbox publisher's wake-up (common/publisher.h): the listener runs only after a Write that
+// asked for it has committed, and sees the change when it reads.
+TEST(Transactions, TheCommitListenerRunsAfterCommitOnlyWhenAsked) {
+  TempDir dir;
+  auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
+  ASSERT_TRUE(db.ok());
+  std::vector<int64_t> seen;  // rows visible to a read made from the listener, per call
+  (*db)->SetCommitListener([&] { seen.push_back(Count(**db)); });
+  const auto insert_and_notify = [](Connection& c, const char* id) -> absl::Status {
+    auto q = c.Prepare("INSERT INTO items (id, qty) VALUES (?, 1)");
+    if (!q.ok()) return q.status();
+    q->Bind(1, id);
+    if (auto r = q->Run(); !r.ok()) return r;
+    c.NotifyOnCommit();
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE((*db)->Write([&](Connection& c) { return insert_and_notify(c, "a"); }).ok());
+  EXPECT_EQ(seen, std::vector<int64_t>{1});  // called once, and the row was already visible
+  // Not asked: not called.
+  ASSERT_TRUE(Insert(**db, "b", 1).ok());
+  EXPECT_EQ(seen.size(), 1u);
+  // Asked, then rolled back: not called, and the request does not carry over to the next Write
+  // on the same connection.
+  EXPECT_FALSE((*db)
+                   ->Write([&](Connection& c) -> absl::Status {
+                     if (auto r = insert_and_notify(c, "c"); !r.ok()) return r;
+                     return absl::AbortedError("rule broken");
+                   })
+                   .ok());
+  ASSERT_TRUE(Insert(**db, "d", 1).ok());
+  EXPECT_EQ(seen.size(), 1u);
+  // Cleared: never called again.
+  (*db)->SetCommitListener({});
+  ASSERT_TRUE((*db)->Write([&](Connection& c) { return insert_and_notify(c, "e"); }).ok());
+  EXPECT_EQ(seen.size(), 1u);
+  EXPECT_EQ(Count(**db), 4);
+}
+
 TEST(Sql, ErrorsAreInternalAndKeepTheirText) {
   TempDir dir;
   auto db = Database::Open(TestDatabaseLocation(dir, "shop"), {ShopV1()});
