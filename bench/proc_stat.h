@@ -35,19 +35,22 @@ inline double ProcessCpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// VmRSS of a process in KiB; -1 when unreadable.
-inline int64_t ProcessRssKib(pid_t pid) {
+// A number of /proc/<pid>/status ("VmRSS" in KiB, "Threads"); -1 when unreadable.
+inline int64_t ProcessStatus(pid_t pid, absl::string_view field) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(in, line)) {
     absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
+    if (!absl::ConsumePrefix(&rest, field) || !absl::ConsumePrefix(&rest, ":")) continue;
     rest = absl::StripAsciiWhitespace(rest);
     absl::ConsumeSuffix(&rest, "kB");
-    int64_t kib = 0;
-    return absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &kib) ? kib : -1;
+    int64_t value = 0;
+    return absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &value) ? value : -1;
   }
   return -1;
 }
+
+// VmRSS of a process in KiB; -1 when unreadable.
+inline int64_t ProcessRssKib(pid_t pid) { return ProcessStatus(pid, "VmRSS"); }
 
 }  // namespace outreach::bench

@@ -26,6 +26,8 @@
 //
 //   build/default/bench/read_bench [--seconds=5] [--rounds=2] [--channels=8] [--tls=1]
 //       [--server-cpu=0] [--load-cpu=1] [--redis-server=/usr/bin/redis-server]
+//       [--metrics-bin=PATH]   (another build's metrics, e.g. an older commit's, for a
+//       before/after)
 #include <sched.h>
 #include <signal.h>
 
@@ -81,6 +83,8 @@ struct Flags {
   int server_cpu = 0;
   int load_cpu = 1;
   std::string redis_server = "/usr/bin/redis-server";
+  // Another build's metrics (e.g. an older commit's) against the same echo, in the same run.
+  std::string metrics_bin = OUTREACH_METRICS_BIN;
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
@@ -88,7 +92,10 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     absl::string_view arg = argv[i];
     bool ok = true;
     int tls = 1;
-    if (absl::ConsumePrefix(&arg, "--seconds=")) {
+    if (absl::ConsumePrefix(&arg, "--metrics-bin=")) {
+      f->metrics_bin = std::string(arg);
+      ok = !f->metrics_bin.empty();
+    } else if (absl::ConsumePrefix(&arg, "--seconds=")) {
       ok = absl::SimpleAtoi(arg, &f->seconds) && f->seconds >= 1;
     } else if (absl::ConsumePrefix(&arg, "--rounds=")) {
       ok = absl::SimpleAtoi(arg, &f->rounds) && f->rounds >= 1;
@@ -237,7 +244,7 @@ std::unique_ptr<Server> StartMetrics(const Flags& flags, const std::string& labe
   } else {
     for (auto& flag : testing::SecurityFlags(*tls)) args.push_back(std::move(flag));
   }
-  server->process = Spawn(flags.server_cpu, OUTREACH_METRICS_BIN, args);
+  server->process = Spawn(flags.server_cpu, flags.metrics_bin, args);
   if (server->process == nullptr) return nullptr;
   server->port = server->process->WaitForLogValue("grpc_port", absl::Seconds(30));
   if (server->port.empty()) {

@@ -31,6 +31,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "bench/proc_stat.h"
 #include "common/clock.h"
 #include "common/security/authorizer.h"
 #include "common/security/jwt.h"
@@ -72,25 +73,6 @@ bool PinTo(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   return sched_setaffinity(0, sizeof(set), &set) == 0;
-}
-
-// utime + stime of a process (all its threads), in seconds; -1 when unreadable.
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(in, line)) return -1;
-  // The command name (field 2) may hold spaces; fields after its closing ')' are plain.
-  const size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(line).substr(close + 2), ' ', absl::SkipEmpty());
-  // After ')': state is field 3, so utime (14) and stime (15) are at 11 and 12.
-  int64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return -1;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Work done in 100 ms of spinning on `cpu`: a drop between two readings means the host took

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <map>
 #include <thread>
@@ -25,6 +24,7 @@
 #include "common/db.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
+#include "common/work_pool.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "tests/support/probe_service.h"
@@ -36,46 +36,6 @@ namespace {
 using outreach::testing::v1::GetNoteRequest;
 using outreach::testing::v1::Note;
 using outreach::testing::v1::ProbeService;
-
-// A fixed pool for blocking work so reactor threads never wait on SQLite.
-class WorkPool {
- public:
-  explicit WorkPool(int threads) {
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Loop(); });
-  }
-  ~WorkPool() {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    for (auto& t : workers_) t.join();
-  }
-  void Submit(std::function<void()> job) {
-    absl::MutexLock lock(&mu_);
-    jobs_.push_back(std::move(job));
-  }
-
- private:
-  void Loop() {
-    while (true) {
-      std::function<void()> job;
-      {
-        absl::MutexLock lock(&mu_);
-        auto ready = [this]()
-                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !jobs_.empty(); };
-        mu_.Await(absl::Condition(&ready));
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-  absl::Mutex mu_;
-  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> workers_;
-};
 
 enum class Mode { kEcho, kInline, kPool };
 
@@ -92,9 +52,10 @@ class CallbackProbe final : public ProbeService::CallbackService {
     } else if (mode_ == Mode::kInline) {
       reactor->Finish(ToGrpcStatus(testing::GetNote(*db_, req->key(), note), "bench"));
     } else {
-      pool_->Submit([this, reactor, req, note] {
+      const bool queued = pool_->TrySubmit([this, reactor, req, note] {
         reactor->Finish(ToGrpcStatus(testing::GetNote(*db_, req->key(), note), "bench"));
       });
+      if (!queued) reactor->Finish(ToGrpcStatus(Overloaded(), "bench"));
     }
     return reactor;
   }
@@ -199,7 +160,7 @@ int Main(int argc, char** argv) {
       seconds, std::thread::hardware_concurrency());
   std::printf("%-16s %5s %10s %10s %10s %8s\n", "variant", "conc", "qps", "p50_us", "p99_us",
               "vs_echo");
-  WorkPool pool(4);
+  WorkPool pool("bench", 4, 1024);  // the pool metrics uses (common/work_pool.h)
   const std::vector<int> concurrencies = {1, 8, 64};
   std::map<int, double> echo_qps;
   for (const char* name : {"echo", "sync", "callback-inline", "callback-pool"}) {

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/proc_stat.h"
 #include "grpcpp/create_channel.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
 #include "tests/support/pki.h"
@@ -37,21 +37,6 @@ namespace {
 
 namespace mt = outreach::metrics::v1;
 using outreach::testing::ChildProcess;
-
-// A field of /proc/<pid>/status ("VmRSS", "Threads"), as a number (kB for sizes).
-int64_t ProcStatus(pid_t pid, const std::string& field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, field + ":")) continue;
-    rest = absl::StripAsciiWhitespace(rest);
-    absl::ConsumeSuffix(&rest, " kB");
-    int64_t value = 0;
-    return absl::SimpleAtoi(rest, &value) ? value : -1;
-  }
-  return -1;
-}
 
 std::shared_ptr<grpc::Channel> Channel(int port, const security::TlsFiles& files, int index) {
   auto credentials = security::ChannelCredentials(files);
@@ -179,8 +164,8 @@ int Main(int argc, char** argv) {
     return 1;
   }
   absl::SleepFor(absl::Seconds(1));
-  const int64_t idle_rss = ProcStatus(metrics.pid(), "VmRSS");
-  const int64_t idle_threads = ProcStatus(metrics.pid(), "Threads");
+  const int64_t idle_rss = ProcessRssKib(metrics.pid());
+  const int64_t idle_threads = ProcessStatus(metrics.pid(), "Threads");
 
   Board board;
   std::vector<std::unique_ptr<mt::MetricsService::Stub>> stubs;
@@ -198,8 +183,8 @@ int Main(int argc, char** argv) {
   }
   const double open_s = absl::ToDoubleSeconds(absl::Now() - open_start);
   absl::SleepFor(absl::Seconds(2));  // idle with every stream open
-  const int64_t open_rss = ProcStatus(metrics.pid(), "VmRSS");
-  const int64_t open_threads = ProcStatus(metrics.pid(), "Threads");
+  const int64_t open_rss = ProcessRssKib(metrics.pid());
+  const int64_t open_threads = ProcessStatus(metrics.pid(), "Threads");
   std::printf(
       "watch_bench: %d streams over %zu connections; %lld had their first message in "
       "%.1f s, %lld ended with an error\n",
@@ -245,10 +230,10 @@ int Main(int argc, char** argv) {
                 got.empty() ? 0.0 : *std::max_element(got.begin(), got.end()),
                 got.empty() ? 0.0 : got.front());  // pushed in arrival order
   }
-  const int64_t after_rss = ProcStatus(metrics.pid(), "VmRSS");
+  const int64_t after_rss = ProcessRssKib(metrics.pid());
   std::printf("metrics RSS after the rounds: %.1f MB, threads %lld\n",
               static_cast<double>(after_rss) / 1024,
-              static_cast<long long>(ProcStatus(metrics.pid(), "Threads")));
+              static_cast<long long>(ProcessStatus(metrics.pid(), "Threads")));
   for (auto& w : watchers) w->Cancel();
   for (auto& w : watchers) w->AwaitDone();
   metrics.Signal(SIGTERM);
