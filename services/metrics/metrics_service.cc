@@ -267,7 +267,7 @@ grpc::ServerWriteReactor<v1::Dashboard>* MetricsServiceImpl::WatchDashboard(
     refused->Finish(ToGrpc(q.status(), "WatchDashboard"));
     return refused;
   }
-  return watchers_->Open(context, *request, q->force);
+  return watchers_->Open(*request, q->force);
 }
 
 grpc::ServerUnaryReactor* MetricsServiceImpl::QuerySeries(grpc::CallbackServerContext* ctx,

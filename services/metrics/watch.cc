@@ -104,9 +104,8 @@ WatchHub::~WatchHub() {
   thread_.join();
 }
 
-grpc::ServerWriteReactor<v1::Dashboard>* WatchHub::Open(grpc::CallbackServerContext* /*context*/,
-                                                        const v1::WatchDashboardRequest& request,
-                                                        std::string force) {
+grpc::ServerWriteReactor<v1::Dashboard>* WatchHub::Open(const v1::WatchDashboardRequest& request,
+                                                        const std::string& force) {
   auto stream = std::make_shared<Stream>(this, request, force);
   stream->Keep(stream);
   std::optional<grpc::Status> refusal;

@@ -58,9 +58,8 @@ class WatchHub {
 
   // A stream for a request already validated and admitted (its force parsed). The first message
   // is sent by the hub as soon as it runs; refused streams end at once with `refusal`.
-  grpc::ServerWriteReactor<v1::Dashboard>* Open(grpc::CallbackServerContext* context,
-                                                const v1::WatchDashboardRequest& request,
-                                                std::string force);
+  grpc::ServerWriteReactor<v1::Dashboard>* Open(const v1::WatchDashboardRequest& request,
+                                                const std::string& force);
   // `force`'s data changed: its streams are brought up to date.
   void Notify(const std::string& force);
   // Ends every stream with `status` and refuses new ones (drain).
