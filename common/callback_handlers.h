@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/errors.h"
 #include "common/grpc_status.h"
@@ -56,9 +55,7 @@ struct CallbackHandlers {
       }
       if (!status.ok() || answered) {
         guard.Finish(status);
-        reactor->Finish(status.ok() ? grpc::Status::OK
-                                    : ToGrpcStatus(status, handlers->domain,
-                                                   absl::StrCat(handlers->method_prefix, method)));
+        reactor->Finish(handlers->Wire(status, method));
         return reactor;
       }
     }
@@ -75,8 +72,7 @@ struct CallbackHandlers {
           reactor->Finish(h->Run(context, name, fn));
         });
     if (!queued) {
-      reactor->Finish(ToGrpcStatus(Overloaded(), handlers->domain,
-                                   absl::StrCat(handlers->method_prefix, method)));
+      reactor->Finish(handlers->Wire(Overloaded(), method));
     }
   }
 };

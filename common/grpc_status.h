@@ -43,6 +43,11 @@ struct ServiceHandlers {
     absl::Status status = guard.status();
     if (status.ok()) status = std::forward<Fn>(fn)();
     guard.Finish(status);
+    return Wire(status, method);
+  }
+
+  // `status` as this service's method `method` answers it.
+  grpc::Status Wire(const absl::Status& status, absl::string_view method) const {
     if (status.ok()) return grpc::Status::OK;
     return ToGrpcStatus(status, domain, absl::StrCat(method_prefix, method));
   }
