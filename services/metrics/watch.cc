@@ -76,6 +76,8 @@ class WatchHub::Stream final : public grpc::ServerWriteReactor<v1::Dashboard> {
   }
 
   // Hub thread only.
+  std::optional<absl::CivilDay> resolved_for;  // the "today" `days` was resolved for
+  DayRange days;
   int64_t sent_version = -1;
   std::optional<DayRange> sent_days;
   absl::Time sent_at = absl::InfinitePast();
@@ -206,6 +208,7 @@ absl::Time WatchHub::Pass(const std::vector<std::string>& forces) {
     }
   }
   absl::Time held = absl::InfiniteFuture();
+  const absl::Time now = absl::Now();
   const absl::CivilDay today = LocalDay(source_.clock->Now());
   for (const auto& [force, streams] : work) {
     absl::StatusOr<int64_t> version = source_.data_version(force);
@@ -213,27 +216,33 @@ absl::Time WatchHub::Pass(const std::vector<std::string>& forces) {
     // Each distinct (days, area) is computed once per pass, however many streams watch it.
     absl::flat_hash_map<std::string, std::optional<v1::Dashboard>> computed;
     for (const auto& stream : streams) {
-      absl::StatusOr<DayRange> days =
-          ResolvePeriod("period", stream->request().period(), today);  // "today" moves on
-      if (!days.ok()) {
-        stream->End(ToGrpcStatus(days.status(), kErrorDomain));
-        continue;
+      // A period's days depend only on "today": resolved again when the day moves on, not on
+      // every pass over every stream.
+      if (stream->resolved_for != today) {
+        absl::StatusOr<DayRange> days = ResolvePeriod("period", stream->request().period(), today);
+        if (!days.ok()) {
+          stream->End(ToGrpcStatus(days.status(), kErrorDomain));
+          continue;
+        }
+        stream->resolved_for = today;
+        stream->days = *days;
       }
-      if (stream->sent_version == *version && stream->sent_days == *days) continue;
+      const DayRange& days = stream->days;
+      if (stream->sent_version == *version && stream->sent_days == days) continue;
       const absl::Time due = stream->sent_at + options_.min_gap;
-      if (absl::Now() < due) {
+      if (now < due) {
         held = std::min(held, due);
         continue;
       }
-      const std::string key = absl::StrCat(FormatDay(days->start), "|", FormatDay(days->end), "|",
+      const std::string key = absl::StrCat(FormatDay(days.start), "|", FormatDay(days.end), "|",
                                            stream->request().area());
       auto [it, inserted] = computed.try_emplace(key);
       if (inserted) {
-        absl::StatusOr<v1::Dashboard> d = source_.dashboard(force, *days, stream->request().area());
+        absl::StatusOr<v1::Dashboard> d = source_.dashboard(force, days, stream->request().area());
         if (d.ok()) it->second = std::move(*d);
       }
       if (!it->second.has_value()) continue;  // not computed now: the next poll tries again
-      if (stream->TrySend(*it->second, *days)) messages_sent_.fetch_add(1);
+      if (stream->TrySend(*it->second, days)) messages_sent_.fetch_add(1);
     }
   }
   return held;
