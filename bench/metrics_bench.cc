@@ -11,7 +11,7 @@
 //  4. Uncached dashboard time over a large generated data set (N academic years).
 //
 //   build/<dir>/bench/metrics_bench [--seconds=3] [--years=5]
-//   [--redis-server=/usr/bin/redis-server]
+//   [--redis-server=/usr/bin/redis-server] [--only=ingest]
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -251,11 +251,13 @@ int Main(int argc, char** argv) {
   int seconds = 3;
   int years = 5;
   std::string redis_binary = "/usr/bin/redis-server";
+  std::string only;  // "ingest": only the ingest stage
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--seconds=")) (void)absl::SimpleAtoi(arg, &seconds);
     if (absl::ConsumePrefix(&arg, "--years=")) (void)absl::SimpleAtoi(arg, &years);
     if (absl::ConsumePrefix(&arg, "--redis-server=")) redis_binary = std::string(arg);
+    if (absl::ConsumePrefix(&arg, "--only=")) only = std::string(arg);
   }
   TempDir dir;
   SystemClock* clock = SystemClock::Get();
@@ -364,6 +366,8 @@ int Main(int argc, char** argv) {
         "(over 300 days); raw SQLite insert: %.0f rows/s (ratios %.2f, %.2f)\n",
         kBatch, ingest_rate, spread_rate, raw_rate, ingest_rate / raw_rate, spread_rate / raw_rate);
   }
+
+  if (only == "ingest") return 0;
 
   // --- 1. dashboard QPS: echo, cached, uncached -------------------------------------------
   auto db = db::Database::Open(dir.File("metrics.db"), metrics::MetricsServiceSpec().schema);

@@ -67,6 +67,15 @@ const MetricDef kCatalogue[] = {
 
 absl::Span<const MetricDef> MetricCatalogue() { return kCatalogue; }
 
+namespace rollup {
+int FigureIndex(absl::string_view figure) {
+  for (int i = 0; i < kFigureCount; ++i) {
+    if (figure == kFigures[i]) return i;
+  }
+  return -1;
+}
+}  // namespace rollup
+
 const MetricDef* FindMetric(v1::Metric metric) {
   const auto* it = std::find_if(std::begin(kCatalogue), std::end(kCatalogue),
                                 [&](const MetricDef& d) { return d.metric == metric; });

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "outreach/metrics/v1/metrics.pb.h"
 
@@ -10,7 +11,8 @@
 // read this one table, so a metric is added in one place.
 namespace outreach::metrics {
 
-// Rollup keys (metrics_rollup.metric): what the projection writes and the reads sum.
+// Rollup figures: what the projection writes and the reads sum. Each is a column of
+// metrics_figures (schema.cc), so a figure added here needs a migration adding its column.
 namespace rollup {
 inline constexpr char kDelivered[] = "w_delivered";
 inline constexpr char kCancelled[] = "w_cancelled";
@@ -35,6 +37,17 @@ inline constexpr char kShares[] = "c_shares";
 inline constexpr char kAttendance[] = "c_attendance";
 inline constexpr char kCopies[] = "c_copies";
 inline constexpr char kPublished[] = "c_published";
+
+// Every figure, in column order: a rollup row holds one number of each.
+inline constexpr const char* kFigures[] = {
+    kDelivered, kCancelled,   kPupils,     kParents,      kStaff,      kCommunity,
+    kPeople,    kDisclosures, kResponses,  kRatingsCount, kRatingsSum, kWhatBefore,
+    kWhatAfter, kWhoBefore,   kWhoAfter,   kImpressions,  kReach,      kEngagements,
+    kClicks,    kShares,      kAttendance, kCopies,       kPublished};
+inline constexpr int kFigureCount = sizeof(kFigures) / sizeof(kFigures[0]);
+
+// The column of `figure` in kFigures; -1 for a name that is not a figure.
+int FigureIndex(absl::string_view figure);
 }  // namespace rollup
 
 enum class MetricFamily { kWorkshop, kTraining, kCampaign };

@@ -109,10 +109,10 @@ void AddDeliveredNumbers(const ev::WorkshopDelivered& p, const std::string& day,
       {rollup::kWhoAfter, f.know_who_to_tell().after(), false},
   };
   for (const Item& item : items) {
-    deltas->Add({item.metric, "", "A", area, "", day}, item.value);
-    deltas->Add({item.metric, "", "F", "", "", day}, item.value);
+    deltas->Add(item.metric, {"", "A", area, "", day}, item.value);
+    deltas->Add(item.metric, {"", "F", "", "", day}, item.value);
     if (!item.by_topic) continue;
-    for (const auto& t : topics) deltas->Add({item.metric, "topic", "A", area, t, day}, item.value);
+    for (const auto& t : topics) deltas->Add(item.metric, {"topic", "A", area, t, day}, item.value);
   }
 }
 
@@ -125,7 +125,7 @@ void AddAudienceNumbers(const ev::WorkshopDelivered& p, const std::string& day,
     audiences.insert(cv1::WorkshopAudience_Name(static_cast<cv1::WorkshopAudience>(a)));
   }
   for (const auto& a : audiences) {
-    deltas->Add({rollup::kDelivered, "audience", "A", area, a, day}, 1);
+    deltas->Add(rollup::kDelivered, {"audience", "A", area, a, day}, 1);
   }
   const auto& h = p.headcount();
   const std::pair<const char*, int64_t> by_audience[] = {
@@ -134,7 +134,7 @@ void AddAudienceNumbers(const ev::WorkshopDelivered& p, const std::string& day,
       {"WORKSHOP_AUDIENCE_STAFF", h.staff()},
       {"WORKSHOP_AUDIENCE_COMMUNITY", h.community_members()}};
   for (const auto& [name, v] : by_audience) {
-    deltas->Add({rollup::kPeople, "audience", "A", area, name, day}, v);
+    deltas->Add(rollup::kPeople, {"audience", "A", area, name, day}, v);
   }
 }
 
@@ -169,8 +169,8 @@ std::vector<ProjectedRow> ProjectWorkshop(const E& e, RollupDeltas* deltas) {
     case E::kWorkshopCancelled: {
       const auto& p = e.workshop_cancelled();
       const std::string day = Day(e.occurred_time());
-      deltas->Add({rollup::kCancelled, "", "F", "", "", day}, 1);
-      deltas->Add({rollup::kCancelled, "", "A", p.area(), "", day}, 1);
+      deltas->Add(rollup::kCancelled, {"", "F", "", "", day}, 1);
+      deltas->Add(rollup::kCancelled, {"", "A", p.area(), "", day}, 1);
       return {WorkshopRow{e.subject(), "CANCELLED", p.area(),
                           OptionalMicros(p.has_start_time(), p.start_time()), occurred}};
     }
@@ -252,14 +252,33 @@ std::vector<ProjectedRow> ProjectCampaign(const E& e, RollupDeltas* deltas) {
 
 }  // namespace
 
-void RollupDeltas::Add(RollupKey key, int64_t delta) {
+void RollupDeltas::Add(const char* figure, const RollupKey& cell, int64_t delta) {
   if (delta == 0) return;
-  cells_[std::move(key)] += delta;
+  const int i = rollup::FigureIndex(figure);
+  auto add = [&](const RollupKey& key) {
+    auto it = cells_.find(key);
+    if (it == cells_.end()) it = cells_.emplace(key, Figures{}).first;
+    it->second[i] += delta;
+  };
+  add(cell);
+  if (cell.scope == "F" && cell.dim_kind.empty()) add(TotalKey());
 }
 
-int64_t RollupDeltas::Get(const RollupKey& key) const {
-  auto it = cells_.find(key);
-  return it == cells_.end() ? 0 : it->second;
+int64_t RollupDeltas::Get(const char* figure, const RollupKey& cell) const {
+  auto it = cells_.find(cell);
+  return it == cells_.end() ? 0 : it->second[rollup::FigureIndex(figure)];
+}
+
+Figures RollupDeltas::Totals() const {
+  auto it = cells_.find(TotalKey());
+  return it == cells_.end() ? Figures{} : it->second;
+}
+
+void RollupDeltas::Merge(const RollupDeltas& other) {
+  for (const auto& [key, figures] : other.cells_) {
+    Figures& mine = cells_[key];
+    for (int i = 0; i < rollup::kFigureCount; ++i) mine[i] += figures[i];
+  }
 }
 
 void AddCampaignNumbers(const CampaignDims& dims, const std::string& day,
@@ -274,10 +293,10 @@ void AddCampaignNumbers(const CampaignDims& dims, const std::string& day,
     const int64_t v = value.second;
     if (v == 0) continue;
     auto all_dims = [&](const std::string& scope, const std::string& area) {
-      deltas->Add({metric, "", scope, area, "", day}, v);
-      deltas->Add({metric, "channel", scope, area, channel, day}, v);
+      deltas->Add(metric, {"", scope, area, "", day}, v);
+      deltas->Add(metric, {"channel", scope, area, channel, day}, v);
       for (const auto& a : dims.audiences)
-        deltas->Add({metric, "audience", scope, area, a, day}, v);
+        deltas->Add(metric, {"audience", scope, area, a, day}, v);
     };
     all_dims("F", "");
     for (const auto& area : areas) all_dims("A", area);

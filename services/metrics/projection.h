@@ -10,6 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "outreach/events/v1/events.pb.h"
+#include "services/metrics/catalogue.h"
 
 // The projection of accepted events onto the metrics read model, without SQL: each event
 // becomes plain rows for the latest-state tables and deltas for the rollups. store.cc maps the
@@ -18,14 +19,15 @@ namespace outreach::metrics {
 
 namespace ev = ::outreach::events::v1;
 
-// One rollup cell of a force. Scope "A" rows are per area (a campaign counts in each area it
-// targets, a force-wide one in area "*", which every area filter includes); scope "F" rows
-// (area "") are force totals, so a multi-area campaign counts once and a force dashboard reads
-// one row per metric and day. dim_kind "" is the undimensioned total.
+// One rollup cell of a force: a row of metrics_figures, holding one number per figure. Scope
+// "A" rows are per area (a campaign counts in each area it targets, a force-wide one in area
+// "*", which every area filter includes); scope "F" rows (area "") are force totals per day, so
+// a multi-area campaign counts once and a force dashboard reads one row per day. dim_kind "" is
+// the undimensioned total. Scope "T" (day "") is the force's all-time total: the sum of its F
+// rows, which bounds every cell (all figures are non-negative).
 struct RollupKey {
-  std::string metric;
   std::string dim_kind;  // "", "topic", "audience", "channel"
-  std::string scope;     // "A" or "F"
+  std::string scope;     // "A", "F" or "T"
   std::string area;
   std::string dim;
   std::string day;  // local day, YYYY-MM-DD
@@ -33,16 +35,27 @@ struct RollupKey {
   auto operator<=>(const RollupKey&) const = default;
 };
 
-// Rollup deltas summed per cell, so that a batch costs one upsert per touched cell.
+// The figures of one cell, in rollup::kFigures order.
+using Figures = std::array<int64_t, rollup::kFigureCount>;
+
+// Rollup deltas summed per cell, so that a batch costs one upsert per touched cell. A delta to
+// an undimensioned force total (scope F, dim_kind "") also goes to the all-time total (T).
 class RollupDeltas {
  public:
-  void Add(RollupKey key, int64_t delta);
-  const std::map<RollupKey, int64_t>& cells() const { return cells_; }
-  // The delta of one cell (0 when untouched).
-  int64_t Get(const RollupKey& key) const;
+  // Adds `delta` to `figure` (a rollup:: key) of `cell`; a zero delta touches nothing.
+  void Add(const char* figure, const RollupKey& cell, int64_t delta);
+  const std::map<RollupKey, Figures>& cells() const { return cells_; }
+  // The delta of `figure` in `cell` (0 when untouched).
+  int64_t Get(const char* figure, const RollupKey& cell) const;
+  // The deltas of the all-time total (zero when untouched).
+  Figures Totals() const;
+  // Adds every cell of `other`.
+  void Merge(const RollupDeltas& other);
+
+  static RollupKey TotalKey() { return {"", "T", "", "", ""}; }
 
  private:
-  std::map<RollupKey, int64_t> cells_;
+  std::map<RollupKey, Figures> cells_;
 };
 
 // --- latest-state rows (times as micros UTC, days as YYYY-MM-DD) ---------------------------

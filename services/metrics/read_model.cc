@@ -3,11 +3,13 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/bounds.h"
 #include "common/calendar.h"
 #include "common/etag.h"
 #include "common/status_macros.h"
+#include "services/metrics/catalogue.h"
 #include "services/metrics/sql.h"
 
 namespace outreach::metrics::read_model {
@@ -117,23 +119,32 @@ int64_t SaturatingTotal(int64_t high, int64_t low) {
 absl::StatusOr<RollupSums> SumRollups(db::Connection& tx, const std::string& force, DayRange days,
                                       const std::string& area) {
   const std::string from = FormatDay(days.start), to = FormatDay(days.end);
+  // One row: the high and low sums of every figure, in rollup::kFigures order.
+  static const std::string* select = [] {
+    std::vector<std::string> sums;
+    for (const char* f : rollup::kFigures) {
+      sums.push_back(absl::StrCat("SUM(", f, " >> 24), SUM(", f, " & 16777215)"));
+    }
+    return new std::string(absl::StrCat("SELECT ", absl::StrJoin(sums, ", "),
+                                        " FROM metrics_figures WHERE force = ? AND dim_kind = '' "
+                                        "AND dim = '' AND "));
+  }();
   absl::StatusOr<db::Statement> st =
       area.empty()
-          ? Query(tx,
-                  "SELECT metric, SUM(value >> 24), SUM(value & 16777215) FROM metrics_rollup "
-                  "WHERE force = ? AND dim_kind = '' AND scope = 'F' AND area = '' AND day >= ? "
-                  "AND day <= ? GROUP BY metric",
+          ? Query(tx, absl::StrCat(*select, "scope = 'F' AND area = '' AND day >= ? AND day <= ?"),
                   force, from, to)
-          : Query(tx,
-                  "SELECT metric, SUM(value >> 24), SUM(value & 16777215) FROM metrics_rollup "
-                  "WHERE force = ? AND dim_kind = '' AND scope = 'A' AND area IN (?, '*') AND day "
-                  ">= ? AND day <= ? GROUP BY "
-                  "metric",
-                  force, area, from, to);
+          : Query(
+                tx,
+                absl::StrCat(*select, "scope = 'A' AND area IN (?, '*') AND day >= ? AND day <= ?"),
+                force, area, from, to);
   if (!st.ok()) return st.status();
   RollupSums out;
-  OUTREACH_RETURN_IF_ERROR(ForEachRow(
-      *st, [&](db::Statement& r) { out[r.Text(0)] = SaturatingTotal(r.Int64(1), r.Int64(2)); }));
+  OUTREACH_RETURN_IF_ERROR(ForEachRow(*st, [&](db::Statement& r) {
+    for (int i = 0; i < rollup::kFigureCount; ++i) {
+      if (r.IsNull(2 * i)) continue;  // no row in the period
+      out[rollup::kFigures[i]] = SaturatingTotal(r.Int64(2 * i), r.Int64(2 * i + 1));
+    }
+  }));
   return out;
 }
 
@@ -267,17 +278,24 @@ absl::StatusOr<std::vector<RollupCell>> ReadRollupCells(
     const RollupSelection& selection, const std::string& area, const std::string& from,
     const std::string& to) {
   if (metrics.empty() || metrics.size() > 2) return absl::InternalError("one or two rollups");
+  // The figures are column names: only catalogued ones are put into the statement.
+  for (const std::string& m : metrics) {
+    if (rollup::FigureIndex(m) < 0) return absl::InternalError("not a rollup figure");
+  }
+  const std::string& first = metrics.front();
+  const std::string& second = metrics.back();
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement st,
       Query(tx,
-            "SELECT day, area, dim, metric, SUM(value) FROM metrics_rollup WHERE force = ? AND "
-            "metric IN (?, ?) AND dim_kind = ? AND scope = ? AND (? = '' OR area IN (?, '*')) "
-            "AND day >= ? AND day <= ? GROUP BY day, area, dim, metric",
-            force, metrics.front(), metrics.back(), selection.dim_kind, selection.scope, area, area,
-            from, to));
+            absl::StrCat("SELECT day, area, dim, SUM(", first, "), SUM(", second,
+                         ") FROM metrics_figures WHERE force = ? AND dim_kind = ? AND scope = ? "
+                         "AND (? = '' OR area IN (?, '*')) AND day >= ? AND day <= ? AND (",
+                         first, " <> 0 OR ", second, " <> 0) GROUP BY day, area, dim"),
+            force, selection.dim_kind, selection.scope, area, area, from, to));
   std::vector<RollupCell> out;
   OUTREACH_RETURN_IF_ERROR(ForEachRow(st, [&](db::Statement& r) {
-    out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int64(4)});
+    out.push_back({r.Text(0), r.Text(1), r.Text(2), first, r.Int64(3)});
+    if (second != first) out.push_back({r.Text(0), r.Text(1), r.Text(2), second, r.Int64(4)});
   }));
   return out;
 }

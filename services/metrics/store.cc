@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/bounds.h"
@@ -294,14 +295,38 @@ absl::Status RowWriter::operator()(const EngagementReport& r) {
              v[2], v[3], v[4], v[5], v[6]);
 }
 
+// The upsert of one metrics_figures row: its key, then one number per figure, added to what
+// the row holds.
+const std::string& FigureUpsertSql() {
+  static const std::string* sql = [] {
+    std::string columns, values, updates;
+    for (const char* f : rollup::kFigures) {
+      absl::StrAppend(&columns, ", ", f);
+      absl::StrAppend(&values, ", ?");
+      absl::StrAppend(&updates, updates.empty() ? "" : ", ", f, " = metrics_figures.", f,
+                      " + excluded.", f);
+    }
+    return new std::string(absl::StrCat(
+        "INSERT INTO metrics_figures (force, dim_kind, scope, area, day, dim", columns,
+        ") VALUES (?, ?, ?, ?, ?, ?", values,
+        ") ON CONFLICT (force, dim_kind, scope, area, day, dim) DO UPDATE SET ", updates));
+  }();
+  return *sql;
+}
+
 absl::Status FlushRollups(Connection& tx, const std::string& force, const RollupDeltas& deltas) {
-  for (const auto& [k, delta] : deltas.cells()) {
-    OUTREACH_RETURN_IF_ERROR(
-        Run(tx,
-            "INSERT INTO metrics_rollup (force, metric, dim_kind, scope, area, dim, day, value) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (force, metric, dim_kind, scope, area, "
-            "dim, day) DO UPDATE SET value = metrics_rollup.value + excluded.value",
-            force, k.metric, k.dim_kind, k.scope, k.area, k.dim, k.day, delta));
+  const std::string& sql = FigureUpsertSql();
+  for (const auto& [k, figures] : deltas.cells()) {
+    OUTREACH_ASSIGN_OR_RETURN(Statement * cached, StatementCache::Get(tx, sql));
+    std::optional<Statement> own;  // no cache on this connection (PostgreSQL)
+    if (cached == nullptr) {
+      OUTREACH_ASSIGN_OR_RETURN(Statement prepared, tx.Prepare(sql));
+      own.emplace(std::move(prepared));
+      cached = &*own;
+    }
+    BindAll(*cached, 1, force, k.dim_kind, k.scope, k.area, k.day, k.dim);
+    for (int i = 0; i < rollup::kFigureCount; ++i) cached->Bind(7 + i, figures[i]);
+    OUTREACH_RETURN_IF_ERROR(FirstError(cached->Run(), *cached));
   }
   return absl::OkStatus();
 }
@@ -322,36 +347,44 @@ absl::StatusOr<int64_t> ReadDataVersion(Connection& tx, const std::string& force
   return QueryInt(tx, "SELECT data_version FROM metrics_force_state WHERE force = ?", force);
 }
 
-// The rollup deltas of a batch so far, and the stored value of each cell it touched (read once
-// per batch): what an event's deltas are checked against before they join the batch.
+// The rollup deltas of a batch so far, and the force's stored all-time totals (read once per
+// batch): what an event's deltas are checked against before they join the batch.
 struct BatchTotals {
   RollupDeltas deltas;
-  std::map<RollupKey, int64_t> stored;
+  std::optional<Figures> stored;
 };
 
-// The metric of the first cell whose total (stored + batch + `event`) would not fit in int64,
-// or nullopt when the event may join the batch.
+// The first figure whose all-time total (stored + batch + `event`) would not fit in int64, or
+// nullopt when the event may join the batch. Every cell is at most its force's all-time total
+// (projection.h), so this one check covers every cell the event touches.
 absl::StatusOr<std::optional<std::string>> OverflowingMetric(Connection& tx,
                                                              const std::string& force,
                                                              const RollupDeltas& event,
                                                              BatchTotals* batch) {
-  for (const auto& [k, delta] : event.cells()) {
-    auto it = batch->stored.find(k);
-    if (it == batch->stored.end()) {
-      int64_t value = 0;
-      OUTREACH_RETURN_IF_ERROR(
-          ReadOne(
-              tx,
-              "SELECT value FROM metrics_rollup WHERE force = ? AND metric = ? AND dim_kind = ? "
-              "AND scope = ? AND area = ? AND dim = ? AND day = ?",
-              [&](Statement& st) { value = st.Int64(0); }, force, k.metric, k.dim_kind, k.scope,
-              k.area, k.dim, k.day)
-              .status());
-      it = batch->stored.emplace(k, value).first;
-    }
-    const std::optional<int64_t> pending = bounds::CheckedAdd(batch->deltas.Get(k), delta);
-    if (!pending.has_value() || !bounds::CheckedAdd(it->second, *pending).has_value()) {
-      return k.metric;
+  if (!batch->stored.has_value()) {
+    Figures stored{};
+    static const std::string* sql = new std::string(
+        absl::StrCat("SELECT ", absl::StrJoin(rollup::kFigures, ", "),
+                     " FROM metrics_figures WHERE force = ? AND dim_kind = '' AND scope = 'T' "
+                     "AND area = '' AND day = '' AND dim = ''"));
+    OUTREACH_RETURN_IF_ERROR(ReadOne(
+                                 tx, *sql,
+                                 [&](Statement& st) {
+                                   for (int i = 0; i < rollup::kFigureCount; ++i) {
+                                     stored[i] = st.Int64(i);
+                                   }
+                                 },
+                                 force)
+                                 .status());
+    batch->stored = stored;
+  }
+  const Figures pending = batch->deltas.Totals();
+  const Figures mine = event.Totals();
+  for (int i = 0; i < rollup::kFigureCount; ++i) {
+    if (mine[i] == 0) continue;
+    const std::optional<int64_t> sum = bounds::CheckedAdd(pending[i], mine[i]);
+    if (!sum.has_value() || !bounds::CheckedAdd((*batch->stored)[i], *sum).has_value()) {
+      return std::string(rollup::kFigures[i]);
     }
   }
   return std::nullopt;
@@ -402,7 +435,7 @@ absl::Status IngestOne(Connection& tx, const std::string& force, const ev::Outre
     Reject({"FIELD_INVALID", FieldCounting(e, *overflow)}, r, response);
     return Run(tx, "RELEASE ingest_event");
   }
-  for (const auto& [k, delta] : mine.cells()) batch->deltas.Add(k, delta);
+  batch->deltas.Merge(mine);
   r->set_outcome(v1::INGEST_OUTCOME_ACCEPTED);
   response->set_accepted(response->accepted() + 1);
   return Run(tx, "RELEASE ingest_event");

@@ -69,22 +69,27 @@ TEST(MetricsProjection, DeliveredWorkshopCountsByAreaForceTopicAndAudience) {
   RollupDeltas deltas;
   const auto rows = Project(Delivered("e1", d), &deltas);
   const std::string day = "2024-10-01";
-  EXPECT_EQ(deltas.Get({rollup::kDelivered, "", "A", "north", "", day}), 1);
-  EXPECT_EQ(deltas.Get({rollup::kDelivered, "", "F", "", "", day}), 1);
+  EXPECT_EQ(deltas.Get(rollup::kDelivered, {"", "A", "north", "", day}), 1);
+  EXPECT_EQ(deltas.Get(rollup::kDelivered, {"", "F", "", "", day}), 1);
   EXPECT_EQ(
-      deltas.Get({rollup::kPupils, "topic", "A", "north", "forces/derbyshire/topics/sexting", day}),
+      deltas.Get(rollup::kPupils, {"topic", "A", "north", "forces/derbyshire/topics/sexting", day}),
       30);
-  EXPECT_EQ(deltas.Get({rollup::kPeople, "", "F", "", "", day}), 36);
+  EXPECT_EQ(deltas.Get(rollup::kPeople, {"", "F", "", "", day}), 36);
   EXPECT_EQ(
-      deltas.Get({rollup::kPeople, "audience", "A", "north", "WORKSHOP_AUDIENCE_PARENTS", day}), 4);
+      deltas.Get(rollup::kPeople, {"audience", "A", "north", "WORKSHOP_AUDIENCE_PARENTS", day}), 4);
   EXPECT_EQ(
-      deltas.Get({rollup::kDelivered, "audience", "A", "north", "WORKSHOP_AUDIENCE_PUPILS", day}),
+      deltas.Get(rollup::kDelivered, {"audience", "A", "north", "WORKSHOP_AUDIENCE_PUPILS", day}),
       1);
   // Responses are not split by topic; zero numbers leave no cell.
-  EXPECT_EQ(deltas.Get({rollup::kResponses, "topic", "A", "north",
-                        "forces/derbyshire/topics/sexting", day}),
+  EXPECT_EQ(deltas.Get(rollup::kResponses,
+                       {"topic", "A", "north", "forces/derbyshire/topics/sexting", day}),
             0);
-  EXPECT_EQ(deltas.cells().count({rollup::kCommunity, "", "A", "north", "", day}), 0u);
+  EXPECT_EQ(deltas.Get(rollup::kCommunity, {"", "A", "north", "", day}), 0);
+  // One row per cell, every figure in it: the area, the force, the topic, the three audiences
+  // with people (pupils, parents, staff), and the all-time total, which holds the force's.
+  EXPECT_EQ(deltas.cells().size(), 7u);
+  EXPECT_EQ(deltas.Totals()[rollup::FigureIndex(rollup::kPeople)], 36);
+  EXPECT_EQ(deltas.Get(rollup::kDelivered, RollupDeltas::TotalKey()), 1);
 
   const auto* visit = Find<SchoolVisitRow>(rows);
   ASSERT_NE(visit, nullptr);
@@ -145,11 +150,11 @@ TEST(MetricsProjection, HigherEngagementRevisionReplacesTheEarlierNumbers) {
   EXPECT_TRUE(ReplaceEngagement(std::nullopt, first, &deltas));
   EXPECT_TRUE(ReplaceEngagement(first, second, &deltas));
   const std::string day = "2024-10-01";
-  EXPECT_EQ(deltas.Get({rollup::kImpressions, "", "F", "", "", day}), 150);
-  EXPECT_EQ(deltas.Get({rollup::kImpressions, "", "A", "north", "", day}), 150);
-  EXPECT_EQ(deltas.Get({rollup::kReach, "channel", "A", "north", "CHANNEL_SNAPCHAT", day}), 60);
+  EXPECT_EQ(deltas.Get(rollup::kImpressions, {"", "F", "", "", day}), 150);
+  EXPECT_EQ(deltas.Get(rollup::kImpressions, {"", "A", "north", "", day}), 150);
+  EXPECT_EQ(deltas.Get(rollup::kReach, {"channel", "A", "north", "CHANNEL_SNAPCHAT", day}), 60);
   EXPECT_EQ(
-      deltas.Get({rollup::kEngagements, "audience", "F", "", "CAMPAIGN_AUDIENCE_PARENTS", day}),
+      deltas.Get(rollup::kEngagements, {"audience", "F", "", "CAMPAIGN_AUDIENCE_PARENTS", day}),
       12);
 
   RollupDeltas none;
@@ -162,8 +167,8 @@ TEST(MetricsProjection, ForceWideCampaignNumbersCountInAreaStar) {
   RollupDeltas deltas;
   AddCampaignNumbers({cv1::CHANNEL_SNAPCHAT, {}, {}}, "2024-10-01", {{rollup::kPublished, 1}},
                      &deltas);
-  EXPECT_EQ(deltas.Get({rollup::kPublished, "", "A", "*", "", "2024-10-01"}), 1);
-  EXPECT_EQ(deltas.Get({rollup::kPublished, "", "F", "", "", "2024-10-01"}), 1);
+  EXPECT_EQ(deltas.Get(rollup::kPublished, {"", "A", "*", "", "2024-10-01"}), 1);
+  EXPECT_EQ(deltas.Get(rollup::kPublished, {"", "F", "", "", "2024-10-01"}), 1);
 }
 
 TEST(MetricsProjection, CampaignSpanOpensClosesAndLearnsFromOlderChanges) {

@@ -70,7 +70,10 @@ TEST_F(MetricsStoreTest, DuplicateDeliveryChangesNothing) {
   EXPECT_EQ(first.response.accepted(), 1);
   EXPECT_EQ(first.response.duplicates(), 1);  // the same id twice in one batch
   EXPECT_EQ(first.data_version, 1);
-  const int64_t rollup_rows = Count("SELECT SUM(value) FROM metrics_rollup");
+  constexpr char kFigureSum[] =
+      "SELECT SUM(w_delivered + w_pupils + w_people + w_ratings_sum) FROM metrics_figures";
+  const int64_t rollup_rows = Count(kFigureSum);
+  EXPECT_GT(rollup_rows, 0);
 
   // Re-delivery (even with different content) is a duplicate and changes nothing.
   d.pupils_y9 = 999;
@@ -79,7 +82,7 @@ TEST_F(MetricsStoreTest, DuplicateDeliveryChangesNothing) {
   EXPECT_EQ(again.response.results(0).outcome(), v1::INGEST_OUTCOME_DUPLICATE);
   EXPECT_FALSE(again.changed);
   EXPECT_EQ(again.data_version, 1);  // no bump without an accepted event
-  EXPECT_EQ(Count("SELECT SUM(value) FROM metrics_rollup"), rollup_rows);
+  EXPECT_EQ(Count(kFigureSum), rollup_rows);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics_events"), 1);
   v1::Dashboard dash = Dash(kYear);
   EXPECT_EQ(dash.workshops().workshops_delivered(), 1);
@@ -125,9 +128,11 @@ TEST_F(MetricsStoreTest, EngagementReplacesByRevisionNeverAdds) {
   EXPECT_EQ(Dash(kYear).campaigns().impressions(), 1600);
   EXPECT_EQ(Dash(kYear, "west").campaigns().impressions(), 100);
   // Rollups hold exactly the replaced values (no residue).
-  EXPECT_EQ(Count("SELECT SUM(value) FROM metrics_rollup WHERE metric = 'c_impressions' AND "
-                  "scope = 'F' AND dim_kind = ''"),
+  EXPECT_EQ(Count("SELECT SUM(c_impressions) FROM metrics_figures WHERE scope = 'F' AND "
+                  "dim_kind = ''"),
             1600);
+  // The all-time total follows the replacements too.
+  EXPECT_EQ(Count("SELECT c_impressions FROM metrics_figures WHERE scope = 'T'"), 1600);
 }
 
 // The hostile sequence of the reliability issue: two reports of INT64_MAX impressions and one
@@ -152,12 +157,16 @@ TEST_F(MetricsStoreTest, CampaignTotalsNeverWrap) {
 // event leaves no trace.
 TEST_F(MetricsStoreTest, AnEventThatWouldOverflowAStoredTotalIsRejected) {
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  ASSERT_TRUE(db_->Write([&](db::Connection& c) {
-                   return c.Exec(absl::StrCat(
-                       "INSERT INTO metrics_rollup (force, metric, dim_kind, scope, area, dim, "
-                       "day, value) VALUES ('derbyshire', 'c_impressions', '', 'F', '', '', "
-                       "'2024-10-03', ",
-                       kMax - 1500, ")"));
+  ASSERT_TRUE(db_->Write([&](db::Connection& c) -> absl::Status {
+                   // One day's force total, and the force's all-time total it is part of.
+                   for (const char* day : {"2024-10-03", ""}) {
+                     auto st = c.Exec(absl::StrCat(
+                         "INSERT INTO metrics_figures (force, dim_kind, scope, area, day, dim, "
+                         "c_impressions) VALUES ('derbyshire', '', '",
+                         *day == 0 ? "T" : "F", "', '', '", day, "', '', ", kMax - 1500, ")"));
+                     if (!st.ok()) return st;
+                   }
+                   return absl::OkStatus();
                  })
                   .ok());
   const absl::CivilDay day(2024, 10, 3);
@@ -172,12 +181,99 @@ TEST_F(MetricsStoreTest, AnEventThatWouldOverflowAStoredTotalIsRejected) {
   EXPECT_EQ(out.response.results(2).outcome(), v1::INGEST_OUTCOME_ACCEPTED);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics_events WHERE event_id = 'r2'"), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics_engagement WHERE activity LIKE '%/a2'"), 0);
-  EXPECT_EQ(Count("SELECT value FROM metrics_rollup WHERE metric = 'c_impressions' AND scope = "
-                  "'F' AND dim_kind = '' AND day = '2024-10-03'"),
+  EXPECT_EQ(Count("SELECT c_impressions FROM metrics_figures WHERE scope = 'F' AND dim_kind = '' "
+                  "AND day = '2024-10-03'"),
             kMax - 500);
+  EXPECT_EQ(Count("SELECT c_impressions FROM metrics_figures WHERE scope = 'T'"), kMax - 493);
   // Re-sending the refused event fails again rather than counting as a duplicate.
   auto again = Ingest({testing::Engagement("r2", "derbyshire", "a2", day, 1, 1000, 10, 5)});
   EXPECT_EQ(again.response.rejected(), 1);
+}
+
+// A store written before migration 2 (one row per figure and cell) keeps every number: the
+// pivot moves each into its cell's column, and the all-time totals are the force totals' sums,
+// clamped where they would not fit (which then refuses what would add to them).
+TEST(MetricsStoreMigration, TallRollupsBecomeOneRowPerCellWithTotals) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  TempDir dir;
+  const std::string location = TestDatabaseLocation(dir, "migrated");
+  {
+    db::MigrationSet v1 = MetricsMigrations();
+    v1.migrations.resize(1);
+    auto db = db::Database::Open(location, {CommonMigrations(), v1});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)
+                    ->Write([](db::Connection& c) -> absl::Status {
+                      const std::string rows[] = {
+                          "'w_delivered', '', 'F', '', '', '2024-10-01', 2",
+                          "'w_pupils', '', 'F', '', '', '2024-10-01', 55",
+                          "'w_delivered', '', 'F', '', '', '2024-10-02', 1",
+                          "'w_delivered', '', 'A', 'north', '', '2024-10-01', 2",
+                          "'w_pupils', '', 'A', 'north', '', '2024-10-01', 55",
+                          "'w_pupils', 'topic', 'A', 'north', 'forces/derbyshire/topics/t1', "
+                          "'2024-10-01', 30",
+                          absl::StrCat("'c_reach', '', 'F', '', '', '2024-10-01', ", kMax - 10),
+                          absl::StrCat("'c_reach', '', 'F', '', '', '2024-10-02', ", kMax - 10)};
+                      for (const auto& row : rows) {
+                        auto st = c.Exec(absl::StrCat(
+                            "INSERT INTO metrics_rollup (force, metric, dim_kind, scope, area, "
+                            "dim, day, value) VALUES ('derbyshire', ",
+                            row, ")"));
+                        if (!st.ok()) return st;
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  auto db = db::Database::Open(location, {CommonMigrations(), MetricsMigrations()});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto count = [&](const std::string& sql) {
+    int64_t n = -1;
+    EXPECT_TRUE((*db)
+                    ->Read([&](db::Connection& c) -> absl::Status {
+                      auto st = c.Prepare(sql);
+                      if (!st.ok()) return st.status();
+                      auto row = st->Step();
+                      if (!row.ok()) return row.status();
+                      n = *row ? st->Int64(0) : -1;
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return n;
+  };
+  EXPECT_EQ(count("SELECT COUNT(*) FROM metrics_figures"), 5);  // 4 cells and the total
+  EXPECT_EQ(count("SELECT w_pupils FROM metrics_figures WHERE scope = 'F' AND day = "
+                  "'2024-10-01'"),
+            55);
+  EXPECT_EQ(count("SELECT w_delivered FROM metrics_figures WHERE scope = 'F' AND day = "
+                  "'2024-10-01'"),
+            2);
+  EXPECT_EQ(count("SELECT w_pupils FROM metrics_figures WHERE dim_kind = 'topic'"), 30);
+  EXPECT_EQ(count("SELECT w_delivered FROM metrics_figures WHERE scope = 'T'"), 3);
+  EXPECT_EQ(count("SELECT w_pupils FROM metrics_figures WHERE scope = 'T'"), 55);
+  EXPECT_EQ(count("SELECT c_reach FROM metrics_figures WHERE scope = 'T'"), kMax);
+
+  auto store = NewSqlMetricsStore(db->get());
+  auto dash =
+      store->ComputeDashboard("derbyshire", {D(2024, 9, 1), D(2025, 8, 31)}, "", Utc(2024, 11, 1));
+  ASSERT_TRUE(dash.ok()) << dash.status();
+  EXPECT_EQ(dash->workshops().workshops_delivered(), 3);
+  EXPECT_EQ(dash->workshops().pupils_reached(), 55);
+  EXPECT_EQ(dash->campaigns().reach(), kMax);  // saturated, as before
+  auto north = store->ComputeDashboard("derbyshire", {D(2024, 9, 1), D(2025, 8, 31)}, "north",
+                                       Utc(2024, 11, 1));
+  ASSERT_TRUE(north.ok()) << north.status();
+  EXPECT_EQ(north->workshops().workshops_delivered(), 2);
+
+  // Reach cannot grow past the clamped total; impressions still can.
+  Events batch;
+  *batch.Add() = testing::Engagement("r1", "derbyshire", "a1", D(2024, 10, 5), 1, 10, 5, 1);
+  *batch.Add() = testing::Engagement("r2", "derbyshire", "a2", D(2024, 10, 5), 1, 10, 0, 1);
+  auto out = store->Ingest("derbyshire", batch, Utc(2024, 11, 1));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->response.results(0).outcome(), v1::INGEST_OUTCOME_REJECTED);
+  EXPECT_EQ(out->response.results(0).field(), "engagement_reported.reach");
+  EXPECT_EQ(out->response.results(1).outcome(), v1::INGEST_OUTCOME_ACCEPTED);
 }
 
 // Sums over days saturate instead of wrapping, and rates stay in [0, 1].
@@ -185,13 +281,11 @@ TEST_F(MetricsStoreTest, DashboardSumsSaturateAndRatesStayInRange) {
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   ASSERT_TRUE(db_->Write([&](db::Connection& c) -> absl::Status {
                    for (const char* day : {"2024-10-03", "2024-10-04"}) {
-                     for (const char* metric : {"c_impressions", "c_engagements"}) {
-                       auto st = c.Exec(absl::StrCat(
-                           "INSERT INTO metrics_rollup (force, metric, dim_kind, scope, area, "
-                           "dim, day, value) VALUES ('derbyshire', '",
-                           metric, "', '', 'F', '', '', '", day, "', ", kMax - 10, ")"));
-                       if (!st.ok()) return st;
-                     }
+                     auto st = c.Exec(absl::StrCat(
+                         "INSERT INTO metrics_figures (force, dim_kind, scope, area, day, dim, "
+                         "c_impressions, c_engagements) VALUES ('derbyshire', '', 'F', '', '",
+                         day, "', '', ", kMax - 10, ", ", kMax - 10, ")"));
+                     if (!st.ok()) return st;
                    }
                    return absl::OkStatus();
                  })
