@@ -155,7 +155,9 @@ CREATE TABLE metrics_settings (
 // force's all-time total of every figure, the bound that every other cell stays under: an
 // ingest checks one row for overflow, not each cell. The pivot keeps every stored value; a
 // total is clamped to INT64_MAX (SQLite's SUM would fail on overflow, so high and low bits are
-// summed apart, as the reads do). Frozen once released: a new figure is a new migration.
+// summed apart, as the reads do). WITHOUT ROWID: SQLite keeps the rows in the key's b-tree
+// alone, not in a table and its key index. Frozen once released: a new figure is a new
+// migration.
 constexpr absl::string_view kFiguresSchema = R"sql(
 CREATE TABLE metrics_figures (
   force TEXT NOT NULL,
@@ -188,7 +190,7 @@ CREATE TABLE metrics_figures (
   c_copies INTEGER NOT NULL DEFAULT 0,
   c_published INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (force, dim_kind, scope, area, day, dim)
-);
+) WITHOUT ROWID;
 INSERT INTO metrics_figures (force, dim_kind, scope, area, day, dim,
   w_delivered, w_cancelled, w_pupils, w_parents, w_staff, w_community, w_people,
   w_disclosures, w_responses, w_ratings_count, w_ratings_sum, w_kwtd_before, w_kwtd_after,
