@@ -70,6 +70,14 @@ void MetricsRegistry::Set(absl::string_view name, const Labels& labels, double v
   it->second.series[key].value = value;
 }
 
+void MetricsRegistry::Remove(absl::string_view name, const Labels& labels) {
+  const std::string key = RenderLabels(labels);
+  absl::MutexLock lock(&mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return;
+  it->second.series.erase(key);
+}
+
 void MetricsRegistry::Observe(absl::string_view name, const Labels& labels, double value) {
   const std::string key = RenderLabels(labels);
   absl::MutexLock lock(&mu_);

@@ -26,6 +26,8 @@ class MetricsRegistry {
   void Add(absl::string_view name, const Labels& labels, double delta = 1);
   void Set(absl::string_view name, const Labels& labels, double value);
   void Observe(absl::string_view name, const Labels& labels, double value);
+  // Drops one series, so a gauge whose subject disappeared is no longer exported.
+  void Remove(absl::string_view name, const Labels& labels);
 
   // Runs before each render, so gauges that are read from elsewhere (outbox backlog, cache
   // size) are fresh when scraped.

@@ -520,12 +520,21 @@ void MetricsServiceImpl::RefreshKpis(MetricsRegistry& registry) {
               .Kv("detail", d.status().message());
         }
       }
+      // Series persist in the registry: drop the areas that disappeared, Set only what changed.
+      for (const auto& [area, dashboard] : snapshot.by_area) {
+        const bool kept = std::any_of(fresh.by_area.begin(), fresh.by_area.end(),
+                                      [&area = area](const auto& a) { return a.first == area; });
+        if (kept) continue;
+        for (const auto& g : KpiGauges()) {
+          registry.Remove(g.name, {{"force", force}, {"area", area.empty() ? "all" : area}});
+        }
+      }
       snapshot = std::move(fresh);
-    }
-    for (const auto& [area, dashboard] : snapshot.by_area) {
-      for (const auto& g : KpiGauges()) {
-        registry.Set(g.name, {{"force", force}, {"area", area.empty() ? "all" : area}},
-                     g.value(dashboard));
+      for (const auto& [area, dashboard] : snapshot.by_area) {
+        for (const auto& g : KpiGauges()) {
+          registry.Set(g.name, {{"force", force}, {"area", area.empty() ? "all" : area}},
+                       g.value(dashboard));
+        }
       }
     }
   }

@@ -41,6 +41,17 @@ TEST(Metrics, EscapesLabelValuesAndIgnoresUndefinedNames) {
   EXPECT_EQ(m.Render().find("undefined"), std::string::npos);
 }
 
+TEST(Metrics, RemovedSeriesIsNotRendered) {
+  MetricsRegistry m;
+  m.DefineGauge("g", "A gauge.");
+  m.Set("g", {{"force", "a"}}, 1);
+  m.Set("g", {{"force", "b"}}, 2);
+  m.Remove("g", {{"force", "a"}});
+  const std::string text = m.Render();
+  EXPECT_EQ(text.find("force=\"a\""), std::string::npos);
+  EXPECT_THAT(text, HasSubstr("g{force=\"b\"} 2\n"));
+}
+
 TEST(Log, LevelsParse) {
   LogLevel level;
   EXPECT_TRUE(ParseLogLevel("WARN", &level));
