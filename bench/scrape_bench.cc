@@ -7,6 +7,7 @@
 // Beside them, the baseline: GET /healthz on the same port (the HTTP path with no work).
 //
 //   build/default/bench/scrape_bench [--forces=50] [--areas=20] [--scrapes=20]
+//   [--metrics-bin=PATH]
 #include <httplib.h>
 #include <signal.h>
 
@@ -42,11 +43,13 @@ double Median(std::vector<double> v) {
 
 int Main(int argc, char** argv) {
   int forces = 50, areas = 20, scrapes = 20;
+  std::string metrics_bin = OUTREACH_METRICS_BIN;  // another build, for a before/after
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--forces=")) (void)absl::SimpleAtoi(arg, &forces);
     if (absl::ConsumePrefix(&arg, "--areas=")) (void)absl::SimpleAtoi(arg, &areas);
     if (absl::ConsumePrefix(&arg, "--scrapes=")) (void)absl::SimpleAtoi(arg, &scrapes);
+    if (absl::ConsumePrefix(&arg, "--metrics-bin=")) metrics_bin = std::string(arg);
   }
   std::vector<std::string> names;
   for (int f = 0; f < forces; ++f) names.push_back(absl::StrCat("force-", f));
@@ -65,7 +68,7 @@ int Main(int argc, char** argv) {
                                    "--kpi-forces=" + absl::StrJoin(names, ","),
                                    absl::StrCat("--kpi-max-areas=", areas)};
   for (auto& flag : testing::SecurityFlags(*server_files)) args.push_back(std::move(flag));
-  ChildProcess metrics(OUTREACH_METRICS_BIN, args);
+  ChildProcess metrics(metrics_bin, args);
   if (!metrics.Start()) return 1;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (!testing::LoopbackPortAnswers(port) && absl::Now() < deadline) {

@@ -1,5 +1,7 @@
 #include "services/metrics/metrics_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"

@@ -455,6 +455,20 @@ TEST_F(MetricsRedisTest, KpiGaugesCoverConfiguredForcesWithBoundedAreas) {
   EXPECT_THAT(again->body,
               ::testing::HasSubstr("outreach_kpi_workshops_delivered{force=\"derbyshire\",area="
                                    "\"all\"} 1"));
+  // The gauges are set only when a force's data changed: the next delivery shows on the next
+  // scrape, and the series count stays the same.
+  r.Ingest({Workshop(2)});
+  auto changed = http.Get("/metrics");
+  ASSERT_TRUE(changed);
+  EXPECT_THAT(changed->body,
+              ::testing::HasSubstr("outreach_kpi_workshops_delivered{force=\"derbyshire\",area="
+                                   "\"all\"} 2"));
+  size_t series_after = 0;
+  for (size_t at = changed->body.find("outreach_kpi_data_version{"); at != std::string::npos;
+       at = changed->body.find("outreach_kpi_data_version{", at + 1)) {
+    ++series_after;
+  }
+  EXPECT_EQ(series_after, series);
 }
 
 }  // namespace
