@@ -1,6 +1,6 @@
 #include "services/metrics/read_model.h"
 
-#include <limits>
+#include <array>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -103,32 +103,15 @@ absl::StatusOr<v1::ForceSettings> ReadSettings(db::Connection& tx, const std::st
   return s;
 }
 
-namespace {
-// SQLite's SUM fails the whole query on int64 overflow, and a period sums up to thousands of
-// cells that each fit. So the query sums the high bits (value >> 24) and the low 24 bits
-// apart, which cannot overflow below 2^24 rows, and the total is put together here, clamped.
-int64_t SaturatingTotal(int64_t high, int64_t low) {
-  int64_t shifted = 0;
-  if (__builtin_mul_overflow(high, int64_t{1} << 24, &shifted)) {
-    return high > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-  }
-  return bounds::SaturatingAdd(shifted, low);
-}
-}  // namespace
-
 absl::StatusOr<RollupSums> SumRollups(db::Connection& tx, const std::string& force, DayRange days,
                                       const std::string& area) {
   const std::string from = FormatDay(days.start), to = FormatDay(days.end);
-  // One row: the high and low sums of every figure, in rollup::kFigures order.
-  static const std::string* select = [] {
-    std::vector<std::string> sums;
-    for (const char* f : rollup::kFigures) {
-      sums.push_back(absl::StrCat("SUM(", f, " >> 24), SUM(", f, " & 16777215)"));
-    }
-    return new std::string(absl::StrCat("SELECT ", absl::StrJoin(sums, ", "),
-                                        " FROM metrics_figures WHERE force = ? AND dim_kind = '' "
-                                        "AND dim = '' AND "));
-  }();
+  // The period's rows (at most one per day, two with an area: its own and "*"), summed here,
+  // saturating. 23 plain columns prepare far faster than 46 SQL aggregates (SQLite compares
+  // each aggregate with every other while preparing: twice the cost of a whole dashboard).
+  static const std::string* select = new std::string(
+      absl::StrCat("SELECT ", absl::StrJoin(rollup::kFigures, ", "),
+                   " FROM metrics_figures WHERE force = ? AND dim_kind = '' AND dim = '' AND "));
   absl::StatusOr<db::Statement> st =
       area.empty()
           ? Query(tx, absl::StrCat(*select, "scope = 'F' AND area = '' AND day >= ? AND day <= ?"),
@@ -138,13 +121,17 @@ absl::StatusOr<RollupSums> SumRollups(db::Connection& tx, const std::string& for
                 absl::StrCat(*select, "scope = 'A' AND area IN (?, '*') AND day >= ? AND day <= ?"),
                 force, area, from, to);
   if (!st.ok()) return st.status();
-  RollupSums out;
+  std::array<int64_t, rollup::kFigureCount> sums{};
+  bool any = false;
   OUTREACH_RETURN_IF_ERROR(ForEachRow(*st, [&](db::Statement& r) {
+    any = true;
     for (int i = 0; i < rollup::kFigureCount; ++i) {
-      if (r.IsNull(2 * i)) continue;  // no row in the period
-      out[rollup::kFigures[i]] = SaturatingTotal(r.Int64(2 * i), r.Int64(2 * i + 1));
+      sums[i] = bounds::SaturatingAdd(sums[i], r.Int64(i));
     }
   }));
+  RollupSums out;
+  if (!any) return out;
+  for (int i = 0; i < rollup::kFigureCount; ++i) out[rollup::kFigures[i]] = sums[i];
   return out;
 }
 
