@@ -210,8 +210,8 @@ TEST(MetricsStoreMigration, TallRollupsBecomeOneRowPerCellWithTotals) {
                           "'w_delivered', '', 'F', '', '', '2024-10-02', 1",
                           "'w_delivered', '', 'A', 'north', '', '2024-10-01', 2",
                           "'w_pupils', '', 'A', 'north', '', '2024-10-01', 55",
-                          "'w_pupils', 'topic', 'A', 'north', 'forces/derbyshire/topics/t1', "
-                          "'2024-10-01', 30",
+                          absl::StrCat("'w_pupils', 'topic', 'A', 'north', ",
+                                       "'forces/derbyshire/topics/t1', '2024-10-01', 30"),
                           absl::StrCat("'c_reach', '', 'F', '', '', '2024-10-01', ", kMax - 10),
                           absl::StrCat("'c_reach', '', 'F', '', '', '2024-10-02', ", kMax - 10)};
                       for (const auto& row : rows) {
