@@ -90,28 +90,30 @@ absl::Status FirstError(const absl::Status& used, Statement& st) {
   return used.ok() ? reset : used;
 }
 
+// The cached statement for `sql`, or, on a connection without a cache (PostgreSQL), one
+// prepared into *own.
+absl::StatusOr<Statement*> StatementFor(Connection& tx, absl::string_view sql,
+                                        std::optional<Statement>* own) {
+  OUTREACH_ASSIGN_OR_RETURN(Statement * cached, StatementCache::Get(tx, sql));
+  if (cached != nullptr) return cached;
+  OUTREACH_ASSIGN_OR_RETURN(Statement prepared, tx.Prepare(sql));
+  return &own->emplace(std::move(prepared));
+}
+
 template <typename... Args>
 absl::Status Run(Connection& tx, absl::string_view sql, const Args&... args) {
-  OUTREACH_ASSIGN_OR_RETURN(Statement * cached, StatementCache::Get(tx, sql));
-  if (cached != nullptr) {
-    BindAll(*cached, 1, args...);
-    return FirstError(cached->Run(), *cached);
-  }
-  OUTREACH_ASSIGN_OR_RETURN(Statement st, Query(tx, sql, args...));
-  return st.Run();
+  std::optional<Statement> own;
+  OUTREACH_ASSIGN_OR_RETURN(Statement * st, StatementFor(tx, sql, &own));
+  BindAll(*st, 1, args...);
+  return FirstError(st->Run(), *st);
 }
 
 // Reads at most one row of `sql` on a cached statement into `row(st)`; returns whether there
 // was one. The statement is reset before returning.
 template <typename Fn, typename... Args>
 absl::StatusOr<bool> ReadOne(Connection& tx, absl::string_view sql, Fn&& row, const Args&... args) {
-  OUTREACH_ASSIGN_OR_RETURN(Statement * cached, StatementCache::Get(tx, sql));
-  std::optional<Statement> own;  // no cache on this connection (PostgreSQL)
-  if (cached == nullptr) {
-    OUTREACH_ASSIGN_OR_RETURN(Statement prepared, tx.Prepare(sql));
-    own.emplace(std::move(prepared));
-  }
-  Statement* st = cached != nullptr ? cached : &*own;
+  std::optional<Statement> own;
+  OUTREACH_ASSIGN_OR_RETURN(Statement * st, StatementFor(tx, sql, &own));
   BindAll(*st, 1, args...);
   absl::StatusOr<bool> found = st->Step();
   if (found.ok() && *found) row(*st);
@@ -325,16 +327,11 @@ const std::string& FigureUpsertSql() {
 absl::Status FlushRollups(Connection& tx, const std::string& force, const RollupDeltas& deltas) {
   const std::string& sql = FigureUpsertSql();
   for (const auto& [k, figures] : deltas.cells()) {
-    OUTREACH_ASSIGN_OR_RETURN(Statement * cached, StatementCache::Get(tx, sql));
-    std::optional<Statement> own;  // no cache on this connection (PostgreSQL)
-    if (cached == nullptr) {
-      OUTREACH_ASSIGN_OR_RETURN(Statement prepared, tx.Prepare(sql));
-      own.emplace(std::move(prepared));
-      cached = &*own;
-    }
-    BindAll(*cached, 1, force, k.dim_kind, k.scope, k.area, k.day, k.dim);
-    for (int i = 0; i < rollup::kFigureCount; ++i) cached->Bind(7 + i, figures[i]);
-    OUTREACH_RETURN_IF_ERROR(FirstError(cached->Run(), *cached));
+    std::optional<Statement> own;
+    OUTREACH_ASSIGN_OR_RETURN(Statement * st, StatementFor(tx, sql, &own));
+    BindAll(*st, 1, force, k.dim_kind, k.scope, k.area, k.day, k.dim);
+    for (int i = 0; i < rollup::kFigureCount; ++i) st->Bind(7 + i, figures[i]);
+    OUTREACH_RETURN_IF_ERROR(FirstError(st->Run(), *st));
   }
   return absl::OkStatus();
 }
