@@ -274,10 +274,11 @@ absl::StatusOr<std::vector<RollupCell>> ReadRollupCells(
   OUTREACH_ASSIGN_OR_RETURN(
       db::Statement st,
       Query(tx,
-            absl::StrCat("SELECT day, area, dim, SUM(", first, "), SUM(", second,
-                         ") FROM metrics_figures WHERE force = ? AND dim_kind = ? AND scope = ? "
+            // One row per (area, day, dim) already: the rest of the key is fixed here.
+            absl::StrCat("SELECT day, area, dim, ", first, ", ", second,
+                         " FROM metrics_figures WHERE force = ? AND dim_kind = ? AND scope = ? "
                          "AND (? = '' OR area IN (?, '*')) AND day >= ? AND day <= ? AND (",
-                         first, " <> 0 OR ", second, " <> 0) GROUP BY day, area, dim"),
+                         first, " <> 0 OR ", second, " <> 0)"),
             force, selection.dim_kind, selection.scope, area, area, from, to));
   std::vector<RollupCell> out;
   OUTREACH_RETURN_IF_ERROR(ForEachRow(st, [&](db::Statement& r) {

@@ -50,7 +50,7 @@ enum class OfficerDays { kCompletions, kExpiries };
 absl::StatusOr<std::vector<OfficerDay>> ReadOfficerDays(
     db::Connection& tx, OfficerDays which, const std::string& force, const std::string& from,
     const std::string& to, const std::string& area, const std::string& course);
-// Rollup cells of `metrics` (one or two keys) in `selection`, summed per day, area and dim.
+// Rollup cells of `metrics` (one or two keys) in `selection`: one per day, area and dim.
 absl::StatusOr<std::vector<RollupCell>> ReadRollupCells(
     db::Connection& tx, const std::string& force, const std::vector<std::string>& metrics,
     const RollupSelection& selection, const std::string& area, const std::string& from,
