@@ -187,6 +187,12 @@ absl::Status StorageUnavailable() {
               "the service's store is temporarily unavailable; retry with backoff");
 }
 
+absl::Status UnreadableRequest() {
+  return InvalidArgument("",
+                         "the request is not a valid message of the method: a string field holds "
+                         "invalid UTF-8, or the bytes are not the method's request type");
+}
+
 absl::Status Overloaded() {
   return Make(absl::StatusCode::kResourceExhausted, "OVERLOADED",
               "the service has more calls waiting than it takes on; retry with backoff");

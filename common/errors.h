@@ -47,6 +47,9 @@ absl::Status StorageUnavailable();
 // RESOURCE_EXHAUSTED (reason OVERLOADED): more calls are waiting than the server takes on;
 // retry with backoff.
 absl::Status Overloaded();
+// INVALID_ARGUMENT: the request's bytes are not a valid message of the method (invalid UTF-8 in
+// a string field, truncated or foreign bytes). The caller's fault, never the server's.
+absl::Status UnreadableRequest();
 // PERMISSION_DENIED with a reason.
 absl::Status PermissionDenied(absl::string_view reason, absl::string_view message);
 // UNAUTHENTICATED with a reason such as TOKEN_EXPIRED: the caller's credentials were missing or

@@ -65,11 +65,7 @@ bool IsUnparsedRequest(const grpc::Status& status) {
 }
 
 grpc::Status MalformedRequest(absl::string_view method) {
-  return ToGrpcStatus(InvalidArgument("",
-                                      "the request is not a valid message of the method: "
-                                      "a string field holds invalid UTF-8, or the bytes "
-                                      "are not the method's request type"),
-                      DomainOf(method), method);
+  return ToGrpcStatus(UnreadableRequest(), DomainOf(method), method);
 }
 
 // libprotobuf reports a request with invalid UTF-8 as an unstructured "[libprotobuf ERROR]" line

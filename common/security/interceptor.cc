@@ -5,6 +5,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -26,6 +27,10 @@ struct CallState {
   Caller caller ABSL_GUARDED_BY(mu);
   MethodRule rule ABSL_GUARDED_BY(mu);
   RequestScope scope ABSL_GUARDED_BY(mu);
+  // A method whose request reaches the handler as bytes (a raw method, DeclareRawRequestMethods):
+  // the interceptor cannot read its scope, so the handler's CallGuard checks the parsed request.
+  // Until it has, every guard refuses the call.
+  bool scope_pending ABSL_GUARDED_BY(mu) = false;
 };
 
 namespace {
@@ -61,6 +66,23 @@ class CallTable {
       ABSL_GUARDED_BY(mu_);
 };
 
+// The methods DeclareRawRequestMethods named.
+struct RawRequestMethods {
+  static RawRequestMethods& Get() {
+    static auto* methods = new RawRequestMethods();
+    return *methods;
+  }
+  absl::Mutex mu;
+  absl::flat_hash_set<std::string> names ABSL_GUARDED_BY(mu);
+};
+
+bool IsRawRequest(const char* method) {
+  if (method == nullptr) return false;
+  RawRequestMethods& raw = RawRequestMethods::Get();
+  absl::ReaderMutexLock lock(&raw.mu);
+  return raw.names.contains(method);
+}
+
 // Keeps what a caller wrote as printable text of bounded length.
 std::string CleanJustification(absl::string_view value) {
   std::string out;
@@ -78,11 +100,21 @@ bool IsReflection(absl::string_view method) {
   return absl::StartsWith(method, "/grpc.reflection.");
 }
 
+// Narrows `state`'s decision to the scope (forces, resources) `request` names.
+void ApplyScope(CallState& state, const google::protobuf::Message& request) {
+  RequestScope scope = ScopeOf(request);
+  absl::MutexLock lock(&state.mu);
+  if (state.decision.ok()) state.decision = state.authorizer->CheckScope(state.caller, scope);
+  for (auto& force : scope.forces) state.scope.forces.push_back(std::move(force));
+  for (auto& name : scope.resources) state.scope.resources.push_back(std::move(name));
+  for (auto& path : scope.field_paths) state.scope.field_paths.push_back(std::move(path));
+}
+
 class SecurityInterceptor : public grpc::experimental::Interceptor {
  public:
   SecurityInterceptor(grpc::experimental::ServerRpcInfo* info, const Authorizer* authorizer,
-                      db::Database* audit_db)
-      : context_(info->server_context()) {
+                      db::Database* audit_db, bool raw_request)
+      : context_(info->server_context()), raw_request_(raw_request) {
     const char* method = info->method();
     state_ = std::make_shared<CallState>();
     state_->authorizer = authorizer;
@@ -114,6 +146,7 @@ class SecurityInterceptor : public grpc::experimental::Interceptor {
     auto auth = context_->auth_context();
     auto caller = state_->authorizer->Authenticate(metadata, auth.get(), context_->peer());
     absl::MutexLock lock(&state_->mu);
+    state_->scope_pending = raw_request_;
     if (!caller.ok()) {
       state_->decision = caller.status();
     } else if (IsReflection(state_->method)) {
@@ -130,7 +163,8 @@ class SecurityInterceptor : public grpc::experimental::Interceptor {
   }
 
   void Scope(void* message) {
-    if (message == nullptr || IsOpenMethod(state_->method)) return;
+    // A raw-request method's message is the request's bytes (grpc::ByteBuffer), not a Message.
+    if (message == nullptr || raw_request_ || IsOpenMethod(state_->method)) return;
     if (IsReflection(state_->method)) {
       // The reflection service is gRPC's, not ours, and an interceptor cannot end a call: a
       // request from a caller who may not reflect is emptied before the service reads it, and the
@@ -140,17 +174,11 @@ class SecurityInterceptor : public grpc::experimental::Interceptor {
       return;
     }
     // Every method the policy can list is a protobuf method of ours; its request is a Message.
-    RequestScope scope = ScopeOf(*static_cast<const google::protobuf::Message*>(message));
-    absl::MutexLock lock(&state_->mu);
-    if (state_->decision.ok()) {
-      state_->decision = state_->authorizer->CheckScope(state_->caller, scope);
-    }
-    for (auto& force : scope.forces) state_->scope.forces.push_back(std::move(force));
-    for (auto& name : scope.resources) state_->scope.resources.push_back(std::move(name));
-    for (auto& path : scope.field_paths) state_->scope.field_paths.push_back(std::move(path));
+    ApplyScope(*state_, *static_cast<const google::protobuf::Message*>(message));
   }
 
   const grpc::ServerContextBase* context_;
+  const bool raw_request_;
   std::shared_ptr<CallState> state_;
 };
 
@@ -160,7 +188,7 @@ class SecurityInterceptorFactory : public grpc::experimental::ServerInterceptorF
       : authorizer_(authorizer), audit_db_(audit_db) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new SecurityInterceptor(info, authorizer_, audit_db_);
+    return new SecurityInterceptor(info, authorizer_, audit_db_, IsRawRequest(info->method()));
   }
 
  private:
@@ -193,15 +221,43 @@ std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeSecur
   return std::make_unique<SecurityInterceptorFactory>(authorizer, audit_db);
 }
 
+void DeclareRawRequestMethods(const std::vector<std::string>& methods) {
+  RawRequestMethods& raw = RawRequestMethods::Get();
+  absl::MutexLock lock(&raw.mu);
+  for (const auto& method : methods) raw.names.insert(method);
+}
+
 CallGuard::CallGuard(const grpc::ServerContextBase* context)
+    : CallGuard(context, nullptr, /*request_given=*/false) {}
+
+CallGuard::CallGuard(const grpc::ServerContextBase* context,
+                     const google::protobuf::Message* request)
+    : CallGuard(context, request, /*request_given=*/true) {}
+
+CallGuard::CallGuard(const grpc::ServerContextBase* context,
+                     const google::protobuf::Message* request, bool request_given)
     : state_(context == nullptr ? nullptr : CallTable::Get().Find(context)) {
   if (state_ == nullptr) {
     status_ = PermissionDenied("NO_AUTHORIZATION_DECISION",
                                "the call was not authorized by the server's security layer");
     return;
   }
+  bool pending = false;
+  {
+    absl::MutexLock lock(&state_->mu);
+    pending = state_->scope_pending;
+    if (pending && request != nullptr) state_->scope_pending = false;
+  }
+  if (pending && request != nullptr) ApplyScope(*state_, *request);
   absl::MutexLock lock(&state_->mu);
   status_ = state_->decision;
+  if (status_.ok() && state_->scope_pending) {
+    // The caller may call the method, but the request's scope was never checked: the request
+    // did not parse (its handler passes none), or a handler forgot to pass it.
+    status_ = request_given ? UnreadableRequest()
+                            : PermissionDenied("NO_AUTHORIZATION_DECISION",
+                                               "the request's scope was not checked");
+  }
   if (!status_.ok()) return;
   outer_ = current_guard;
   current_guard = this;

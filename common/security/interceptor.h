@@ -2,10 +2,13 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/db.h"
 #include "common/security/authorizer.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_interceptor.h"
 
@@ -23,6 +26,13 @@ struct CallState;
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeSecurityInterceptor(
     const Authorizer* authorizer, db::Database* audit_db);
 
+// Declares methods ("/package.Service/Method") whose request reaches the handler as bytes (raw
+// methods, common/callback_handlers.h). The interceptor cannot read such a request, so it leaves
+// the request's scope to the handler: its CallGuard is given the parsed request and checks it,
+// and any other guard of such a call refuses it. A service declares its raw methods when it is
+// built, before a server serves them; process-wide, as method names are.
+void DeclareRawRequestMethods(const std::vector<std::string>& methods);
+
 // A handler's side of the decision. Constructed first thing in a handler (ServiceHandlers::Run):
 // status() is the decision (UNAUTHENTICATED / PERMISSION_DENIED, or OK). A call the interceptor
 // never saw is refused: default deny. While it lives, a Write transaction on this thread commits
@@ -31,6 +41,10 @@ std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeSecur
 class CallGuard {
  public:
   explicit CallGuard(const grpc::ServerContextBase* context);
+  // For a raw-request method: `request` is the request its handler parsed from the bytes, whose
+  // scope this checks, or null when the bytes did not parse (the decision is then
+  // INVALID_ARGUMENT for an admitted caller, the refusal for any other).
+  CallGuard(const grpc::ServerContextBase* context, const google::protobuf::Message* request);
   ~CallGuard();
   CallGuard(const CallGuard&) = delete;
   CallGuard& operator=(const CallGuard&) = delete;
@@ -41,6 +55,9 @@ class CallGuard {
   void Finish(const absl::Status& outcome);
 
  private:
+  CallGuard(const grpc::ServerContextBase* context, const google::protobuf::Message* request,
+            bool request_given);
+
   std::shared_ptr<CallState> state_;
   absl::Status status_;
   std::optional<db::ScopedCommitHook> commit_hook_;

@@ -65,10 +65,11 @@ std::string DashboardFingerprint(const DashboardQuery& q, absl::Time now) {
   return fp;
 }
 
-// A series request, validated: its force, buckets and cache fingerprint.
+// A series request, validated but for its buckets (MakeBuckets): its force, dates and cache
+// fingerprint.
 struct SeriesPlan {
   std::string force;
-  std::vector<Bucket> buckets;
+  DayRange range;
   std::string fingerprint;
 };
 
@@ -102,10 +103,8 @@ absl::StatusOr<SeriesPlan> PlanSeries(const v1::QuerySeriesRequest& req, absl::T
   if (!bad.empty()) return InvalidArguments(bad);
   auto range = ParseDateRange("date_range", req.date_range());
   if (!range.ok()) return range.status();
-  auto buckets = MakeBuckets(req.granularity(), *range);
-  if (!buckets.ok()) return buckets.status();
 
-  SeriesPlan plan{force, *std::move(buckets), ""};
+  SeriesPlan plan{force, *range, ""};
   std::string& fp = plan.fingerprint;
   fp = absl::StrCat("s|", req.metric(), "|", req.granularity(), "|", req.group_by(), "|",
                     FormatDay(range->start), "|", FormatDay(range->end), "|", req.area(), "|",
@@ -138,6 +137,8 @@ MetricsServiceImpl::MetricsServiceImpl(std::unique_ptr<MetricsStore> store, cons
       kpis_(std::move(kpis)),
       pool_(std::make_unique<WorkPool>("metrics-store", kStoreThreads, kMaxQueuedCalls)),
       handlers_{&kHandlers, pool_.get()} {
+  security::DeclareRawRequestMethods({absl::StrCat(kHandlers.method_prefix, "GetDashboard"),
+                                      absl::StrCat(kHandlers.method_prefix, "QuerySeries")});
   WatchSource source;
   source.data_version = [this](const std::string& force) { return store_->DataVersion(force); };
   source.dashboard = [this](const std::string& force, DayRange days, const std::string& area) {
@@ -228,29 +229,21 @@ absl::StatusOr<v1::Dashboard> MetricsServiceImpl::Dashboard(
 }
 
 absl::StatusOr<bool> MetricsServiceImpl::NearDashboard(const v1::GetDashboardRequest& request,
-                                                       v1::Dashboard* response) {
+                                                       grpc::ByteBuffer* reply) {
   if (cache_ == nullptr || !cache_->enabled()) return false;
   const absl::Time now = clock_->Now();
   auto q = ParseDashboard(request.name(), request.period(), request.area(), LocalDay(now));
   if (!q.ok()) return q.status();
-  auto hit = cache_->NearGet(q->force, DashboardFingerprint(*q, now));
-  if (!hit.has_value() || !response->ParseFromString(*hit)) return false;
-  response->set_name(request.name());
-  *response->mutable_period() = request.period();
+  std::optional<std::string> hit = cache_->NearGet(q->force, DashboardFingerprint(*q, now));
+  if (!hit.has_value()) return false;
+  // A cached dashboard has no name and no period (DashboardFor): the request's are appended as
+  // fields 1 and 2, which a parser reads as if they came first.
+  v1::Dashboard echo;
+  echo.set_name(request.name());
+  *echo.mutable_period() = request.period();
+  if (!echo.AppendToString(&*hit)) return false;
+  *reply = ReplyBytes(*hit);
   return true;
-}
-
-grpc::ServerUnaryReactor* MetricsServiceImpl::GetDashboard(grpc::CallbackServerContext* ctx,
-                                                           const v1::GetDashboardRequest* request,
-                                                           v1::Dashboard* response) {
-  return handlers_.QuickOrBlocking(
-      ctx, "GetDashboard", [this, request, response] { return NearDashboard(*request, response); },
-      [this, request, response]() -> absl::Status {
-        auto d = Dashboard(*request);
-        if (!d.ok()) return d.status();
-        *response = std::move(*d);
-        return absl::OkStatus();
-      });
 }
 
 grpc::ServerWriteReactor<v1::Dashboard>* MetricsServiceImpl::WatchDashboard(
@@ -272,26 +265,48 @@ grpc::ServerWriteReactor<v1::Dashboard>* MetricsServiceImpl::WatchDashboard(
   return watchers_->Open(*request, q->force);
 }
 
-grpc::ServerUnaryReactor* MetricsServiceImpl::QuerySeries(grpc::CallbackServerContext* ctx,
-                                                          const v1::QuerySeriesRequest* request,
-                                                          v1::QuerySeriesResponse* response) {
-  return handlers_.QuickOrBlocking(
-      ctx, "QuerySeries", [this, request, response] { return NearSeries(*request, response); },
-      [this, request, response]() -> absl::Status {
-        auto series = Series(*request);
-        if (!series.ok()) return series.status();
-        *response = std::move(*series);
+absl::StatusOr<bool> MetricsServiceImpl::NearSeries(const v1::QuerySeriesRequest& request,
+                                                    grpc::ByteBuffer* reply) {
+  if (cache_ == nullptr || !cache_->enabled()) return false;
+  // The buckets are not made here: an entry exists only for a fingerprint whose buckets were
+  // made (the fingerprint holds the granularity and the dates, all MakeBuckets reads), so a
+  // request MakeBuckets refuses always misses and is refused by Series.
+  auto plan = PlanSeries(request, clock_->Now());
+  if (!plan.ok()) return plan.status();
+  std::optional<std::string> hit = cache_->NearGet(plan->force, plan->fingerprint);
+  if (!hit.has_value()) return false;
+  *reply = ReplyBytes(*hit);
+  return true;
+}
+
+grpc::ServerUnaryReactor* MetricsServiceImpl::GetDashboard(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* reply) {
+  return handlers_.RawQuickOrBlocking<v1::GetDashboardRequest>(
+      ctx, "GetDashboard", request, reply,
+      [this](const v1::GetDashboardRequest& r, grpc::ByteBuffer* out) {
+        return NearDashboard(r, out);
+      },
+      [this](const v1::GetDashboardRequest& r, grpc::ByteBuffer* out) -> absl::Status {
+        auto d = Dashboard(r);
+        if (!d.ok()) return d.status();
+        *out = ReplyBytes(d->SerializeAsString());
         return absl::OkStatus();
       });
 }
 
-absl::StatusOr<bool> MetricsServiceImpl::NearSeries(const v1::QuerySeriesRequest& request,
-                                                    v1::QuerySeriesResponse* response) {
-  if (cache_ == nullptr || !cache_->enabled()) return false;
-  auto plan = PlanSeries(request, clock_->Now());
-  if (!plan.ok()) return plan.status();
-  auto hit = cache_->NearGet(plan->force, plan->fingerprint);
-  return hit.has_value() && response->ParseFromString(*hit);
+grpc::ServerUnaryReactor* MetricsServiceImpl::QuerySeries(grpc::CallbackServerContext* ctx,
+                                                          const grpc::ByteBuffer* request,
+                                                          grpc::ByteBuffer* reply) {
+  return handlers_.RawQuickOrBlocking<v1::QuerySeriesRequest>(
+      ctx, "QuerySeries", request, reply,
+      [this](const v1::QuerySeriesRequest& r, grpc::ByteBuffer* out) { return NearSeries(r, out); },
+      [this](const v1::QuerySeriesRequest& r, grpc::ByteBuffer* out) -> absl::Status {
+        auto series = Series(r);
+        if (!series.ok()) return series.status();
+        *out = ReplyBytes(series->SerializeAsString());
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
@@ -300,6 +315,8 @@ absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
   const absl::Time now = clock_->Now();
   auto plan = PlanSeries(req, now);
   if (!plan.ok()) return plan.status();
+  auto buckets = MakeBuckets(req.granularity(), plan->range);
+  if (!buckets.ok()) return buckets.status();
   const std::string& force = plan->force;
   const std::string& fp = plan->fingerprint;
   if (cache_ != nullptr && cache_->enabled()) {
@@ -314,13 +331,13 @@ absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
         v1::QuerySeriesResponse out;
         if (out.ParseFromString(*hit)) return out;
       }
-      auto computed = store_->ComputeSeries(force, req, plan->buckets, now);
+      auto computed = store_->ComputeSeries(force, req, *buckets, now);
       if (!computed.ok()) return computed.status();
       cache_->Put(force, computed->data_version(), fp, computed->SerializeAsString(), generation);
       return computed;
     }
   }
-  return store_->ComputeSeries(force, req, plan->buckets, now);
+  return store_->ComputeSeries(force, req, *buckets, now);
 }
 
 grpc::ServerUnaryReactor* MetricsServiceImpl::GetForceSettings(

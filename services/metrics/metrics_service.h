@@ -33,12 +33,18 @@ struct KpiOptions {
 };
 inline constexpr int kMaxKpiForces = 100;
 
+// The two cached reads as raw methods (request and reply as bytes), every method on the callback
+// API.
+using MetricsServiceBase = v1::MetricsService::WithRawCallbackMethod_GetDashboard<
+    v1::MetricsService::WithRawCallbackMethod_QuerySeries<v1::MetricsService::CallbackService>>;
+
 // outreach.metrics.v1.MetricsService: proto <-> domain, the reply cache, and WatchDashboard.
-// On gRPC's callback API (bench/README.md "read_bench"): a read answered from the near-cache
-// finishes on gRPC's own thread with no hand-off; whatever touches the store (ingest, settings,
+// On gRPC's callback API (bench/README.md "read_bench"): GetDashboard and QuerySeries are raw
+// methods whose near-cache hit finishes on gRPC's own thread with the stored bytes as the reply
+// (no parse, no re-serialization, no hand-off); whatever touches the store (ingest, settings,
 // cache misses) runs on a bounded WorkPool; WatchDashboard streams are reactors of one WatchHub
 // (watch.h) and hold no thread while they wait.
-class MetricsServiceImpl final : public v1::MetricsService::CallbackService {
+class MetricsServiceImpl final : public MetricsServiceBase {
  public:
   // `cache` may be null (no caching).
   MetricsServiceImpl(std::unique_ptr<MetricsStore> store, const Clock* clock,
@@ -48,20 +54,22 @@ class MetricsServiceImpl final : public v1::MetricsService::CallbackService {
   grpc::ServerUnaryReactor* IngestEvents(grpc::CallbackServerContext* context,
                                          const v1::IngestEventsRequest* request,
                                          v1::IngestEventsResponse* response) override;
-  grpc::ServerUnaryReactor* GetDashboard(grpc::CallbackServerContext* context,
-                                         const v1::GetDashboardRequest* request,
-                                         v1::Dashboard* response) override;
   grpc::ServerWriteReactor<v1::Dashboard>* WatchDashboard(
       grpc::CallbackServerContext* context, const v1::WatchDashboardRequest* request) override;
-  grpc::ServerUnaryReactor* QuerySeries(grpc::CallbackServerContext* context,
-                                        const v1::QuerySeriesRequest* request,
-                                        v1::QuerySeriesResponse* response) override;
   grpc::ServerUnaryReactor* GetForceSettings(grpc::CallbackServerContext* context,
                                              const v1::GetForceSettingsRequest* request,
                                              v1::ForceSettings* response) override;
   grpc::ServerUnaryReactor* UpdateForceSettings(grpc::CallbackServerContext* context,
                                                 const v1::UpdateForceSettingsRequest* request,
                                                 v1::ForceSettings* response) override;
+
+  // Raw: the request and the reply are bytes (common/callback_handlers.h).
+  grpc::ServerUnaryReactor* GetDashboard(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* reply) override;
+  grpc::ServerUnaryReactor* QuerySeries(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* reply) override;
 
   // The dashboard as GetDashboard computes it (cache included); for the HTTP route.
   absl::StatusOr<v1::Dashboard> Dashboard(const v1::GetDashboardRequest& request);
@@ -81,11 +89,11 @@ class MetricsServiceImpl final : public v1::MetricsService::CallbackService {
  private:
   absl::StatusOr<v1::Dashboard> DashboardFor(const std::string& force, DayRange days,
                                              const std::string& area);
-  // The near-cache's answer to a GetDashboard / QuerySeries without any I/O, or false.
+  // The near-cache's answer to a GetDashboard / QuerySeries without any I/O (the stored bytes,
+  // with the dashboard's name and period appended), or false.
   absl::StatusOr<bool> NearDashboard(const v1::GetDashboardRequest& request,
-                                     v1::Dashboard* response);
-  absl::StatusOr<bool> NearSeries(const v1::QuerySeriesRequest& request,
-                                  v1::QuerySeriesResponse* response);
+                                     grpc::ByteBuffer* reply);
+  absl::StatusOr<bool> NearSeries(const v1::QuerySeriesRequest& request, grpc::ByteBuffer* reply);
   void Changed(const std::string& force, int64_t version);
   // The page's routes (http_page.cc): its embedded files (open) and the JSON it reads beside
   // /dashboard, each guarded by the gRPC method it stands for.

@@ -16,6 +16,7 @@
 #include "common/store_support.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/metrics/metrics_service.h"
 #include "tests/support/process.h"
@@ -196,10 +197,28 @@ TEST_F(MetricsRedisTest, HitThenInvalidationAfterIngest) {
   Replica r(DbPath(), &clock_, Cache());
   ASSERT_TRUE(Eventually([&] { return r.cache().subscribed(); }));
   r.Ingest({Workshop(1)});
-  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  const v1::Dashboard computed = r.Dashboard();
+  EXPECT_EQ(computed.workshops().workshops_delivered(), 1);
   EXPECT_EQ(r.stats().misses.load(), 1);
-  EXPECT_EQ(r.Dashboard().workshops().workshops_delivered(), 1);
+  // A near-cache hit is the stored bytes with the request's name and period appended: the
+  // caller reads the same message as the computed reply.
+  const v1::Dashboard hit = r.Dashboard();
   EXPECT_EQ(r.stats().near_hits.load(), 1);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(hit, computed))
+      << hit.DebugString() << " vs " << computed.DebugString();
+  EXPECT_EQ(hit.name(), "forces/derbyshire/dashboard");
+  EXPECT_EQ(hit.period().kind(), v1::PERIOD_KIND_ACADEMIC_YEAR);
+  // The warm entry is answered only after the caller was admitted.
+  {
+    v1::GetDashboardRequest req;
+    req.set_name("forces/derbyshire/dashboard");
+    req.mutable_period()->set_kind(v1::PERIOD_KIND_ACADEMIC_YEAR);
+    *req.mutable_period()->mutable_anchor_date() = ToProtoDate(testing::D(2024, 10, 1));
+    v1::Dashboard refused;
+    auto ctx = ::outreach::testing::AnonymousCtx();
+    EXPECT_EQ(r.stub().GetDashboard(ctx.get(), req, &refused).error_code(), grpc::UNAUTHENTICATED);
+    EXPECT_EQ(r.stats().near_hits.load(), 1);
+  }
   // The reply is in Redis under the version it was computed from, with a TTL.
   auto keys = redis_.Command({"KEYS", "test:reply:derbyshire:1:*"});
   ASSERT_TRUE(keys.ok());

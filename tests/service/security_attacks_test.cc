@@ -8,8 +8,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/security/jwt.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "outreach/audit/v1/audit.grpc.pb.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
@@ -301,6 +303,71 @@ TEST_F(MetricsSecurityTest, ForgedEventsAreRefusedAndCountNothing) {
   // The owner's events count.
   ASSERT_TRUE(IngestOver(h_.ServiceChannel("workshops"), AnonymousCtx(), {delivered()}).ok());
   EXPECT_EQ(Delivered(), 1);
+}
+
+// GetDashboard and QuerySeries are raw methods, the request reaching the handler as bytes
+// (common/callback_handlers.h): the interceptor cannot read their scope, so the handler's CallGuard
+// checks the parsed request. Each refusal below must still happen, and bytes that do not parse
+// are the caller's INVALID_ARGUMENT (never INTERNAL).
+TEST_F(MetricsSecurityTest, RawReadsAreRefusedLikeEveryOtherCall) {
+  auto raw_call = [&](const std::string& method, const std::string& bytes,
+                      std::unique_ptr<grpc::ClientContext> ctx) {
+    grpc::GenericStub stub(h_.channel());
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    absl::Notification done;
+    grpc::Status out;
+    stub.UnaryCall(ctx.get(), "/outreach.metrics.v1.MetricsService/" + method, grpc::StubOptions(),
+                   &request, &response, [&](grpc::Status s) {
+                     out = std::move(s);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    return out;
+  };
+  mv1::GetDashboardRequest dashboard;
+  dashboard.set_name("forces/derbyshire/dashboard");
+  dashboard.mutable_period()->set_kind(mv1::PERIOD_KIND_ACADEMIC_YEAR);
+  mv1::QuerySeriesRequest series;
+  series.set_parent("forces/derbyshire");
+  series.set_metric(mv1::METRIC_PUPILS_REACHED);
+  series.set_granularity(mv1::GRANULARITY_MONTH);
+  series.mutable_date_range()->mutable_start_date()->set_year(2024);
+  series.mutable_date_range()->mutable_start_date()->set_month(9);
+  series.mutable_date_range()->mutable_start_date()->set_day(1);
+  series.mutable_date_range()->mutable_end_date()->set_year(2025);
+  series.mutable_date_range()->mutable_end_date()->set_month(8);
+  series.mutable_date_range()->mutable_end_date()->set_day(31);
+  const struct {
+    std::string method;
+    std::string bytes;
+  } reads[] = {{"GetDashboard", dashboard.SerializeAsString()},
+               {"QuerySeries", series.SerializeAsString()}};
+  const TestCaller notts_analyst{"notts-analyst", {"nottinghamshire"}, {"analyst"}};
+  const TestCaller derby_presenter{"derby-presenter", {"derbyshire"}, {"presenter"}};
+  const TestCaller derby_analyst{"derby-analyst", {"derbyshire"}, {"analyst"}};
+  for (const auto& read : reads) {
+    SCOPED_TRACE(read.method);
+    EXPECT_EQ(raw_call(read.method, read.bytes, AnonymousCtx()).error_code(),
+              grpc::UNAUTHENTICATED);
+    // Another force's analyst: the method is allowed, the force in the request is not.
+    grpc::Status other_force = raw_call(read.method, read.bytes, ContextAs(notts_analyst));
+    EXPECT_EQ(other_force.error_code(), grpc::PERMISSION_DENIED);
+    EXPECT_EQ(ReasonOf(other_force), "FORCE_NOT_PERMITTED");
+    // A role the policy does not give the method.
+    EXPECT_EQ(raw_call(read.method, read.bytes, ContextAs(derby_presenter)).error_code(),
+              grpc::PERMISSION_DENIED);
+    // Field 1 (a string) holding invalid UTF-8: refused as the caller's fault, after the
+    // caller was admitted; an anonymous caller is still refused as such.
+    const std::string garbage("\x0a\x02\xff\xfe", 4);
+    grpc::Status unreadable = raw_call(read.method, garbage, ContextAs(derby_analyst));
+    EXPECT_EQ(unreadable.error_code(), grpc::INVALID_ARGUMENT) << unreadable.error_message();
+    EXPECT_EQ(raw_call(read.method, garbage, AnonymousCtx()).error_code(), grpc::UNAUTHENTICATED);
+    // The same bytes from the force's own analyst are served.
+    grpc::Status ok = raw_call(read.method, read.bytes, ContextAs(derby_analyst));
+    EXPECT_TRUE(ok.ok()) << ok.error_message();
+  }
 }
 
 TEST_F(MetricsSecurityTest, DashboardOverHttpNeedsATokenOfTheForce) {
