@@ -10,8 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/callback_handlers.h"
+#include "common/grpc_status.h"
+#include "common/security/interceptor.h"
 #include "common/security/jwt.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "gtest/gtest.h"
 #include "outreach/audit/v1/audit.grpc.pb.h"
 #include "outreach/metrics/v1/metrics.grpc.pb.h"
@@ -367,6 +371,68 @@ TEST_F(MetricsSecurityTest, RawReadsAreRefusedLikeEveryOtherCall) {
     // The same bytes from the force's own analyst are served.
     grpc::Status ok = raw_call(read.method, read.bytes, ContextAs(derby_analyst));
     EXPECT_TRUE(ok.ok()) << ok.error_message();
+  }
+}
+
+// A raw method whose handler takes the decision without giving CallGuard the parsed request is
+// refused, whoever calls: the request's scope was never checked (default deny). Given the
+// request, the same guard admits the force's own analyst and refuses another force's.
+class RawDashboardProbe final : public mv1::MetricsService::WithRawCallbackMethod_GetDashboard<
+                                    mv1::MetricsService::CallbackService> {
+ public:
+  explicit RawDashboardProbe(bool gives_request) : gives_request_(gives_request) {
+    security::DeclareRawRequestMethods({"/outreach.metrics.v1.MetricsService/GetDashboard"});
+  }
+  grpc::ServerUnaryReactor* GetDashboard(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* bytes,
+                                         grpc::ByteBuffer* reply) override {
+    mv1::GetDashboardRequest request;
+    grpc::ByteBuffer view(*bytes);
+    const bool parsed =
+        grpc::SerializationTraits<mv1::GetDashboardRequest>::Deserialize(&view, &request).ok();
+    absl::Status decision;
+    if (gives_request_) {
+      security::CallGuard guard(context, parsed ? &request : nullptr);
+      decision = guard.status();
+    } else {
+      security::CallGuard guard(context);
+      decision = guard.status();
+    }
+    // An empty message: a raw reply of zero bytes must still be a valid one.
+    *reply = ReplyBytes("");
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(decision, "outreach.metrics.v1"));
+    return reactor;
+  }
+
+ private:
+  const bool gives_request_;
+};
+
+TEST(RawMethodSecurityTest, TheGuardMustBeGivenTheRequest) {
+  for (const bool gives_request : {false, true}) {
+    SCOPED_TRACE(gives_request ? "guard given the request" : "guard without the request");
+    ServiceSpec spec = metrics::MetricsServiceSpec();
+    spec.make_service = [gives_request](const ServiceContext&) -> std::unique_ptr<grpc::Service> {
+      return std::make_unique<RawDashboardProbe>(gives_request);
+    };
+    ServiceHarness h(spec, metrics::testing::Utc(2025, 1, 15));
+    auto stub = mv1::MetricsService::NewStub(h.channel());
+    mv1::GetDashboardRequest req;
+    req.set_name("forces/derbyshire/dashboard");
+    mv1::Dashboard out;
+    const TestCaller derby_analyst{"derby-analyst", {"derbyshire"}, {"analyst"}};
+    const TestCaller notts_analyst{"notts-analyst", {"nottinghamshire"}, {"analyst"}};
+    grpc::Status own = stub->GetDashboard(ContextAs(derby_analyst).get(), req, &out);
+    grpc::Status other = stub->GetDashboard(ContextAs(notts_analyst).get(), req, &out);
+    EXPECT_EQ(other.error_code(), grpc::PERMISSION_DENIED);
+    if (gives_request) {
+      EXPECT_TRUE(own.ok()) << own.error_message();
+      EXPECT_EQ(ReasonOf(other), "FORCE_NOT_PERMITTED");
+    } else {
+      EXPECT_EQ(own.error_code(), grpc::PERMISSION_DENIED);
+      EXPECT_EQ(ReasonOf(own), "NO_AUTHORIZATION_DECISION");
+    }
   }
 }
 
