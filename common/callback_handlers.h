@@ -52,9 +52,9 @@ struct CallbackHandlers {
   // A raw-request method: parses `bytes` as a Request and takes the security decision with it;
   // once the caller is admitted runs `quick` (absl::StatusOr<bool>(const Request&,
   // grpc::ByteBuffer* reply), must not block) on gRPC's thread: true means it filled `reply`
-  // (the call ends OK), false hands the call to `slow` (absl::Status(const Request&,
-  // grpc::ByteBuffer* reply), may block) on the pool, an error ends the call with it. A refused
-  // caller never reaches either.
+  // (the call ends OK), false hands the call to `slow` (absl::StatusOr<Response>(const
+  // Request&), may block) on the pool, whose message becomes the reply; an error ends the call
+  // with it. A refused caller never reaches either.
   template <typename Request, typename Quick, typename Slow>
   grpc::ServerUnaryReactor* RawQuickOrBlocking(grpc::CallbackServerContext* context,
                                                absl::string_view method,
@@ -85,7 +85,10 @@ struct CallbackHandlers {
     }
     Offload(context, reactor, method,
             [request = std::move(request), reply, slow = std::move(slow)]() mutable {
-              return slow(request, reply);
+              auto response = slow(request);
+              if (!response.ok()) return response.status();
+              *reply = ReplyBytes(response->SerializeAsString());
+              return absl::OkStatus();
             });
     return reactor;
   }

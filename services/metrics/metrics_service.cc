@@ -287,12 +287,7 @@ grpc::ServerUnaryReactor* MetricsServiceImpl::GetDashboard(grpc::CallbackServerC
       [this](const v1::GetDashboardRequest& r, grpc::ByteBuffer* out) {
         return NearDashboard(r, out);
       },
-      [this](const v1::GetDashboardRequest& r, grpc::ByteBuffer* out) -> absl::Status {
-        auto d = Dashboard(r);
-        if (!d.ok()) return d.status();
-        *out = ReplyBytes(d->SerializeAsString());
-        return absl::OkStatus();
-      });
+      [this](const v1::GetDashboardRequest& r) { return Dashboard(r); });
 }
 
 grpc::ServerUnaryReactor* MetricsServiceImpl::QuerySeries(grpc::CallbackServerContext* ctx,
@@ -301,12 +296,7 @@ grpc::ServerUnaryReactor* MetricsServiceImpl::QuerySeries(grpc::CallbackServerCo
   return handlers_.RawQuickOrBlocking<v1::QuerySeriesRequest>(
       ctx, "QuerySeries", request, reply,
       [this](const v1::QuerySeriesRequest& r, grpc::ByteBuffer* out) { return NearSeries(r, out); },
-      [this](const v1::QuerySeriesRequest& r, grpc::ByteBuffer* out) -> absl::Status {
-        auto series = Series(r);
-        if (!series.ok()) return series.status();
-        *out = ReplyBytes(series->SerializeAsString());
-        return absl::OkStatus();
-      });
+      [this](const v1::QuerySeriesRequest& r) { return Series(r); });
 }
 
 absl::StatusOr<v1::QuerySeriesResponse> MetricsServiceImpl::Series(
